@@ -22,6 +22,7 @@ import { TX_COLLISION, TX_OK } from '../link.ts';
 import type { Rng } from '../rng.ts';
 import { chance } from '../prng.ts';
 import type { Scheduler } from './scheduler.ts';
+import { hexBytes } from '../mw/trace.ts';
 
 /** Light travels 299.792458 m per µs. */
 const C_M_PER_US = 299.792458;
@@ -155,11 +156,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
   const log = (s: string): void => {
     if (trace) trace(`${String(sched.now()).padStart(10)} ${s}`);
   };
-  const hex = (b: Uint8Array, len: number): string => {
-    let s = '';
-    for (let i = 0; i < len && i < 12; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-    return len > 12 ? s + '..' : s;
-  };
+  const hex = (b: Uint8Array, len: number): string => hexBytes(b, len, 12);
 
   function heard(from: St, to: St): boolean {
     const o = hearOverride[key(from.id, to.id)];
