@@ -1,6 +1,7 @@
 -- Wireshark dissector for picolink captures: the 8-byte capture pseudo-header that hal/mw/pcap.ts puts
 -- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), and the telemetry frame.
 -- Payloads go through the "picolink.proto" dissector table, so each protocol registers by its number.
+-- Telemetry readings are a CBOR map (RFC 8949), handed to Wireshark's own CBOR dissector.
 --
 -- Every length is checked before a field is read: bad input becomes expert info, never a Lua error.
 
@@ -117,7 +118,7 @@ local te = {
 }
 telemetry.experts = { te.short, te.type }
 
-local cbor_dissector = nil
+local cbor_dissector = find_dissector("cbor")
 
 function telemetry.dissector(tvb, pinfo, tree)
     local avail = tvb:len()

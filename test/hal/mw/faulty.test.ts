@@ -15,7 +15,7 @@ function run(n: number, opts: Record<string, number>, seed = 1) {
   const got: number[] = [];
   const bad: number[] = [];
   fb.onReceive((f, len) => {
-    if (len !== 2) return bad.push(-1);
+    if (len !== 2) { bad.push(-1); return; }
     const v = (f[0] << 8) | f[1];
     if (v >= n) bad.push(v);
     got.push(v);

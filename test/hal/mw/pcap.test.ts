@@ -306,7 +306,7 @@ const TSHARK = tsharkVersion();
 if (!TSHARK) console.log('  skip: tshark not found on PATH; install Wireshark\'s tshark to run the dissector tests');
 /** The dissector hands readings to Wireshark's CBOR dissector only where that exists. */
 const HAS_CBOR = TSHARK !== null &&
-  /NOPE/.test(spawnSync('tshark', ['-G', 'protocols'], { encoding: 'utf8', env: { ...process.env, WIRESHARK_LOG_LEVEL: 'critical' } }).stdout ?? '');
+  /\tcbor\s*$/m.test(spawnSync('tshark', ['-G', 'protocols'], { encoding: 'utf8', env: { ...process.env, WIRESHARK_LOG_LEVEL: 'critical' } }).stdout ?? '');
 
 /** Run tshark on `file` with the dissector, with a throwaway home so it writes no configuration. */
 function tshark(home: string, file: string, args: string[]): string {
@@ -391,11 +391,13 @@ function writeCapture(path: string, extra?: (w: ReturnType<typeof pcapWriter>, a
       sender.send([0x54, 0, 1, 0, 2, 0xa1, 0x61, 0x74, 0x18]); // 10: CBOR cut short
       w.record(9_000_000, new Uint8Array([1, 0, 0]), 3); // 11: record shorter than the pseudo-header
       w.record(9_000_001, new Uint8Array([1, 0, 0, 7, 99, 0, 0, 1, 0xff]), 9); // 12: unknown proto
+      w.record(9_000_002, new Uint8Array([2, 0, 0, 7, 0, 0, 0, 1, 0xff]), 9); // 13: unknown version
+      w.record(9_000_003, new Uint8Array([1, 0, 0, 7, 0, 0, 0, 5, 0xff]), 9); // 14: length field says 5, has 1
     });
     const out = tshark(dir, file, ['-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=;',
       '-e', 'frame.number', '-e', 'picolink.telemetry.src', '-e', '_ws.expert.message', '-e', '_ws.col.Info']);
     const rows = out.trim().split('\n').map((l) => l.split('|'));
-    assert.is(rows.length, 12, 'every record is dissected');
+    assert.is(rows.length, 14, 'every record is dissected');
     for (const r of rows.slice(0, 7)) assert.is(r[2], '', `frame ${r[0]} is well-formed`);
     assert.match(rows[7][2], /shorter than its 5-byte header/);
     assert.match(rows[7][3], /malformed/);
@@ -408,6 +410,8 @@ function writeCapture(path: string, extra?: (w: ReturnType<typeof pcapWriter>, a
     assert.match(rows[10][2], /shorter than the picolink pseudo-header/);
     assert.match(rows[11][3], /station 7 received proto 99/);
     assert.is(rows[11][2], '');
+    assert.match(rows[12][2], /Unknown picolink capture version/);
+    assert.match(rows[13][2], /Length field does not match/);
     const flagged = tshark(dir, file, ['-Y', 'picolink.telemetry.badtype', '-T', 'fields', '-e', 'frame.number']);
     assert.is(flagged.trim(), '9', 'the expert info is filterable');
   } finally {
