@@ -1,0 +1,126 @@
+// `npm start`: runs the demonstration network (host/sim/demo.ts) on the simulator, paced to the wall
+// clock, printing a status line each simulated second and a summary at the end.
+//   npm start -- [--for 5s] [--seed N] [--sensors N] [--speed 1|10|max] [--pcap file.pcap] [--trace] [--json]
+// Without --for it runs until Ctrl-C. Exit codes: 0 done, 2 bad arguments.
+import { parseArgs } from 'node:util';
+import { demo } from './sim/demo.ts';
+import type { DemoSummary } from './sim/demo.ts';
+
+const usage = `usage: npm start -- [options]
+  --for <duration>   stop after this much simulated time (e.g. 500ms, 5s, 2m); default: run until Ctrl-C
+  --seed <n>         random seed (default 1): the same seed replays the same run
+  --sensors <n>      sensors in the network, 1..32 (default 5)
+  --speed <x|max>    simulated seconds per wall second (default 1); max runs as fast as it can
+  --pcap <file>      write a capture (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)
+  --trace            print every medium and wire event
+  --json             print the summary as one JSON object
+example: npm start -- --for 5s --seed 7 --pcap out/demo.pcap`;
+
+function fail(msg: string): never {
+  console.error(`picolink: ${msg}\n${usage}`);
+  process.exit(2);
+}
+
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new Error(`cannot read "${s}" as a duration: write a number and a unit, like 500ms, 5s or 2m`);
+  const unit = { us: 1, µs: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 }[(m[2] ?? 's') as 'us'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function table(s: DemoSummary): string {
+  const out: string[] = [];
+  const sec = (s.simulatedUs / 1e6).toFixed(3);
+  out.push(`picolink demo: ${s.sensors.length} sensors -> gateway (radio 250 kbit/s) -> serial 115200 baud -> host`);
+  out.push(`seed ${s.seed}, ${sec} s simulated, ${s.events} events`);
+  out.push('sensor  sent  skipped  backoffs  at-host  heard-host  collisions-here');
+  for (const x of s.sensors) {
+    out.push(`${String(x.id).padStart(6)}${String(x.sent).padStart(6)}${String(x.skipped).padStart(9)}${String(x.backoffs).padStart(10)}${String(x.atHost).padStart(9)}${String(x.heardHost).padStart(12)}${String(x.collisionsHere).padStart(17)}`);
+  }
+  const g = s.gateway;
+  out.push(`gateway: heard ${g.heard}, lost to collisions ${g.collisions}, relayed up ${g.up} (dropped ${g.upDropped}), down ${g.down}`);
+  const w = s.serial;
+  out.push(`serial:  ${w.bytesUp} bytes up, ${w.bytesDown} down, ${w.corrupted} bytes corrupted on the line, ${w.framesAtHost} frames at host, ${w.crcErrors} rejected by CRC, ${w.malformed} malformed`);
+  out.push(`host:    ${s.host.decoded} readings decoded, ${s.host.decodeErrors} undecodable, ${s.host.statusSent} status frames sent down`);
+  const last = Object.entries(s.host.lastReadings).slice(0, 3).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+  if (last) out.push(`         last readings: ${last}`);
+  if (s.captureRecords) out.push(`capture: ${s.captureRecords} records`);
+  out.push(`trace:   ${s.traceLines} lines, sha256 ${s.traceSha256}`);
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  let v;
+  try {
+    v = parseArgs({
+      options: {
+        for: { type: 'string' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '5' },
+        speed: { type: 'string', default: '1' }, pcap: { type: 'string' }, trace: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (v.help) {
+    console.log(usage);
+    return;
+  }
+  let forUs = Infinity;
+  try {
+    if (v.for !== undefined) forUs = parseDuration(v.for);
+  } catch (e) {
+    fail(`--for: ${(e as Error).message}`);
+  }
+  const seed = Number(v.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, not "${v.seed}"`);
+  const sensors = Number(v.sensors);
+  if (!Number.isInteger(sensors) || sensors < 1 || sensors > 32) fail(`--sensors must be an integer from 1 to 32, not "${v.sensors}"`);
+  const speed = v.speed === 'max' ? Infinity : Number(v.speed);
+  if (!(speed > 0)) fail(`--speed must be a positive number or "max", not "${v.speed}"`);
+
+  let d;
+  try {
+    d = demo({ seed, sensors, pcapPath: v.pcap, trace: v.trace ? (l) => console.log(l) : undefined });
+  } catch (e) {
+    fail(`cannot start the demo: ${(e as Error).message}`);
+  }
+  const finish = (): void => {
+    d.close();
+    const s = d.summary();
+    console.log(v.json ? JSON.stringify(s) : table(s));
+    if (v.pcap && !v.json) console.log(`capture written to ${v.pcap}; open it with: tshark -X lua_script:host/wireshark/picolink.lua -r ${v.pcap}`);
+  };
+
+  if (speed === Infinity) {
+    if (forUs === Infinity) fail('--speed max needs --for, or it would never stop');
+    d.runUntil(forUs);
+    finish();
+    return;
+  }
+  // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.
+  const t0 = performance.now();
+  let nextStatus = 1_000_000;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      clearInterval(timer);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    const timer = setInterval(() => {
+      const target = Math.min(forUs, Math.floor((performance.now() - t0) * 1000 * speed));
+      d.runUntil(target);
+      while (target >= nextStatus && !v.json) {
+        const s = d.summary();
+        const sent = s.sensors.reduce((a, x) => a + x.sent, 0);
+        console.log(`t=${(nextStatus / 1e6).toFixed(0)}s  sent ${sent}  at host ${s.host.decoded}  collisions at gateway ${s.gateway.collisions}  crc rejects ${s.serial.crcErrors}`);
+        nextStatus += 1_000_000;
+      }
+      if (target >= forUs) stop();
+    }, 20);
+    process.on('SIGINT', stop);
+  });
+  finish();
+}
+
+await main();
