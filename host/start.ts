@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { demo } from './sim/demo.ts';
 import type { DemoSummary } from './sim/demo.ts';
+import { parseDuration } from './cli/duration.ts';
 
 const usage = `usage: npm start -- [options]
   --for <duration>   stop after this much simulated time (e.g. 500ms, 5s, 2m); default: run until Ctrl-C
@@ -19,13 +20,6 @@ example: npm start -- --for 5s --seed 7 --pcap out/demo.pcap`;
 function fail(msg: string): never {
   console.error(`picolink: ${msg}\n${usage}`);
   process.exit(2);
-}
-
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new Error(`cannot read "${s}" as a duration: write a number and a unit, like 500ms, 5s or 2m`);
-  const unit = { us: 1, µs: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 }[(m[2] ?? 's') as 'us'];
-  return Math.round(Number(m[1]) * unit);
 }
 
 function table(s: DemoSummary): string {
