@@ -19,9 +19,9 @@ import { xoshiro, below } from '../../hal/prng.ts';
 import type { Link } from '../../hal/link.ts';
 import { CAP_PROTO, fileSink, pcap, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { FileSink } from '../../hal/mw/pcap.ts';
-import { telemetry } from '../../firmware/telemetry.ts';
+import { create as sourceCreate } from '../../boards/sim.ts';
+import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import type { Telemetry } from '../../firmware/telemetry.ts';
-import { gateway } from '../../firmware/gateway.ts';
 import type { Gateway } from '../../firmware/gateway.ts';
 import { emitTelemetry, parseTelemetry } from '../../firmware/codec/telemetry.ts';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
@@ -34,6 +34,8 @@ export interface DemoOptions {
   pcapPath?: string;
   /** Receives every trace line (medium and wire events), in order. */
   trace?: (line: string) => void;
+  /** The sim board's create(): by default from source (boards/sim.ts); a test passes the one from dist/sim.js. */
+  create?: (env: SimEnv) => SimDevice;
 }
 
 /** Radio: nRF24L01+ at 250 kbit/s; per-frame overhead 1 preamble + 5 address + 9-bit control + 2 CRC bytes. */
@@ -76,6 +78,7 @@ export interface Demo {
 export function demo(o: DemoOptions): Demo {
   const n = o.sensors ?? 5;
   if (!(n >= 1 && n <= 32)) throw new Error('demo: sensors must be between 1 and 32');
+  const create = o.create ?? sourceCreate;
   const sched = scheduler();
   const rng = xoshiro(o.seed);
   const hash = createHash('sha256');
@@ -114,14 +117,13 @@ export function demo(o: DemoOptions): Demo {
     const link = cap(st.link, st.id);
     const id = st.id;
     let mv = 3000;
-    const app = telemetry({
-      link, clock: sched, rng, id,
-      periodUs: 250_000, jitterUs: 100_000, backoffUs: 4_000, maxTries: 8,
+    const app = create({
+      role: 'sensor', id, radio: link, clock: sched, rng, periodUs: 250_000,
       read: () => {
         mv -= below(rng, 3);
         return { t: 18 + below(rng, 80) / 10, h: 40 + below(rng, 20), mv };
       },
-    });
+    }).telemetry!;
     const rec = { st, app, link, heardHost: 0, atHost: 0 };
     const h = { src: 0, seq: 0 };
     link.onReceive((f, len) => {
@@ -132,7 +134,7 @@ export function demo(o: DemoOptions): Demo {
 
   const gwRadio = cap(gwStation.link, GATEWAY_STATION);
   const gwUplink: FramedLink = framedLink(line.a, { mtu: DEMO_RADIO.mtu, clock: sched });
-  const gw: Gateway = gateway({ radio: gwRadio, uplink: gwUplink, clock: sched, depth: 8, retryUs: 2_000 });
+  const gw: Gateway = create({ role: 'gateway', id: GATEWAY_STATION, radio: gwRadio, uplink: gwUplink, clock: sched, rng }).gateway!;
 
   // The host end of the serial wire.
   const hostFramed = framedLink(line.b, { mtu: DEMO_RADIO.mtu, clock: sched });

@@ -1,0 +1,45 @@
+// One minified bundle per board file in boards/ (every .ts there except board.ts), written to
+// dist/<board>.js: format iife with the global `picolink` = { board, create }. Type annotations are
+// stripped by esbuild (target es2017: no lowering helpers Espruino cannot run); terser minifies with
+// ES5 output settings (so it introduces no newer syntax) and hoists function declarations, which
+// Espruino itself does not do. Each bundle must pass the Espruino language check and its byte budget,
+// or the build fails. Run through `npm run build` (it loads TypeScript with tsx).
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import esbuild from 'rollup-plugin-esbuild';
+import terser from '@rollup/plugin-terser';
+import { boardEntry, entryId, espruinoGate } from './host/build/rollup-plugin.ts';
+
+const root = import.meta.dirname;
+
+export function terserOptions(hoistFuns = true) {
+  return {
+    ecma: 5,
+    toplevel: true,
+    compress: { ecma: 5, hoist_funs: hoistFuns, passes: 2, toplevel: true, top_retain: ['picolink'], pure_getters: true },
+    mangle: { toplevel: true, reserved: ['picolink'] },
+    format: { ecma: 5, comments: false },
+  };
+}
+
+/** Rollup options for one board file (absolute path to boards/<name>.ts). `opts.hoistFuns: false` is for tests. */
+export async function boardConfig(file, report, opts = {}) {
+  const { board } = await import(file);
+  return {
+    input: entryId(board),
+    output: { file: resolve(root, 'dist', board.name + '.js'), format: 'iife', name: 'picolink', strict: false, generatedCode: 'es5', plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
+    plugins: [boardEntry(file, board), esbuild({ target: 'es2017', minify: false, sourceMap: false }), espruinoGate(board, report)],
+    onwarn(w, warn) {
+      if (w.code === 'CIRCULAR_DEPENDENCY') throw new Error(`board ${board.name}: ${w.message}`);
+      warn(w);
+    },
+  };
+}
+
+export function boardFiles() {
+  return readdirSync(resolve(root, 'boards')).filter((f) => f.endsWith('.ts') && f !== 'board.ts').sort().map((f) => resolve(root, 'boards', f));
+}
+
+const report = (r) => console.log(`${r.board.padEnd(10)} ${String(r.bytes).padStart(6)} bytes of ${r.budgetBytes} budget (${((100 * r.bytes) / r.budgetBytes).toFixed(0)}%)`);
+
+export default await Promise.all(boardFiles().map((f) => boardConfig(f, report)));
