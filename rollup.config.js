@@ -22,12 +22,18 @@ export function terserOptions(hoistFuns = true) {
   };
 }
 
-/** Rollup options for one board file (absolute path to boards/<name>.ts). `opts.hoistFuns: false` is for tests. */
+/**
+ * Rollup options for one board file (absolute path to boards/<name>.ts). `opts.hoistFuns: false` is for tests.
+ * @param {string} file
+ * @param {(r: import('./host/build/rollup-plugin.ts').BundleReport) => void} [report]
+ * @param {{ hoistFuns?: boolean }} [opts]
+ * @returns {Promise<import('rollup').RollupOptions & { output: import('rollup').OutputOptions }>}
+ */
 export async function boardConfig(file, report, opts = {}) {
   const { board } = await import(file);
   return {
     input: entryId(board),
-    output: { file: resolve(root, 'dist', board.name + '.js'), format: 'iife', name: 'picolink', strict: false, generatedCode: 'es5', plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
+    output: { file: resolve(root, 'dist', board.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
     plugins: [boardEntry(file, board), esbuild({ target: 'es2017', minify: false, sourceMap: false }), espruinoGate(board, report)],
     onwarn(w, warn) {
       if (w.code === 'CIRCULAR_DEPENDENCY') throw new Error(`board ${board.name}: ${w.message}`);
