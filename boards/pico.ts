@@ -12,6 +12,7 @@ import { espruinoClock } from '../hal/espruino/clock.ts';
 import { espruinoRng } from '../hal/espruino/rng.ts';
 import { espruinoUart } from '../hal/espruino/uart.ts';
 import { framedLink } from '../hal/framing/link.ts';
+import { encodedMax } from '../hal/framing/cobs.ts';
 import { telemetry } from '../firmware/telemetry.ts';
 import type { Telemetry } from '../firmware/telemetry.ts';
 
@@ -47,7 +48,9 @@ function deviceId(serial: string): number {
 export function create(g?: PicoBuiltins): Telemetry {
   const b = g || (globalThis as unknown as PicoBuiltins);
   const clock = espruinoClock();
-  const uart = espruinoUart(b.Serial1, { baud: 115200, tx: b.B6, rx: b.B7, clock: clock, moveConsoleTo: b.USB });
+  // The transmit estimate must admit a whole MTU-sized frame (69 bytes for 64), within the Pico's
+  // 128-byte transmit ring.
+  const uart = espruinoUart(b.Serial1, { baud: 115200, tx: b.B6, rx: b.B7, txBuf: encodedMax(board.mtu), clock: clock, moveConsoleTo: b.USB });
   const link = framedLink(uart, { mtu: board.mtu, clock: clock });
   return telemetry({
     link: link, clock: clock, rng: espruinoRng(), id: deviceId(b.getSerial()),

@@ -12,7 +12,7 @@ export interface GatewayStats {
   /** Frames relayed radio -> uplink and uplink -> radio. */
   up: number;
   down: number;
-  /** Frames dropped because the queue toward that link was full. */
+  /** Frames dropped because the queue toward that link was full, or they could not go out on it. */
   upDropped: number;
   downDropped: number;
 }
@@ -21,31 +21,43 @@ export interface Gateway {
   readonly stats: GatewayStats;
 }
 
-/** Relays frames from `from` to `to`; count(ok) is told whether each frame found room. */
+/**
+ * Relays frames from `from` to `to`; count(ok) is told whether each frame found room. A frame is
+ * offered when `to` is idle (for a radio: carrier sense, so the gateway does not talk over a sensor);
+ * while it is busy, or refuses, the relay looks again after retryUs.
+ */
 function relay(from: Link, to: Link, depth: number, clock: Clock, retryUs: number, count: (ok: boolean) => void): void {
   const q = frameQueue(depth, to.caps.mtu);
   let waiting = false; // a frame of ours is in flight on `to`, or a retry is set
+  let sending = false; // inside to.send: a synchronous onSent must not re-enter pump
   const retry = (): void => {
     waiting = false;
     pump();
   };
 
   function pump(): void {
-    const f = q.peek();
-    if (waiting || f === null) return;
+    const len = q.headLen();
+    if (waiting || sending || len === 0) return;
     waiting = true;
-    if (to.send(f, f.length)) q.drop();
-    else clock.at(clock.now() + retryUs, retry); // refused (link busy): look again shortly
+    if (to.busy()) {
+      clock.at(clock.now() + retryUs, retry);
+      return;
+    }
+    sending = true;
+    const ok = to.send(q.head(), len);
+    sending = false;
+    if (ok) q.drop();
+    else clock.at(clock.now() + retryUs, retry);
   }
 
   from.onReceive((frame, len) => {
-    const ok = q.put(frame, len);
+    const ok = q.put(frame, len); // refuses frames that cannot go out on `to` (empty, over its mtu)
     count(ok);
     if (ok) pump();
   });
   to.onSent(() => {
     waiting = false;
-    pump();
+    if (!sending) pump();
   });
 }
 

@@ -1,12 +1,15 @@
-// A bounded FIFO of frames in one buffer allocated at creation (depth slots of mtu bytes each), for
-// board code: no allocation per frame, and a full queue refuses (put returns false) instead of growing.
+// A bounded FIFO of frames in one buffer allocated at creation (depth slots of mtu bytes each, with a
+// view per slot made once), for board code: no allocation per frame, and a full queue refuses (put
+// returns false) instead of growing. Empty frames and frames longer than a slot are refused too.
 
 export interface FrameQueue {
-  /** Copy frame[0..len) in at the tail; false if the queue is full or len does not fit a slot. */
+  /** Copy frame[0..len) in at the tail; false if the queue is full or len is not in 1..mtu. */
   put(frame: Uint8Array, len: number): boolean;
-  /** The head frame's bytes (a view valid until the next put/drop), or null when empty. */
-  peek(): Uint8Array | null;
-  /** Remove the head frame. */
+  /** Length of the head frame, or 0 when the queue is empty. */
+  headLen(): number;
+  /** The head frame's slot (mtu bytes; the frame is [0, headLen())), valid until drop(); check headLen first. */
+  head(): Uint8Array;
+  /** Remove the head frame (nothing when empty). */
   drop(): void;
   size(): number;
   readonly depth: number;
@@ -15,24 +18,26 @@ export interface FrameQueue {
 export function frameQueue(depth: number, mtu: number): FrameQueue {
   const buf = new Uint8Array(depth * mtu);
   const lens = new Uint16Array(depth);
-  let head = 0;
+  const slots: Uint8Array[] = [];
+  for (let i = 0; i < depth; i++) slots.push(buf.subarray(i * mtu, (i + 1) * mtu));
+  let first = 0;
   let count = 0;
   return {
     depth,
     put(frame, len) {
-      if (count === depth || len > mtu || len > frame.length) return false;
-      const slot = (head + count) % depth;
-      buf.set(len === frame.length ? frame : frame.subarray(0, len), slot * mtu);
+      if (count === depth || !(len >= 1 && len <= mtu) || len > frame.length) return false;
+      const slot = (first + count) % depth;
+      const o = slot * mtu;
+      for (let i = 0; i < len; i++) buf[o + i] = frame[i];
       lens[slot] = len;
       count++;
       return true;
     },
-    peek() {
-      return count === 0 ? null : buf.subarray(head * mtu, head * mtu + lens[head]);
-    },
+    headLen: () => (count === 0 ? 0 : lens[first]),
+    head: () => slots[first],
     drop() {
       if (count === 0) return;
-      head = (head + 1) % depth;
+      first = (first + 1) % depth;
       count--;
     },
     size: () => count,

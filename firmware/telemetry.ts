@@ -8,7 +8,7 @@
 import type { Link } from '../hal/link.ts';
 import type { Clock, Timer } from '../hal/clock.ts';
 import type { Rng } from '../hal/rng.ts';
-import { emitTelemetry } from './codec/telemetry.ts';
+import { emitTelemetry, TM_HDR } from './codec/telemetry.ts';
 import { cborEncode } from './codec/cbor.ts';
 
 export interface TelemetryOptions {
@@ -19,7 +19,7 @@ export interface TelemetryOptions {
   id: number;
   /** Mean time between readings, µs. */
   periodUs: number;
-  /** Random spread around the period, µs: each wait is periodUs - jitterUs/2 + [0, jitterUs). */
+  /** Random spread around the period, µs: each wait is periodUs - jitterUs/2 + [0, jitterUs]. */
   jitterUs: number;
   /** Largest backoff when the medium is busy, µs. */
   backoffUs: number;
@@ -44,15 +44,17 @@ export interface Telemetry {
 }
 
 export function telemetry(o: TelemetryOptions): Telemetry {
+  if (o.link.caps.mtu < TM_HDR + 1) throw new Error('telemetry: the link mtu ' + o.link.caps.mtu + ' cannot carry a telemetry frame');
   const buf = new Uint8Array(o.link.caps.mtu);
   const hdr = { src: o.id, seq: 0 };
   const stats: TelemetryStats = { sent: 0, skipped: 0, encodeErrors: 0, backoffs: 0 };
   let len = 0;
   let tries = 0;
   let timer: Timer | null = null;
+  let stopped = false;
 
   function later(us: number, fn: () => void): void {
-    timer = o.clock.at(o.clock.now() + us, fn);
+    if (!stopped) timer = o.clock.at(o.clock.now() + us, fn);
   }
 
   function waitPeriod(): void {
@@ -92,6 +94,7 @@ export function telemetry(o: TelemetryOptions): Telemetry {
   return {
     stats,
     stop(): void {
+      stopped = true; // sticky: also when called from read() or another callback mid-reading
       if (timer !== null) o.clock.cancel(timer);
       timer = null;
     },

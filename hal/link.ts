@@ -49,12 +49,14 @@ export interface Link {
    * Start transmitting `frame[0..len)`. Returns true if the link took the frame, false if it cannot
    * take it now (a transmission is in progress, no buffer room, len > mtu, link closed); a link never
    * takes a frame and fails it later without calling `onSent`. The link copies the bytes before it
-   * returns: the caller may reuse `frame` at once. Exactly one `onSent` call follows every true.
+   * returns: the caller may reuse `frame` at once. Exactly one `onSent` call follows every true, and
+   * never from inside `send` itself (so a caller can finish its bookkeeping after `send` returns).
    */
   send(frame: Uint8Array, len: number): boolean;
   /**
-   * Set (or clear with null) the receive callback. `frame[0..len)` is valid only during the call and
-   * belongs to the link: copy what you keep. Frames with a failed checksum are never delivered.
+   * Set (or clear with null) the receive callback. `frame[0..len)` is valid only during the call,
+   * belongs to the link and is read-only (other stations may share it): copy what you keep. Frames
+   * with a failed checksum are never delivered, and len is always at least 1.
    */
   onReceive(fn: ReceiveFn | null): void;
   /** Set (or clear) the transmit-done callback: once per accepted frame, after it left the station. */

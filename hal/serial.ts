@@ -18,6 +18,9 @@ export interface Serial {
    * buffer); chunk boundaries carry no meaning.
    */
   onData(fn: DataFn | null): void;
-  /** Set the drain callback: called each time every written byte has left and the buffer is empty. */
+  /**
+   * Set the drain callback: called each time every written byte has left and the buffer is empty.
+   * Neither onDrain nor onData is ever called from inside `write`.
+   */
   onDrain(fn: (() => void) | null): void;
 }

@@ -4,7 +4,7 @@
 // next 0x00 after any garbage (SLIP could double a frame's size). The FCS is CRC-16/X-25, low byte
 // first as in HDLC. A delimiter goes before and after each frame, so line noise before a frame is
 // cut off from it instead of corrupting it; an empty frame (two delimiters in a row) is skipped.
-// The decoder works byte by byte into one buffer allocated at creation: nothing is allocated per
+// A frame carries at least one payload byte. The decoder works byte by byte into one buffer allocated at creation: nothing is allocated per
 // byte or per frame, and a frame longer than maxLen is dropped whole (the decoder skips to the next
 // delimiter). Board code: runs on Espruino.
 
@@ -13,10 +13,13 @@ import { crc16, crc16Update } from '../../firmware/codec/crc.ts';
 /** Bytes of frame check sequence after the payload. */
 export const FCS_LEN = 2;
 
-/** Largest encoded size of a payload of `len` bytes, delimiters included. */
+/**
+ * Largest encoded size of a payload of `len` bytes, delimiters included: one COBS code byte per 254
+ * data bytes plus one (the encoder ends a run of exactly 254 with a code 0x01), and two delimiters.
+ */
 export function encodedMax(len: number): number {
   const n = len + FCS_LEN;
-  return n + Math.ceil(n / 254) + 2;
+  return n + Math.floor(n / 254) + 3;
 }
 
 /**
@@ -57,7 +60,7 @@ export interface DecoderStats {
   crcErrors: number;
   /** Frames longer than maxLen, dropped. */
   oversized: number;
-  /** Frames whose COBS structure was broken (a block cut short by a delimiter) or too short for an FCS. */
+  /** Frames whose COBS structure was broken (a block cut short by a delimiter), or with no payload byte. */
   malformed: number;
 }
 
@@ -85,7 +88,8 @@ export function frameDecoder(maxLen: number, onFrame: (frame: Uint8Array, len: n
 
   function finish(): void {
     if (skip || !started) return;
-    if (left !== 0 || n < FCS_LEN) {
+    if (left !== 0 || n <= FCS_LEN) {
+      // a frame carries at least one byte (send() refuses empty frames); an empty one is line noise
       stats.malformed++;
       return;
     }

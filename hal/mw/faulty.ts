@@ -54,7 +54,7 @@ export function faulty(link: Link, o: FaultOptions): FaultyLink {
   const maxHeld = o.maxHeld ?? 16;
   let onRx: ReceiveFn | null = null;
   let held = 0;
-  let reorderSlot: { bytes: Uint8Array; info: RxInfo; timer: unknown } | null = null;
+  let reorderSlot: { bytes: Uint8Array; rssi: number; timer: unknown } | null = null;
   const stats: FaultStats = { passed: 0, dropped: 0, duplicated: 0, reordered: 0, corrupted: 0, delayed: 0, overflow: 0 };
   const info: RxInfo = { timeUs: 0, rssi: 0 };
 
@@ -86,7 +86,7 @@ export function faulty(link: Link, o: FaultOptions): FaultyLink {
     reorderSlot = null;
     clock.cancel(r.timer as never);
     held--;
-    later(r.bytes, r.info.rssi);
+    later(r.bytes, r.rssi);
   };
 
   link.onReceive((frame, len, rx) => {
@@ -104,7 +104,7 @@ export function faulty(link: Link, o: FaultOptions): FaultyLink {
     if (!reorderSlot && chance(rng, o.reorderPct ?? 0) && held < maxHeld) {
       held++;
       stats.reordered++;
-      const slot = { bytes, info: { timeUs: rx.timeUs, rssi: rx.rssi }, timer: null as unknown };
+      const slot = { bytes, rssi: rx.rssi, timer: null as unknown };
       slot.timer = clock.at(clock.now() + holdUs, releaseReordered);
       reorderSlot = slot;
       if (dup) {

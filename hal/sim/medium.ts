@@ -11,6 +11,9 @@
 //   stays free of other signals until it ends, and the receiver does not transmit meanwhile
 //   (half duplex). Overlap destroys every frame involved, at that receiver only: a hidden station
 //   collides at the receiver in the middle and nowhere else. No capture effect.
+// - A frame occupies [start, end): one that ends at t and one that begins at t do not overlap,
+//   whatever order the events at t run in (decisions compare end times, not event order).
+// - Who hears a frame is fixed when it is sent: moving a station affects later frames only.
 // - A frame that survived is then lost with the link's loss probability (seeded).
 // - A wired segment (collisionDetect) tells the sender TX_COLLISION when its frame overlapped another
 //   signal at the sender, like Ethernet's collision detection; a radio cannot, and reports TX_OK.
@@ -78,7 +81,7 @@ export interface Station {
   readonly id: number;
   readonly link: Link;
   readonly stats: StationStats;
-  /** Move the station (metres); hearing and delays are recomputed. */
+  /** Move the station (metres); hearing and delays are recomputed for frames sent from now on. */
   moveTo(x: number, y: number): void;
 }
 
@@ -104,10 +107,11 @@ interface Tx {
 
 const INTACT = 0, COLLIDED = 1, MISSED = 2;
 
-/** One frame as it arrives at one receiver. */
+/** One frame as it arrives at one receiver: its state there and when its last bit arrives. */
 interface Rec {
   tx: Tx;
   state: number;
+  end: number;
 }
 
 interface Edge {
@@ -123,9 +127,11 @@ interface St {
   y: number;
   range: number;
   transmitting: boolean;
+  /** When this station's current (or last) transmission ends. */
+  txEnd: number;
   txCollided: boolean;
-  /** Signals currently arriving at this station. */
-  incoming: number;
+  /** Signals arriving at this station whose end has not been processed yet. */
+  active: Rec[];
   /** The frame this station is locked on to (decoding), if any. */
   rx: Rec | null;
   onRx: ReceiveFn | null;
@@ -145,6 +151,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
   const rng = opts.rng;
   const trace = opts.trace;
   const rssi = opts.rssiDbm ?? -60;
+  if (defaultLoss > 0 && !rng) throw new Error('medium: lossPct needs an rng (a seeded generator) to decide losses');
   const sts: St[] = [];
   const stations: Station[] = [];
   const hearOverride: Record<string, boolean> = {};
@@ -181,22 +188,29 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     return out;
   }
 
+  /** Is this arrival still on the air now? (An arrival ending now is over: [start, end).) */
+  const live = (rec: Rec): boolean => rec.end > sched.now();
+  const hearsSignal = (r: St, except: Rec | null): boolean => {
+    for (const a of r.active) if (a !== except && live(a)) return true;
+    return false;
+  };
+
   function arrivalStart(r: St, rec: Rec): void {
-    r.incoming++;
-    if (r.transmitting) {
+    r.active.push(rec);
+    if (r.txEnd > sched.now()) {
       rec.state = MISSED;
       if (cd) r.txCollided = true;
-    } else if (r.incoming === 1) {
+    } else if (!hearsSignal(r, rec)) {
       r.rx = rec; // the medium was idle here: lock on to this frame
     } else {
       rec.state = COLLIDED; // began while another signal was present
-      if (r.rx) r.rx.state = COLLIDED; // and destroys the one being decoded
+      if (r.rx && live(r.rx)) r.rx.state = COLLIDED; // and destroys the one being decoded
     }
   }
 
   function arrivalEnd(r: St, rec: Rec, e: Edge): void {
     const tx = rec.tx;
-    r.incoming--;
+    r.active.splice(r.active.indexOf(rec), 1);
     if (r.rx === rec) r.rx = null;
     if (rec.state === MISSED) {
       r.stats.rxMissedWhileTx++;
@@ -209,8 +223,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
       return;
     }
     if (e.lossPct > 0) {
-      if (!rng) throw new Error('medium: loss is set but no rng was given');
-      if (chance(rng, e.lossPct)) {
+      if (chance(rng!, e.lossPct)) {
         r.stats.rxLost++;
         log(`lost st=${r.id} from=${tx.src.id} len=${tx.len}`);
         return;
@@ -239,17 +252,16 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     const tx: Tx = { src: s, bytes: frame.slice(0, len), len };
     const dur = airtimeUs(len);
     s.transmitting = true;
-    s.txCollided = cd && s.incoming > 0;
-    if (s.rx) {
-      s.rx.state = MISSED; // half duplex: our own transmission ruins what we were receiving
-      s.rx = null;
-    }
+    s.txEnd = sched.now() + dur;
+    s.txCollided = cd && hearsSignal(s, null);
+    if (s.rx && live(s.rx)) s.rx.state = MISSED; // half duplex: our own transmission ruins what we were receiving
+    s.rx = null;
     s.stats.txFrames++;
     s.stats.txBytes += len;
     log(`tx   st=${s.id} len=${len} dur=${dur} ${hex(tx.bytes, len)}`);
     for (const e of edgesOf(s)) {
       const r = e.to;
-      const rec: Rec = { tx, state: INTACT };
+      const rec: Rec = { tx, state: INTACT, end: sched.now() + dur + e.delayUs };
       if (e.delayUs === 0) arrivalStart(r, rec);
       else sched.at(sched.now() + e.delayUs, () => arrivalStart(r, rec));
       sched.at(sched.now() + dur + e.delayUs, () => arrivalEnd(r, rec, e));
@@ -263,7 +275,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     if (sts.some((s) => s.id === id)) throw new Error(`medium: station id ${id} is taken`);
     const s: St = {
       id, index: sts.length, x: o.x ?? 0, y: o.y ?? 0, range: o.range ?? Infinity,
-      transmitting: false, txCollided: false, incoming: 0, rx: null,
+      transmitting: false, txEnd: 0, txCollided: false, active: [], rx: null,
       onRx: null, onSent: null, info: { timeUs: 0, rssi: 0 },
       stats: { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, rxCollisions: 0, rxMissedWhileTx: 0, rxLost: 0, txCollisions: 0 },
       edges: null,
@@ -275,7 +287,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
       send: (frame, len) => send(s, frame, len),
       onReceive: (fn) => { s.onRx = fn; },
       onSent: (fn) => { s.onSent = fn; },
-      busy: () => s.transmitting || s.incoming > 0,
+      busy: () => s.txEnd > sched.now() || hearsSignal(s, null),
     };
     const st: Station = {
       id, link, stats: s.stats,
@@ -298,6 +310,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     setHears(from, to, h) { byId(from); byId(to); hearOverride[key(from, to)] = h; invalidate(); },
     setLoss(from, to, pct) {
       if (!(pct >= 0 && pct <= 100)) throw new Error('medium: loss must be a percentage in [0, 100]');
+      if (pct > 0 && !rng) throw new Error('medium: setLoss needs the medium to have an rng (a seeded generator)');
       byId(from); byId(to); lossOverride[key(from, to)] = pct; invalidate();
     },
     hears: (from, to) => heard(byId(from), byId(to)),

@@ -38,13 +38,42 @@ test('frames cross a serial wire both ways with caps, timing and onSent', () => 
   assert.not.ok(a.busy());
 });
 
-test('send refuses oversize, empty, and frames the port cannot take now', () => {
-  const { a, w } = pair({ baud: 9600, txBufBytes: 20 });
+test('send refuses oversize, empty, and frames the port cannot take now, writing nothing', () => {
+  const s = scheduler();
+  const w = wire(s, { baud: 9600, txBufBytes: 80 });
+  const a = framedLink(w.a, { mtu: 64, clock: s });
   assert.not.ok(a.send(new Uint8Array(65), 65));
   assert.not.ok(a.send(new Uint8Array(1), 0));
-  assert.not.ok(a.send(new Uint8Array(30), 30), 'encoded frame bigger than the port buffer');
-  assert.is(w.a.stats.bytesSent, 0, 'nothing half-written');
-  assert.ok(a.send(new Uint8Array(10), 10));
+  w.a.write(new Uint8Array(40).fill(1), 40); // someone else's bytes fill half the port
+  assert.not.ok(a.send(new Uint8Array(60).fill(2), 60), 'encoded frame bigger than the room left');
+  assert.is(w.a.stats.bytesSent, 40, 'nothing half-written');
+  assert.ok(a.send(new Uint8Array(10).fill(3), 10));
+});
+
+test('a port too small for an MTU-sized frame is a configuration error', () => {
+  const s = scheduler();
+  const w = wire(s, { baud: 9600, txBufBytes: 64 });
+  assert.throws(() => framedLink(w.a, { mtu: 64, clock: s }), /needs 69 \(encodedMax\)/);
+});
+
+test('a port that drains inside write() still gets onSent after send returns, once', () => {
+  const s = scheduler();
+  let drain: (() => void) | null = null;
+  const port = {
+    baud: 115200,
+    write: (_b: Uint8Array, len: number) => { drain?.(); return len; },
+    writable: () => 1000,
+    onData: () => {},
+    onDrain: (fn: (() => void) | null) => { drain = fn; },
+  };
+  const a = framedLink(port, { mtu: 32, clock: s });
+  const log: string[] = [];
+  a.onSent(() => log.push('sent'));
+  assert.ok(a.send(new Uint8Array([1, 2]), 2));
+  log.push('returned');
+  s.runAll();
+  assert.equal(log, ['returned', 'sent']);
+  assert.not.ok(a.busy());
 });
 
 test('under byte loss and corruption no damaged frame is ever delivered; most get through', () => {

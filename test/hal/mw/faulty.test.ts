@@ -83,6 +83,26 @@ test('delay and jitter: frames arrive later; held frames are bounded', () => {
   assert.equal(r.bad, []);
 });
 
+test('delay: a frame arrives exactly delayUs later, with jitter within [delay, delay + jitter]', () => {
+  for (const jitterUs of [0, 400]) {
+    const s = scheduler();
+    const m = medium(s, { bitrate: 1e6, mtu: 16 });
+    const a = m.station(), b = m.station();
+    const fb = faulty(b.link, { clock: s, rng: xoshiro(4), delayUs: 5000, jitterUs });
+    const at: number[] = [];
+    fb.onReceive((_, __, info) => at.push(info.timeUs));
+    for (let i = 0; i < 20; i++) s.at(i * 10_000, () => a.link.send(new Uint8Array([i]), 1));
+    s.runAll();
+    assert.is(at.length, 20);
+    at.forEach((t, i) => {
+      const arrive = i * 10_000 + 8; // 8 µs on air
+      assert.ok(t >= arrive + 5000 && t <= arrive + 5000 + jitterUs, `frame ${i} at ${t}`);
+    });
+    if (jitterUs === 0) assert.ok(at.every((t, i) => t === i * 10_000 + 5008));
+    else assert.ok(new Set(at.map((t, i) => t - i * 10_000)).size > 5, 'jitter varies');
+  }
+});
+
 test('same seed, same damage; another seed, other damage', () => {
   const o = { dropPct: 5, dupPct: 5, reorderPct: 5, corruptPct: 5, jitterUs: 100 };
   assert.equal(run(500, o, 8).got, run(500, o, 8).got);

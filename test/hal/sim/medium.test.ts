@@ -128,6 +128,47 @@ test('a receiver that starts mid-frame does not lock on: the late frame is lost,
   assert.is(c.stats.rxCollisions, 2);
 });
 
+test('frames occupy [start, end): back-to-back frames at zero propagation delay do not collide', () => {
+  for (const order of ['x-first', 'y-first']) {
+    const s = scheduler();
+    const m = medium(s, { bitrate: 1e6, mtu: 64, propagationUs: 0 });
+    const x = m.station(), y = m.station(), r = m.station();
+    m.setHears(x.id, y.id, false);
+    m.setHears(y.id, x.id, false);
+    const got = rxLog(r, s);
+    // Y's send at t=320 is scheduled before X's send exists, so it runs before X's end-of-frame event
+    if (order === 'y-first') s.at(320, () => y.link.send(frame(40, 0xb), 40));
+    s.at(0, () => x.link.send(frame(40, 0xa), 40)); // on air [0, 320)
+    if (order === 'x-first') s.at(320, () => y.link.send(frame(40, 0xb), 40));
+    const probes: boolean[] = [];
+    s.at(320, () => probes.push(r.link.busy()));
+    s.runAll();
+    assert.equal(got.map((g) => g[2]), [0xa, 0xb], order);
+    assert.is(r.stats.rxCollisions, 0, order);
+    assert.equal(probes, [true], 'busy at 320 because Y has begun');
+  }
+});
+
+test('a station that starts sending the moment a frame to it ends still receives that frame', () => {
+  const s = scheduler();
+  const m = medium(s, { bitrate: 1e6, mtu: 64, propagationUs: 0 });
+  const a = m.station(), b = m.station();
+  s.at(80, () => b.link.send(frame(4, 0xb), 4)); // scheduled before a's frame exists
+  s.at(0, () => a.link.send(frame(10, 0xa), 10)); // [0, 80)
+  const atB = rxLog(b, s);
+  s.runAll();
+  assert.equal(atB.map((g) => g[2]), [0xa]);
+  assert.is(b.stats.rxMissedWhileTx, 0);
+});
+
+test('loss without a random generator is refused when configured, not mid-run', () => {
+  const s = scheduler();
+  assert.throws(() => medium(s, { bitrate: 1e6, mtu: 8, lossPct: 5 }), /rng/);
+  const m = medium(s, { bitrate: 1e6, mtu: 8 });
+  m.station(); m.station();
+  assert.throws(() => m.setLoss(0, 1, 5), /rng/);
+});
+
 test('per-link loss is seeded: same seed same losses, and near the set rate', () => {
   const run = (seed: number) => {
     const s = scheduler();
