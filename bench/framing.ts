@@ -14,7 +14,7 @@ function goodput(payload: number, seconds: number): { framed: number; raw: numbe
   const baud = 115200;
   // framed
   let s = scheduler();
-  let w = wire(s, { baud });
+  let w = wire(s, { baud, txBufBytes: 512 });
   const a = framedLink(w.a, { mtu: 255, clock: s });
   const b = framedLink(w.b, { mtu: 255, clock: s });
   let got = 0;
@@ -37,7 +37,7 @@ function goodput(payload: number, seconds: number): { framed: number; raw: numbe
   return { framed, raw: raw / seconds };
 }
 
-function cpu(): { codec: number; copy: number } {
+function cpu(rounds: number): { codec: number; copy: number } {
   const rng = xoshiro(3);
   const frames: Uint8Array[] = [];
   for (let i = 0; i < 256; i++) frames.push(new Uint8Array(1 + below(rng, 200)).map(() => (below(rng, 8) === 0 ? 0 : below(rng, 256))));
@@ -45,7 +45,6 @@ function cpu(): { codec: number; copy: number } {
   const out = new Uint8Array(encodedMax(255));
   let sink = 0;
   const dec = frameDecoder(255, (_, len) => (sink += len));
-  const rounds = 400;
   let t0 = performance.now();
   for (let r = 0; r < rounds; r++) for (const f of frames) { const n = frameEncode(f, f.length, out); dec.push(out, n); }
   const codec = (rounds * total) / ((performance.now() - t0) / 1000);
@@ -56,11 +55,13 @@ function cpu(): { codec: number; copy: number } {
   return { codec, copy };
 }
 
-export function bench(): BenchResult {
-  const g32 = goodput(32, 20);
-  const g200 = goodput(200, 20);
-  cpu();
-  const c = cpu();
+export function bench(args: string[]): BenchResult {
+  const quick = args.includes('--quick');
+  const g32 = goodput(32, quick ? 2 : 20);
+  const g200 = goodput(200, quick ? 2 : 20);
+  const rounds = quick ? 20 : 400;
+  cpu(rounds);
+  const c = cpu(rounds);
   return {
     name: 'framing',
     rows: [

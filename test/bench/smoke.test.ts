@@ -1,0 +1,25 @@
+// Every benchmark runs (in its quick mode) and returns a well-formed result with a finite headline
+// ratio. Timings are not asserted: machines are shared and noisy; this only keeps `npm run bench` working.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { BenchResult } from '../../bench/run.ts';
+
+const cases: [string, string[]][] = [
+  ['sim', ['--quick']],
+  ['cbor', ['--ms=20', '--rounds=1']],
+  ['framing', ['--quick']],
+  ['size', []],
+];
+
+for (const [name, args] of cases) {
+  test(`bench ${name} runs and reports a ratio`, async () => {
+    const mod = (await import(`../../bench/${name}.ts`)) as { bench: (a: string[]) => Promise<BenchResult> | BenchResult };
+    const r = await mod.bench(args);
+    assert.is(r.name, name);
+    assert.ok(r.rows.length >= 2);
+    for (const row of r.rows) assert.ok(Number.isFinite(row.value), `${row.name} = ${row.value}`);
+    assert.ok(Number.isFinite(r.headline.ratio) && r.headline.ratio > 0, `headline ${r.headline.ratio}`);
+  });
+}
+
+test.run();
