@@ -67,4 +67,10 @@ export interface Link {
    * own transmission. Cheap; a MAC may call it every slot.
    */
   busy(): boolean;
+  /**
+   * Optional: set (or clear) a callback told each time `busy()` changes, with the new value (the
+   * radio's clear-channel-assessment indication, 802.11's PHY-CCA.indication). Links that can only be
+   * polled leave this out; a MAC then polls `busy()` once a slot.
+   */
+  onCarrier?(fn: ((busy: boolean) => void) | null): void;
 }

@@ -1,0 +1,49 @@
+// MAC contract: a datagram service with addresses, the layer request-reply, conversations and apps
+// use, whichever MAC (CSMA/CA, piconet) or host transport (UDP) is under it. Imports nothing.
+
+/** Addresses are u16: 0x0000-0xFEFF stations, 0xFF00-0xFFFE groups, 0xFFFF broadcast. */
+export const ADDR_BROADCAST = 0xffff;
+export const ADDR_GROUP_FIRST = 0xff00;
+
+/** True for group and broadcast addresses (no RTS/CTS, no acknowledgement). */
+export function isGroupAddr(a: number): boolean {
+  return a >= ADDR_GROUP_FIRST;
+}
+
+export interface MacCaps {
+  /** Largest payload `send` accepts, bytes. */
+  readonly mtu: number;
+  /** False when the radio cannot sense the medium: the MAC runs on virtual carrier sense (NAV) alone. */
+  readonly carrierSense: boolean;
+}
+
+/** Who sent a received payload. The MAC reuses one object: read it during the callback. */
+export interface MacRxInfo {
+  src: number;
+  dst: number;
+  /** Clock time (µs) the frame's last bit arrived. */
+  timeUs: number;
+  rssi: number;
+}
+
+export interface Mac {
+  readonly caps: MacCaps;
+  /** This station's address. */
+  readonly addr: number;
+  /**
+   * Queue payload[0..len) for `dst`. Returns TX_OK (hal/link.ts) when queued, a `sent` call follows;
+   * TX_QUEUE_FULL when the queue is full, or TX_ERR when len is 0 or over caps.mtu: nothing was taken.
+   * The payload is copied before it returns.
+   */
+  send(dst: number, payload: Uint8Array, len: number): number;
+  /** Set the receive callback; payload[0..len) is valid during the call only. */
+  onReceive(fn: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null): void;
+  /**
+   * Set the callback told the outcome of each queued frame, in the order they were queued:
+   * TX_OK (acknowledged, or sent for group frames) or TX_NOACK (retry limit reached), and the number
+   * of transmissions it took.
+   */
+  onSent(fn: ((status: number, transmissions: number) => void) | null): void;
+  /** Frames waiting (including the one being sent). */
+  queued(): number;
+}
