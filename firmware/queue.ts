@@ -9,6 +9,10 @@ export interface FrameQueue {
   headLen(): number;
   /** The head frame's slot (mtu bytes; the frame is [0, headLen())), valid until drop(); check headLen first. */
   head(): Uint8Array;
+  /** The free slot at the tail (mtu bytes) to build a frame in place, or null when full. */
+  tail(): Uint8Array | null;
+  /** Make the frame built in tail() (its first len bytes) the new last frame; false if len is not 1..mtu or full. */
+  commit(len: number): boolean;
   /** Remove the head frame (nothing when empty). */
   drop(): void;
   size(): number;
@@ -30,6 +34,13 @@ export function frameQueue(depth: number, mtu: number): FrameQueue {
       const o = slot * mtu;
       for (let i = 0; i < len; i++) buf[o + i] = frame[i];
       lens[slot] = len;
+      count++;
+      return true;
+    },
+    tail: () => (count === depth ? null : slots[(first + count) % depth]),
+    commit(len) {
+      if (count === depth || !(len >= 1 && len <= mtu)) return false;
+      lens[(first + count) % depth] = len;
       count++;
       return true;
     },

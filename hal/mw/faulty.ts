@@ -129,5 +129,6 @@ export function faulty(link: Link, o: FaultOptions): FaultyLink {
     onReceive(fn) { onRx = fn; },
     onSent: (fn) => link.onSent(fn),
     busy: () => link.busy(),
+    onCarrier: link.onCarrier ? (fn) => link.onCarrier!(fn) : undefined,
   };
 }

@@ -195,5 +195,6 @@ export function pcap(link: Link, opts: PcapOptions): Link {
     busy(): boolean {
       return link.busy();
     },
+    onCarrier: link.onCarrier ? (fn) => link.onCarrier!(fn) : undefined,
   };
 }

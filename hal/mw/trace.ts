@@ -47,5 +47,6 @@ export function trace(link: Link, o: TraceOptions): Link {
       }));
     },
     busy: () => link.busy(),
+    onCarrier: link.onCarrier ? (fn) => link.onCarrier!(fn) : undefined,
   };
 }

@@ -136,6 +136,9 @@ interface St {
   rx: Rec | null;
   onRx: ReceiveFn | null;
   onSent: SentFn | null;
+  onCarrier: ((busy: boolean) => void) | null;
+  /** busy() as last told to onCarrier. */
+  lastBusy: boolean;
   info: RxInfo;
   stats: StationStats;
   edges: Edge[] | null;
@@ -195,7 +198,21 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     return false;
   };
 
+  const busyOf = (s: St): boolean => s.txEnd > sched.now() || hearsSignal(s, null);
+  /** Tell the station's onCarrier if its carrier-sense state changed. */
+  function carrier(s: St): void {
+    const b = busyOf(s);
+    if (b === s.lastBusy) return;
+    s.lastBusy = b;
+    if (s.onCarrier) s.onCarrier(b);
+  }
+
   function arrivalStart(r: St, rec: Rec): void {
+    lockOrCollide(r, rec);
+    carrier(r);
+  }
+
+  function lockOrCollide(r: St, rec: Rec): void {
     r.active.push(rec);
     if (r.txEnd > sched.now()) {
       rec.state = MISSED;
@@ -209,6 +226,11 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
   }
 
   function arrivalEnd(r: St, rec: Rec, e: Edge): void {
+    endOfArrival(r, rec, e);
+    carrier(r); // after delivery: a MAC sees the frame before it sees the medium go idle
+  }
+
+  function endOfArrival(r: St, rec: Rec, e: Edge): void {
     const tx = rec.tx;
     r.active.splice(r.active.indexOf(rec), 1);
     if (r.rx === rec) r.rx = null;
@@ -241,6 +263,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
 
   function txEnd(s: St): void {
     s.transmitting = false;
+    carrier(s);
     const status: TxStatus = s.txCollided ? TX_COLLISION : TX_OK;
     if (s.txCollided) s.stats.txCollisions++;
     s.txCollided = false;
@@ -259,6 +282,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     s.stats.txFrames++;
     s.stats.txBytes += len;
     log(`tx   st=${s.id} len=${len} dur=${dur} ${hex(tx.bytes, len)}`);
+    carrier(s);
     for (const e of edgesOf(s)) {
       const r = e.to;
       const rec: Rec = { tx, state: INTACT, end: sched.now() + dur + e.delayUs };
@@ -276,7 +300,7 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
     const s: St = {
       id, index: sts.length, x: o.x ?? 0, y: o.y ?? 0, range: o.range ?? Infinity,
       transmitting: false, txEnd: 0, txCollided: false, active: [], rx: null,
-      onRx: null, onSent: null, info: { timeUs: 0, rssi: 0 },
+      onRx: null, onSent: null, onCarrier: null, lastBusy: false, info: { timeUs: 0, rssi: 0 },
       stats: { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, rxCollisions: 0, rxMissedWhileTx: 0, rxLost: 0, txCollisions: 0 },
       edges: null,
     };
@@ -287,7 +311,8 @@ export function medium(sched: Scheduler, opts: MediumOptions): Medium {
       send: (frame, len) => send(s, frame, len),
       onReceive: (fn) => { s.onRx = fn; },
       onSent: (fn) => { s.onSent = fn; },
-      busy: () => s.txEnd > sched.now() || hearsSignal(s, null),
+      busy: () => busyOf(s),
+      onCarrier: (fn) => { s.onCarrier = fn; s.lastBusy = busyOf(s); },
     };
     const st: Station = {
       id, link, stats: s.stats,
