@@ -491,7 +491,7 @@ export function csma(o: CsmaOptions): CsmaMac {
         const now = clock.now();
         if (phyBusy || nav > now) {
           bo = draw();
-          owed = false;
+          owed = true; // drawn during someone else's busy period, which counts as one slot
         } else {
           bo = 0;
         }
