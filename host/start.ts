@@ -25,14 +25,14 @@ function fail(msg: string): never {
 function table(s: DemoSummary): string {
   const out: string[] = [];
   const sec = (s.simulatedUs / 1e6).toFixed(3);
-  out.push(`picolink demo: ${s.sensors.length} sensors -> gateway (radio 250 kbit/s) -> serial 115200 baud -> host`);
+  out.push(`picolink demo: ${s.sensors.length} sensors -> CSMA/CA radio 250 kbit/s -> gateway -> serial 115200 baud -> host`);
   out.push(`seed ${s.seed}, ${sec} s simulated, ${s.events} events`);
-  out.push('sensor  sent  skipped  backoffs  at-host  heard-host  collisions-here');
+  out.push('sensor  readings  mac-retries  mac-drops  at-host  heard-host  collisions-here');
   for (const x of s.sensors) {
-    out.push(`${String(x.id).padStart(6)}${String(x.sent).padStart(6)}${String(x.skipped).padStart(9)}${String(x.backoffs).padStart(10)}${String(x.atHost).padStart(9)}${String(x.heardHost).padStart(12)}${String(x.collisionsHere).padStart(17)}`);
+    out.push(`${String(x.id).padStart(6)}${String(x.sent).padStart(10)}${String(x.retries).padStart(13)}${String(x.noAck).padStart(11)}${String(x.atHost).padStart(9)}${String(x.heardHost).padStart(12)}${String(x.collisionsHere).padStart(17)}`);
   }
   const g = s.gateway;
-  out.push(`gateway: heard ${g.heard}, lost to collisions ${g.collisions}, relayed up ${g.up} (dropped ${g.upDropped}), down ${g.down}`);
+  out.push(`gateway: received ${g.heard} frames (${g.acks} acknowledged readings), lost to collisions ${g.collisions}, relayed up ${g.up} (dropped ${g.upDropped}), down ${g.down}`);
   const w = s.serial;
   out.push(`serial:  ${w.bytesUp} bytes up, ${w.bytesDown} down, ${w.corrupted} bytes corrupted on the line, ${w.framesAtHost} frames at host, ${w.crcErrors} rejected by CRC, ${w.malformed} malformed`);
   out.push(`host:    ${s.host.decoded} readings decoded, ${s.host.decodeErrors} undecodable, ${s.host.statusSent} status frames sent down`);

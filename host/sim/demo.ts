@@ -1,8 +1,9 @@
-// The demonstration network `npm start` runs: sensors broadcast telemetry over a simulated radio
-// (nRF24L01+-like: 250 kbit/s, 32-byte payloads), a gateway relays what it hears over a simulated
-// 115200-baud serial wire (COBS + CRC-16 framing, with a little line corruption) to the host, and the
-// host sends a status frame back down once a second. Sensors sit on a circle around the gateway with
-// a range that leaves opposite sensors hidden from each other, so collisions happen as in real life.
+// The demonstration network `npm start` runs: sensors send telemetry to the gateway over a simulated
+// radio (nRF24L01+-like: 250 kbit/s, 32-byte frames) through the CSMA/CA MAC (acknowledged, retried),
+// the gateway relays what it receives over a simulated 115200-baud serial wire (COBS + CRC-16 framing,
+// with a little line corruption) to the host, and the host's status frame goes back down once a
+// second as a broadcast. Sensors sit on a circle around the gateway with a range that leaves opposite
+// sensors hidden from each other, so collisions happen as in real life and the MAC recovers them.
 // Everything is seeded: the same seed gives the same trace, byte for byte (its SHA-256 is printed).
 // Later issues grow this into the full network with MACs and the bridge.
 
@@ -50,6 +51,9 @@ export interface SensorSummary {
   sent: number;
   skipped: number;
   backoffs: number;
+  /** MAC retransmissions and frames dropped at its retry limit. */
+  retries: number;
+  noAck: number;
   atHost: number;
   heardHost: number;
   collisionsHere: number;
@@ -60,7 +64,7 @@ export interface DemoSummary {
   simulatedUs: number;
   events: number;
   sensors: SensorSummary[];
-  gateway: { heard: number; collisions: number; up: number; upDropped: number; down: number };
+  gateway: { heard: number; collisions: number; up: number; upDropped: number; down: number; acks: number };
   serial: { bytesUp: number; bytesDown: number; corrupted: number; framesAtHost: number; crcErrors: number; malformed: number };
   host: { decoded: number; decodeErrors: number; statusSent: number; lastReadings: Record<number, unknown> };
   captureRecords: number;
@@ -105,28 +109,28 @@ export function demo(o: DemoOptions): Demo {
       })
     : null;
   const cap = (link: Link, station: number): Link =>
-    writer ? pcap(link, { writer, clock: sched, station, proto: CAP_PROTO.TELEMETRY }) : link;
+    writer ? pcap(link, { writer, clock: sched, station, proto: link.caps.medium === 'radio' ? CAP_PROTO.CSMA : CAP_PROTO.TELEMETRY }) : link;
 
   // The gateway at the centre; sensors on a circle of 50 m, range 70 m: neighbours hear each other,
   // sensors across the circle do not (hidden stations), everyone reaches the gateway.
   const gwStation = air.station({ id: GATEWAY_STATION, x: 0, y: 0, range: 70 });
-  const sensors: { st: Station; app: Telemetry; link: Link; heardHost: number; atHost: number }[] = [];
+  const sensors: { st: Station; app: Telemetry; mac: SimDevice['mac']; heardHost: number; atHost: number }[] = [];
   for (let i = 0; i < n; i++) {
     const a = (2 * Math.PI * i) / n;
     const st = air.station({ id: i + 1, x: Math.round(50 * Math.cos(a)), y: Math.round(50 * Math.sin(a)), range: 70 });
     const link = cap(st.link, st.id);
     const id = st.id;
     let mv = 3000;
-    const app = create({
-      role: 'sensor', id, radio: link, clock: sched, rng, periodUs: 250_000,
+    const dev = create({
+      role: 'sensor', id, radio: link, clock: sched, rng, periodUs: 250_000, sink: GATEWAY_STATION,
       read: () => {
         mv -= below(rng, 3);
-        return { t: 18 + below(rng, 80) / 10, h: 40 + below(rng, 20), mv };
+        return { t: 180 + below(rng, 80), h: 40 + below(rng, 20), mv }; // t in 0.1 °C
       },
-    }).telemetry!;
-    const rec = { st, app, link, heardHost: 0, atHost: 0 };
+    });
+    const rec = { st, app: dev.telemetry!, mac: dev.mac, heardHost: 0, atHost: 0 };
     const h = { src: 0, seq: 0 };
-    link.onReceive((f, len) => {
+    dev.mac.onReceive((f, len) => {
       if (parseTelemetry(f, len, h) && h.src === HOST_ID) rec.heardHost++;
     });
     sensors.push(rec);
@@ -134,7 +138,8 @@ export function demo(o: DemoOptions): Demo {
 
   const gwRadio = cap(gwStation.link, GATEWAY_STATION);
   const gwUplink: FramedLink = framedLink(line.a, { mtu: DEMO_RADIO.mtu, clock: sched });
-  const gw: Gateway = create({ role: 'gateway', id: GATEWAY_STATION, radio: gwRadio, uplink: gwUplink, clock: sched, rng }).gateway!;
+  const gwDev = create({ role: 'gateway', id: GATEWAY_STATION, radio: gwRadio, uplink: gwUplink, clock: sched, rng });
+  const gw: Gateway = gwDev.gateway!;
 
   // The host end of the serial wire.
   const hostFramed = framedLink(line.b, { mtu: DEMO_RADIO.mtu, clock: sched });
@@ -183,11 +188,13 @@ export function demo(o: DemoOptions): Demo {
           sent: s.app.stats.sent,
           skipped: s.app.stats.skipped,
           backoffs: s.app.stats.backoffs,
+          retries: s.mac.stats.retries,
+          noAck: s.mac.stats.dropNoAck,
           atHost: s.atHost,
           heardHost: s.heardHost,
           collisionsHere: s.st.stats.rxCollisions,
         })),
-        gateway: { heard: gs.rxFrames, collisions: gs.rxCollisions, up: gw.stats.up, upDropped: gw.stats.upDropped, down: gw.stats.down },
+        gateway: { heard: gs.rxFrames, collisions: gs.rxCollisions, up: gw.stats.up, upDropped: gw.stats.upDropped, down: gw.stats.down, acks: gwDev.mac.stats.ackTx },
         serial: {
           bytesUp: line.a.stats.bytesSent,
           bytesDown: line.b.stats.bytesSent,

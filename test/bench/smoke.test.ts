@@ -9,6 +9,8 @@ const cases: [string, string[]][] = [
   ['cbor', ['--ms=20', '--rounds=1']],
   ['framing', ['--quick']],
   ['size', []],
+  ['csma', ['--quick']],
+  ['csma-hidden', ['--quick']],
 ];
 
 for (const [name, args] of cases) {

@@ -21,7 +21,8 @@ function findEspruino(): string | null {
 }
 
 // Plain JavaScript that Espruino runs after the bundle: a virtual clock (a sorted array of timers), a
-// link that records frames, a xorshift32 generator, and a sensor created from the bundle.
+// link that records frames (and is on the air for a while), a xorshift32 generator, and a sensor
+// created from the bundle: telemetry, CBOR and the CSMA/CA MAC (polled carrier sense) all run.
 // Floats in the readings come from exact literals or arithmetic: Espruino 2v29 reads some decimal
 // literals one ulp away from Node (3.14159 gives 0x400921f9f01b866f there, ...866e in Node), which is
 // the interpreter's number parser, not the CBOR encoder.
@@ -34,10 +35,13 @@ var clock = {
   cancel: function (h) { h.fn = null; }
 };
 function hex(f, len) { var s = ''; for (var i = 0; i < len; i++) s += (f[i] < 16 ? '0' : '') + f[i].toString(16); return s; }
+var sentFn = null, onAir = false;
+function airDone() { onAir = false; if (sentFn) sentFn(0); }
 var link = {
   caps: { mtu: 128, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true },
-  send: function (f, len) { frames.push(hex(f, len)); return true; },
-  onReceive: function () {}, onSent: function () {}, busy: function () { return frames.length % 5 === 4 && now % 3 === 0; }
+  send: function (f, len) { if (onAir) return false; onAir = true; frames.push(hex(f, len)); clock.at(now + 100 + 32 * len, airDone); return true; },
+  onReceive: function () {}, onSent: function (fn) { sentFn = fn; },
+  busy: function () { return onAir || (frames.length % 5 === 4 && now % 3 === 0); }
 };
 var x = 2463534242;
 var rng = { u32: function () { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x = x >>> 0; return x; } };
@@ -48,7 +52,7 @@ var readings = [
   function () { return { list: [1, [2, 3], { a: 'b' }], bytes: new Uint8Array([0, 255, k & 255]), pi: Math.PI }; },
   function () { return { u: '\\u00e9\\u20ac', e: -0.5, z: 0 }; }
 ];
-var dev = picolink.create({ role: 'sensor', id: 513, radio: link, clock: clock, rng: rng, periodUs: 100000,
+var dev = picolink.create({ role: 'sensor', id: 513, radio: link, clock: clock, rng: rng, periodUs: 100000, sink: 0xffff,
   read: function () { var r = readings[k % readings.length](); k++; return r; } });
 while (timers.length > 0 && now <= 2000000) {
   var best = -1;
@@ -61,7 +65,7 @@ while (timers.length > 0 && now <= 2000000) {
   if (ev.fn) ev.fn();
 }
 print('FRAMES ' + JSON.stringify(frames));
-print('STATS ' + JSON.stringify(dev.telemetry.stats));
+print('STATS ' + JSON.stringify([dev.telemetry.stats, dev.mac.stats]));
 `;
 
 async function simBundle(): Promise<string> {
@@ -99,7 +103,7 @@ test('the sim bundle emits the same frames on Espruino as on Node', async () => 
   new Function('print', readFileSync(file, 'utf8'))((s: string) => logs.push(s));
   const onNode = parse(logs.join('\n'));
   assert.ok(onNode.frames.length >= 15, `node sent ${onNode.frames.length} frames`);
-  assert.is((onNode.stats as { encodeErrors: number }).encodeErrors, 0);
+  assert.is((onNode.stats as { encodeErrors: number }[])[0].encodeErrors, 0);
   assert.equal(onEspruino.stats, onNode.stats);
   assert.equal(onEspruino.frames, onNode.frames);
 });

@@ -54,7 +54,7 @@ export interface CsmaFrame {
  * anything malformed: too short for its type, reserved bits set, padding longer than the frame.
  */
 export function parseCsma(buf: Uint8Array, len: number, dataHdr: number, f: CsmaFrame): boolean {
-  if (len < 5 || len > buf.length || buf[CF_FC] & FC_RESERVED) return false;
+  if (!(len >= 5 && len <= buf.length) || !(dataHdr >= DATA_HDR) || buf[CF_FC] & FC_RESERVED) return false;
   const fc = buf[CF_FC];
   f.type = fc & 3;
   f.retry = (fc & FC_RETRY) !== 0;
