@@ -45,11 +45,12 @@ export async function bench(): Promise<BenchResult> {
     if (bin) {
       const create = board.name === 'sim'
         ? `var clk = { now: function () { return 0; }, at: function () { return 0; }, cancel: function () {} };
-           var lk = { caps: { mtu: 32 }, send: function () { return true; }, onReceive: function () {}, onSent: function () {}, busy: function () { return false; } };
+           var lk = { caps: { mtu: 32, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true }, send: function () { return true; }, onReceive: function () {}, onSent: function () {}, busy: function () { return false; } };
            var dev = p.create({ role: 'sensor', id: 1, radio: lk, clock: clk, rng: { u32: function () { return 7; } } });`
         : '';
       const v = jsvarsOf(bin, code.replace(/create\(\)\s*;?\s*return/, 'return'), create);
-      if (v !== null) rows.push({ name: `${board.name} loaded${board.name === 'sim' ? ' + sensor' : ''}`, value: v, unit: 'JsVars', note: board.jsvars ? `${((100 * v) / board.jsvars).toFixed(0)}% of the board's ${board.jsvars}` : 'Espruino Linux build' });
+      if (v === null) throw new Error(`size: the ${board.name} bundle did not load on Espruino (${bin})`);
+      rows.push({ name: `${board.name} loaded${board.name === 'sim' ? ' + sensor' : ''}`, value: v, unit: 'JsVars', note: board.jsvars ? `${((100 * v) / board.jsvars).toFixed(0)}% of the board's ${board.jsvars}` : 'Espruino Linux build' });
     }
   }
   if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set PICOLINK_ESPRUINO to an Espruino interpreter' });
