@@ -42,3 +42,16 @@ export function crc32(buf: Uint8Array, off: number, len: number): number {
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * CRC-8 (polynomial 0x07, no reflection) of two bytes, starting from `init`: the piconet header
+ * error check. Bitwise: it runs on two bytes per packet, so a table would cost more than it saves.
+ */
+export function crc8(a: number, b: number, init: number): number {
+  let c = init & 0xff;
+  for (let k = 0; k < 2; k++) {
+    c ^= k === 0 ? a & 0xff : b & 0xff;
+    for (let i = 0; i < 8; i++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff;
+  }
+  return c;
+}
