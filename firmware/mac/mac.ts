@@ -39,11 +39,12 @@ export interface Mac {
   /** Set the receive callback; payload[0..len) is valid during the call only. */
   onReceive(fn: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null): void;
   /**
-   * Set the callback told the outcome of each queued frame, in the order they were queued:
-   * TX_OK (acknowledged, or sent for group frames) or TX_NOACK (retry limit reached), and the number
-   * of transmissions it took.
+   * Set the callback told the outcome of each queued frame: TX_OK (acknowledged, or sent for group
+   * frames) or TX_NOACK (retry limit reached), the number of transmissions it took, and its
+   * destination. Outcomes come in the order frames were queued for each destination (a MAC with one
+   * queue, like CSMA/CA, keeps the global order; a piconet master has a queue per slave).
    */
-  onSent(fn: ((status: number, transmissions: number) => void) | null): void;
+  onSent(fn: ((status: number, transmissions: number, dst: number) => void) | null): void;
   /** Frames waiting (including the one being sent). */
   queued(): number;
 }

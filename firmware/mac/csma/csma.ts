@@ -134,7 +134,7 @@ export function csma(o: CsmaOptions): CsmaMac {
     dropNoAck: 0, dropQueueFull: 0, dropTooLong: 0, navDeferrals: 0, duplicates: 0, delivered: 0, rxMalformed: 0,
   };
   let onRx: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null = null;
-  let onSentFn: ((status: number, transmissions: number) => void) | null = null;
+  let onSentFn: ((status: number, transmissions: number, dst: number) => void) | null = null;
 
   // Carrier and NAV.
   let phyBusy = link.busy();
@@ -352,6 +352,8 @@ export function csma(o: CsmaOptions): CsmaMac {
   /** The head frame is done (sent, acknowledged or dropped): report, then contend for the next. */
   function finish(status: number): void {
     const n = attempts;
+    const head = q.head();
+    const dst = (head[CF_RA] << 8) | head[CF_RA + 1];
     if (status === TX_OK) stats.sentOk++;
     q.drop();
     attempts = 0;
@@ -364,7 +366,7 @@ export function csma(o: CsmaOptions): CsmaMac {
     owed = false;
     replan();
     ensurePolling();
-    if (onSentFn) onSentFn(status, n);
+    if (onSentFn) onSentFn(status, n, dst);
   }
 
   // ---- responses we owe ------------------------------------------------------------------------
