@@ -20,7 +20,8 @@
 //   are fitted into the slots between reservations (smaller types, shorter reply budgets, or a wait).
 // - Association: inquiry (the master sends inquiry packets under GIAC; nodes in standby answer with
 //   their address after a random number of inquiry packets) and page (under the paged node's own
-//   access code, the master offers an AM_ADDR; the node answers in the next slot and is connected).
+//   access code, the master offers an AM_ADDR; the node answers in the next slot, naming the master it
+//   answers (so two masters paging one node cannot both take one reply), and is connected).
 //   Park (LMP, acknowledged) frees the AM_ADDR and gives a parked address; unpark is a broadcast,
 //   repeated three times. Beacons (broadcast NULLs) keep parked slaves' supervision alive.
 // - Supervision: a slave unheard for supervisionUs is dropped by the master (onSlaveLost); a slave
@@ -601,7 +602,10 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       return;
     }
     if (mode === M_PAGING) {
-      if (h.ac === accessCode(pageAddr) && h.type === PT_NULL && h.am === pageAm) {
+      // The page response names the master it answers: two masters paging one node must not both
+      // take the reply meant for one of them.
+      if (h.ac === accessCode(pageAddr) && h.type === PT_NULL && h.am === pageAm && len - h.off >= 2 &&
+          ((frame[h.off] << 8) | frame[h.off + 1]) === me) {
         connect(pageAm, pageAddr);
         mode = M_POLLING;
         const cb = pageCb;
@@ -920,7 +924,10 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
         outstanding = false;
         rxSeqn = -1;
         peerFlow = true;
-        replyAt(start + slot, header(dac, am, PT_NULL, false, 0));
+        const k = header(dac, am, PT_NULL, false, 0);
+        tx[k] = (masterAddr >>> 8) & 0xff; // echo the master's address: whose page this answers
+        tx[k + 1] = masterAddr & 0xff;
+        replyAt(start + slot, k + 2);
         heard();
       }
       return;
@@ -934,6 +941,11 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
           st = S_ACTIVE;
           am = frame[h.off + 2] & 7;
           pm = 0;
+          // A fresh link: the master starts its SEQN over, so must we.
+          txSeqn = 0;
+          txCount = 0;
+          outstanding = false;
+          rxSeqn = -1;
         }
       } else if (h.type === PT_DH1 || h.type === PT_DH3 || h.type === PT_DH5) {
         deliver(frame, len, ADDR_BROADCAST, rx);
