@@ -70,7 +70,8 @@ export interface Link {
   /**
    * Optional: set (or clear) a callback told each time `busy()` changes, with the new value (the
    * radio's clear-channel-assessment indication, 802.11's PHY-CCA.indication). Links that can only be
-   * polled leave this out; a MAC then polls `busy()` once a slot.
+   * polled leave this out; a MAC then polls `busy()` once a slot. When a frame ends, its onReceive may
+   * come just before or just after the carrier-idle call: radios raise the two in either order.
    */
   onCarrier?(fn: ((busy: boolean) => void) | null): void;
 }

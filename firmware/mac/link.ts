@@ -2,7 +2,8 @@
 // against hal/link.ts (telemetry, the gateway relay) runs over a MAC unchanged: send() queues to `dst`,
 // onSent reports the MAC's outcome (TX_OK, or TX_NOACK after the retry limit), received payloads from
 // any source arrive through onReceive, and busy() is true while a frame of ours is still queued, so a
-// caller sends one frame at a time. Board code: the callbacks are wrapped once, when they are set.
+// caller sends one frame at a time. A MAC has one receive and one sent callback: one macLink per MAC.
+// Board code: the callbacks are wrapped once, when they are set.
 
 import type { Link, LinkCaps, ReceiveFn, RxInfo, SentFn, TxStatus } from '../../hal/link.ts';
 import { TX_OK } from '../../hal/link.ts';

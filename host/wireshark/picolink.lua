@@ -303,3 +303,350 @@ function csma.dissector(tvb, pinfo, tree)
 end
 
 proto_table:add(2, csma)
+
+-- Piconet (proto 3): the packets of firmware/mac/piconet/frame.ts, Bluetooth BR baseband packets compacted
+-- to bytes (textbook 3.5.3). Access code (u16), h0 (AM_ADDR, TYPE, FLOW), h1 (ARQN, SEQN, reply budget),
+-- HEC (CRC-8, polynomial 0x07, seeded with the access code's low byte), once or three times, then the
+-- payload: LMP control messages in DM1, FHS contents, ACL data in DH1/DH3/DH5 (telemetry frames decoded),
+-- SCO data in HV3.
+-- Whether a network sends its header in triplicate is a setting, not on the air: by default the dissector
+-- guesses (triple when bytes 5-7 and 8-10 repeat bytes 2-4); the "Header copies" preference fixes it.
+local piconet = Proto("picolink.piconet", "picolink piconet")
+
+local PN_GIAC = 0x9e8b
+local PN_NULL, PN_POLL, PN_FHS, PN_DM1, PN_DH1, PN_HV3, PN_DH3, PN_DH5 = 0, 1, 2, 3, 4, 7, 11, 15
+local PN_TYPES = { [0] = "NULL", [1] = "POLL", [2] = "FHS", [3] = "DM1", [4] = "DH1", [7] = "HV3", [11] = "DH3", [15] = "DH5" }
+local PN_SINGLE, PN_TRIPLE = 5, 11
+local PN_BUDGET_SLOTS = { [0] = 1, [1] = 3, [2] = 5 }
+-- LMP opcodes (first byte of a DM1 payload) and each message's length, opcode included.
+local LMP_NAMES = { [1] = "PARK", [2] = "UNPARK", [3] = "DETACH", [4] = "SCO" }
+local LMP_PARK, LMP_UNPARK, LMP_DETACH, LMP_SCO = 1, 2, 3, 4
+local LMP_LEN = { [1] = 2, [2] = 3, [3] = 1, [4] = 3 }
+-- FHS payloads: an inquiry response carries the device's address, a page the master's address and the
+-- AM_ADDR it hands out.
+local FHS_INQUIRY_LEN, FHS_PAGE_LEN = 2, 3
+
+local HDR_AUTO, HDR_SINGLE, HDR_TRIPLE = 0, 1, 3
+piconet.prefs.header = Pref.enum("Header copies", HDR_AUTO,
+    "Whether the network sends the packet header once or three times (the tripleHeader setting of " ..
+    "firmware/mac/piconet/config.ts). auto: triple when bytes 5-7 and 8-10 repeat bytes 2-4.",
+    { { 1, "auto", HDR_AUTO }, { 2, "single", HDR_SINGLE }, { 3, "triple", HDR_TRIPLE } }, false)
+
+local pf = {
+    ac = ProtoField.uint16("picolink.piconet.ac", "Access code", base.HEX, nil, nil,
+        "Piconet id from the master's address, GIAC 0x9e8b for inquiry, or the paged device's code"),
+    h0 = ProtoField.uint8("picolink.piconet.h0", "Header byte 0", base.HEX),
+    am = ProtoField.uint8("picolink.piconet.am", "AM_ADDR", base.DEC, nil, 0x07,
+        "Active member address of the slave the link is with; 0 = broadcast from the master"),
+    type = ProtoField.uint8("picolink.piconet.type", "Type", base.DEC, PN_TYPES, 0x78),
+    flow = ProtoField.uint8("picolink.piconet.flow", "Flow", base.DEC, { [0] = "stop", [1] = "go" }, 0x80,
+        "stop: the sender's receive buffer is full"),
+    h1 = ProtoField.uint8("picolink.piconet.h1", "Header byte 1", base.HEX),
+    arqn = ProtoField.uint8("picolink.piconet.arqn", "ARQN", base.DEC, { [0] = "NAK", [1] = "ACK" }, 0x01,
+        "ACK: the last packet received on this link arrived"),
+    seqn = ProtoField.uint8("picolink.piconet.seqn", "SEQN", base.DEC, nil, 0x02),
+    budget_code = ProtoField.uint8("picolink.piconet.budget_code", "Reply budget code", base.DEC,
+        { [0] = "1 slot", [1] = "3 slots", [2] = "5 slots", [3] = "reserved" }, 0x0c),
+    reserved = ProtoField.uint8("picolink.piconet.reserved", "Reserved", base.HEX, nil, 0xf0),
+    budget = ProtoField.uint8("picolink.piconet.budget", "Reply budget (slots)", base.DEC, nil, nil,
+        "Slots the addressed slave may use for its reply (master packets)"),
+    hec = ProtoField.uint8("picolink.piconet.hec", "HEC", base.HEX),
+    hec_ok = ProtoField.bool("picolink.piconet.hec.correct", "HEC correct"),
+    copies = ProtoField.uint8("picolink.piconet.copies", "Header copies", base.DEC, { [1] = "single", [3] = "triple" }),
+    copy = ProtoField.bytes("picolink.piconet.copy", "Header copy"),
+    lmp_op = ProtoField.uint8("picolink.piconet.lmp.op", "LMP opcode", base.DEC, LMP_NAMES),
+    lmp_pm = ProtoField.uint8("picolink.piconet.lmp.pm_addr", "PM_ADDR", base.DEC),
+    lmp_am = ProtoField.uint8("picolink.piconet.lmp.am_addr", "AM_ADDR", base.DEC),
+    lmp_interval = ProtoField.uint8("picolink.piconet.lmp.interval", "SCO interval (slots)", base.DEC, nil, nil,
+        "0 removes the SCO link"),
+    lmp_offset = ProtoField.uint8("picolink.piconet.lmp.offset", "SCO offset (slots)", base.DEC),
+    fhs_addr = ProtoField.uint16("picolink.piconet.fhs.addr", "Device address", base.HEX),
+    fhs_master = ProtoField.uint16("picolink.piconet.fhs.master", "Master address", base.HEX),
+    fhs_am = ProtoField.uint8("picolink.piconet.fhs.am_addr", "AM_ADDR", base.DEC),
+    sco = ProtoField.bytes("picolink.piconet.sco", "SCO data"),
+    extra = ProtoField.bytes("picolink.piconet.extra", "Unexpected bytes"),
+}
+piconet.fields = {
+    pf.ac, pf.h0, pf.am, pf.type, pf.flow, pf.h1, pf.arqn, pf.seqn, pf.budget_code, pf.reserved, pf.budget,
+    pf.hec, pf.hec_ok, pf.copies, pf.copy, pf.lmp_op, pf.lmp_pm, pf.lmp_am, pf.lmp_interval, pf.lmp_offset,
+    pf.fhs_addr, pf.fhs_master, pf.fhs_am, pf.sco, pf.extra,
+}
+
+-- Header faults (ERROR) are exactly what parseHeader rejects: stations drop these packets. Payload faults
+-- (WARN) are packets a station's header check lets through but whose contents make no sense.
+local pe = {
+    short = ProtoExpert.new("picolink.piconet.short", "Piconet packet shorter than its header",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    badhec = ProtoExpert.new("picolink.piconet.badhec", "HEC incorrect: stations drop this packet",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    reserved = ProtoExpert.new("picolink.piconet.reserved.set", "Reserved header bits set: stations drop this packet",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    badbudget = ProtoExpert.new("picolink.piconet.badbudget", "Reply budget code 3 is reserved: stations drop this packet",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    corrected = ProtoExpert.new("picolink.piconet.copy.corrected", "Header copy differs from the majority of the three",
+        expert.group.CHECKSUM, expert.severity.NOTE),
+    badtype = ProtoExpert.new("picolink.piconet.badtype", "Packet type not used by picolink",
+        expert.group.PROTOCOL, expert.severity.WARN),
+    lmp_short = ProtoExpert.new("picolink.piconet.lmp.short", "LMP message shorter than its opcode needs",
+        expert.group.MALFORMED, expert.severity.WARN),
+    lmp_unknown = ProtoExpert.new("picolink.piconet.lmp.unknown", "Unknown LMP opcode",
+        expert.group.MALFORMED, expert.severity.WARN),
+    fhs_len = ProtoExpert.new("picolink.piconet.fhs.badlen",
+        "FHS payload is neither an inquiry response (2 bytes) nor a page (3 bytes)",
+        expert.group.MALFORMED, expert.severity.WARN),
+    extra = ProtoExpert.new("picolink.piconet.trailing", "Bytes after the end of the message",
+        expert.group.PROTOCOL, expert.severity.WARN),
+}
+piconet.experts = {
+    pe.short, pe.badhec, pe.reserved, pe.badbudget, pe.corrected, pe.badtype, pe.lmp_short, pe.lmp_unknown,
+    pe.fhs_len, pe.extra,
+}
+
+-- CRC-8, polynomial 0x07, no reflection, over two bytes from `init`: the header error check.
+local function pn_crc8(a, b, init)
+    local c = init
+    for k = 1, 2 do
+        c = bit.bxor(c, k == 1 and a or b)
+        for _ = 1, 8 do
+            if bit.band(c, 0x80) ~= 0 then
+                c = bit.band(bit.bxor(bit.lshift(c, 1), 0x07), 0xff)
+            else
+                c = bit.band(bit.lshift(c, 1), 0xff)
+            end
+        end
+    end
+    return c
+end
+
+local function pn_majority(a, b, c)
+    return bit.bor(bit.band(a, b), bit.band(a, c), bit.band(b, c))
+end
+
+local function pn_am(am)
+    if am == 0 then return "broadcast" end
+    return "AM " .. am
+end
+
+-- Marks bytes past the end of a message; true when there were some.
+local function pn_extra(tvb, t, off, avail)
+    if avail <= off then return false end
+    t:add(pf.extra, tvb(off, avail - off)):add_proto_expert_info(pe.extra,
+        string.format("%d bytes after the end of the message", avail - off))
+    return true
+end
+
+-- DM1: an LMP control message. Returns the Info text for it.
+local function pn_lmp(tvb, t, off, avail)
+    if avail <= off then
+        t:add_proto_expert_info(pe.lmp_short, "DM1 packet with no LMP opcode")
+        return " LMP [malformed: empty]"
+    end
+    local op = tvb(off, 1):uint()
+    local name = LMP_NAMES[op]
+    local lt = t:add(tvb(off, avail - off), "LMP " .. (name or "unknown"))
+    local oi = lt:add(pf.lmp_op, tvb(off, 1))
+    if name == nil then
+        oi:add_proto_expert_info(pe.lmp_unknown, string.format("Unknown LMP opcode %d", op))
+        if avail > off + 1 then lt:add(pf.extra, tvb(off + 1, avail - off - 1)) end
+        return string.format(" LMP opcode %d [malformed: unknown opcode]", op)
+    end
+    local need = LMP_LEN[op]
+    if avail - off < need then
+        lt:add_proto_expert_info(pe.lmp_short, string.format("LMP %s of %d bytes, shorter than its %d", name,
+            avail - off, need))
+        return " LMP " .. name .. " [malformed: short]"
+    end
+    local desc = " LMP " .. name
+    if op == LMP_PARK then
+        lt:add(pf.lmp_pm, tvb(off + 1, 1))
+        desc = desc .. string.format(" pm_addr %d", tvb(off + 1, 1):uint())
+    elseif op == LMP_UNPARK then
+        lt:add(pf.lmp_pm, tvb(off + 1, 1))
+        lt:add(pf.lmp_am, tvb(off + 2, 1))
+        desc = desc .. string.format(" pm_addr %d am_addr %d", tvb(off + 1, 1):uint(), tvb(off + 2, 1):uint())
+    elseif op == LMP_SCO then
+        local interval = tvb(off + 1, 1):uint()
+        local ii = lt:add(pf.lmp_interval, tvb(off + 1, 1))
+        lt:add(pf.lmp_offset, tvb(off + 2, 1))
+        desc = desc .. string.format(" interval %d offset %d", interval, tvb(off + 2, 1):uint())
+        if interval == 0 then
+            ii:append_text(" (remove)")
+            desc = desc .. " (remove)"
+        end
+    end
+    lt:set_text(desc:sub(2))
+    pn_extra(tvb, lt, off + need, avail)
+    return desc
+end
+
+-- FHS: an inquiry response ([device address]) or a page ([master address, AM_ADDR]). Returns the Info text.
+local function pn_fhs(tvb, pinfo, t, off, avail)
+    local n = avail - off
+    if n == FHS_INQUIRY_LEN then
+        local a = tvb(off, 2):uint()
+        t:add(tvb(off, n), "FHS: inquiry response"):add(pf.fhs_addr, tvb(off, 2))
+        return string.format(" inquiry response 0x%04x", a)
+    elseif n == FHS_PAGE_LEN then
+        local a = tvb(off, 2):uint()
+        local am = tvb(off + 2, 1):uint()
+        local ft = t:add(tvb(off, n), "FHS: page")
+        ft:add(pf.fhs_master, tvb(off, 2))
+        ft:add(pf.fhs_am, tvb(off + 2, 1))
+        return string.format(" page master 0x%04x AM %d", a, am)
+    end
+    t:add_proto_expert_info(pe.fhs_len, string.format("FHS payload of %d bytes is neither an inquiry " ..
+        "response (2 bytes) nor a page (3 bytes)", n))
+    if n > 0 and data_dissector ~= nil then data_dissector:call(tvb(off, n):tvb(), pinfo, t) end
+    return " [malformed: FHS length]"
+end
+
+function piconet.dissector(tvb, pinfo, tree)
+    local avail = tvb:len()
+    local t = tree:add(piconet, tvb(0, avail))
+    pinfo.cols.protocol = "picolink-piconet"
+
+    -- Single or triple header: the setting, or the guess when the setting is auto.
+    local mode = piconet.prefs.header
+    local copies, why
+    if mode == HDR_SINGLE then
+        copies, why = 1, "preference"
+    elseif mode == HDR_TRIPLE then
+        copies, why = 3, "preference"
+    elseif avail >= PN_TRIPLE and tvb(5, 3):uint() == tvb(2, 3):uint() and tvb(8, 3):uint() == tvb(2, 3):uint() then
+        copies, why = 3, "guessed: bytes 5-10 repeat bytes 2-4"
+    else
+        copies, why = 1, "guessed: bytes 5-10 do not repeat bytes 2-4"
+    end
+    local hlen = copies == 3 and PN_TRIPLE or PN_SINGLE
+
+    if avail < hlen then
+        if avail >= 2 then t:add(pf.ac, tvb(0, 2)) end
+        t:add_proto_expert_info(pe.short, string.format("Piconet packet of %d bytes, shorter than its %d-byte %s header",
+            avail, hlen, copies == 3 and "triple" or "single"))
+        pinfo.cols.info:append(" [malformed: short]")
+        return avail
+    end
+
+    local ac = tvb(0, 2):uint()
+    local h0 = tvb(2, 1):uint()
+    local h1 = tvb(3, 1):uint()
+    local hec = tvb(4, 1):uint()
+    if copies == 3 then
+        h0 = pn_majority(h0, tvb(5, 1):uint(), tvb(8, 1):uint())
+        h1 = pn_majority(h1, tvb(6, 1):uint(), tvb(9, 1):uint())
+        hec = pn_majority(hec, tvb(7, 1):uint(), tvb(10, 1):uint())
+    end
+    local am = bit.band(h0, 0x07)
+    local ptype = bit.band(bit.rshift(h0, 3), 0x0f)
+    local go = bit.band(h0, 0x80) ~= 0
+    local ack = bit.band(h1, 0x01) ~= 0
+    local seqn = bit.band(bit.rshift(h1, 1), 1)
+    local code = bit.band(bit.rshift(h1, 2), 3)
+    local budget = PN_BUDGET_SLOTS[code]
+    local want = pn_crc8(h0, h1, bit.band(ac, 0xff))
+
+    local aci = t:add(pf.ac, tvb(0, 2))
+    if ac == PN_GIAC then aci:append_text(" (GIAC (inquiry))") end
+
+    -- With three copies the fields show the majority; the byte ranges point at the first copy.
+    local h0i = t:add(pf.h0, tvb(2, 1), h0)
+    local ami = h0i:add(pf.am, tvb(2, 1), h0)
+    if am == 0 then ami:append_text(" (broadcast)") end
+    local ti = h0i:add(pf.type, tvb(2, 1), h0)
+    h0i:add(pf.flow, tvb(2, 1), h0)
+    local h1i = t:add(pf.h1, tvb(3, 1), h1)
+    h1i:add(pf.arqn, tvb(3, 1), h1)
+    h1i:add(pf.seqn, tvb(3, 1), h1)
+    local bci = h1i:add(pf.budget_code, tvb(3, 1), h1)
+    local ri = h1i:add(pf.reserved, tvb(3, 1), h1)
+    if budget ~= nil then t:add(pf.budget, tvb(3, 1), budget):set_generated() end
+    local hi = t:add(pf.hec, tvb(4, 1), hec)
+    local hoi = t:add(pf.hec_ok, tvb(4, 1), want == hec)
+    hoi:set_generated()
+
+    local ci = t:add(pf.copies, tvb(2, hlen - 2), copies)
+    ci:append_text(" (" .. why .. ")")
+    if copies == 3 then
+        for k = 0, 2 do
+            local r = tvb(2 + 3 * k, 3)
+            local item = ci:add(pf.copy, r)
+            item:set_text(string.format("Copy %d: %02x %02x %02x", k + 1, r(0, 1):uint(), r(1, 1):uint(), r(2, 1):uint()))
+            if r(0, 1):uint() ~= h0 or r(1, 1):uint() ~= h1 or r(2, 1):uint() ~= hec then
+                item:add_proto_expert_info(pe.corrected)
+            end
+        end
+    end
+
+    -- Header faults, in parseHeader's order of concern: a station drops the packet for any of them.
+    local fault
+    if bit.band(h1, 0xf0) ~= 0 then
+        ri:add_proto_expert_info(pe.reserved)
+        fault = "reserved bits"
+    end
+    if code == 3 then
+        bci:add_proto_expert_info(pe.badbudget)
+        fault = fault or "budget"
+    end
+    if want ~= hec then
+        hi:add_proto_expert_info(pe.badhec, string.format("HEC 0x%02x incorrect (should be 0x%02x): stations drop this packet", hec, want))
+        fault = "HEC"
+    end
+
+    local tname = PN_TYPES[ptype]
+    if tname == nil then
+        tname = "type " .. ptype
+        if not fault then ti:add_proto_expert_info(pe.badtype) end
+    end
+    local giac = ac == PN_GIAC and " GIAC" or ""
+    local desc
+    if ptype == PN_POLL then
+        desc = string.format("POLL%s -> %s", giac, pn_am(am))
+        if ack then desc = desc .. " ACK" end
+        if budget ~= nil and budget ~= 1 then desc = desc .. " budget " .. budget end
+    elseif ptype == PN_NULL then
+        desc = string.format("NULL%s %s %s", giac, pn_am(am), ack and "ACK" or "NAK")
+    elseif ptype == PN_FHS then
+        desc = "FHS" .. giac
+    else
+        desc = string.format("%s%s -> %s seqn %d %s budget %s", tname, giac, pn_am(am), seqn, ack and "ACK" or "NAK",
+            budget ~= nil and tostring(budget) or "?")
+    end
+    if not go then desc = desc .. " flow stop" end
+
+    local off = hlen
+    local plen = avail - off
+    if fault then
+        -- Stations drop this packet; its payload is shown as it is.
+        t:append_text(": " .. desc)
+        pinfo.cols.info:append(" " .. desc .. " [malformed: " .. fault .. "]")
+        if plen > 0 and data_dissector ~= nil then data_dissector:call(tvb(off, plen):tvb(), pinfo, tree) end
+        return avail
+    end
+
+    if ptype == PN_DM1 then
+        desc = desc .. pn_lmp(tvb, t, off, avail)
+    elseif ptype == PN_FHS then
+        desc = desc .. pn_fhs(tvb, pinfo, t, off, avail)
+    elseif ptype == PN_POLL or ptype == PN_NULL then
+        pn_extra(tvb, t, off, avail)
+    elseif ptype == PN_HV3 then
+        if plen > 0 then t:add(pf.sco, tvb(off, plen)) end
+    end
+    t:append_text(": " .. desc)
+    pinfo.cols.info:append(" " .. desc)
+
+    local acl = ptype == PN_DH1 or ptype == PN_DH3 or ptype == PN_DH5
+    if (acl or PN_TYPES[ptype] == nil) and plen > 0 then
+        local body = tvb(off, plen)
+        t:add(body, string.format("Payload: %d bytes", plen))
+        -- An ACL payload that starts with 'T' (0x54) and is long enough is a telemetry frame: decode it.
+        if acl and plen >= 6 and body(0, 1):uint() == TELEMETRY_TYPE then
+            telemetry.dissector(body:tvb(), pinfo, tree)
+        elseif data_dissector ~= nil then
+            data_dissector:call(body:tvb(), pinfo, tree)
+        end
+    end
+    return avail
+end
+
+proto_table:add(3, piconet)

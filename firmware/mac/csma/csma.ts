@@ -62,6 +62,8 @@ export interface CsmaStats {
   dropNoAck: number;
   dropQueueFull: number;
   dropTooLong: number;
+  /** Frames dropped because the link kept refusing them (TX_ERR). */
+  dropLinkErr: number;
   /** Times a NAV from someone else's frame held back a frame of ours. */
   navDeferrals: number;
   /** Retransmitted frames acknowledged again but not delivered twice. */
@@ -99,6 +101,7 @@ const TX_GROUP = 5;
 const SIFS_DATA = 6; // CTS received, DATA goes after SIFS
 
 const MAX_GROUPS = 4;
+const MAX_REFUSALS = 16;
 
 export function csma(o: CsmaOptions): CsmaMac {
   const link = o.link;
@@ -126,12 +129,15 @@ export function csma(o: CsmaOptions): CsmaMac {
   const dupAddr = new Uint16Array(cfg.dupCacheSize);
   const dupSeq = new Int16Array(cfg.dupCacheSize).fill(-1);
   let dupNext = 0;
+  const seqDst = new Int32Array(cfg.dupCacheSize).fill(-1);
+  const seqVal = new Uint8Array(cfg.dupCacheSize);
+  let seqNext = 0;
   const groups: number[] = [];
   const f: CsmaFrame = { type: 0, retry: false, dur: 0, ra: 0, ta: 0, seq: 0, off: 0 };
   const info: MacRxInfo = { src: 0, dst: 0, timeUs: 0, rssi: 0 };
   const stats: CsmaStats = {
     queued: 0, sentOk: 0, dataTx: 0, rtsTx: 0, ctsTx: 0, ackTx: 0, retries: 0, noResponse: 0,
-    dropNoAck: 0, dropQueueFull: 0, dropTooLong: 0, navDeferrals: 0, duplicates: 0, delivered: 0, rxMalformed: 0,
+    dropNoAck: 0, dropQueueFull: 0, dropTooLong: 0, dropLinkErr: 0, navDeferrals: 0, duplicates: 0, delivered: 0, rxMalformed: 0,
   };
   let onRx: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null = null;
   let onSentFn: ((status: number, transmissions: number, dst: number) => void) | null = null;
@@ -144,12 +150,15 @@ export function csma(o: CsmaOptions): CsmaMac {
   let cw = cfg.aCWmin;
   let bo = -1;
   let owed = false;
+  let immediate = false; // bo is 0 because a frame found the medium idle, not because it was drawn
   let contendAt = 0;
   let contendTimer: Timer | null = null;
   let navTimer: Timer | null = null;
+  let navHeld = false;
   let pollTimer: Timer | null = null;
   // Our exchange.
   let state = IDLE;
+  let refusals = 0; // link.send refusals in a row
   let attempts = 0; // times this frame won the medium (RTS, or DATA without RTS)
   let dataOnAir = 0; // times its DATA went on the air
   let shortRetries = 0;
@@ -186,7 +195,10 @@ export function csma(o: CsmaOptions): CsmaMac {
     if (phyBusy) return; // resumes when the carrier drops
     const now = clock.now();
     if (nav > now) {
-      if (q.headLen() > 0) stats.navDeferrals++;
+      if (!navHeld && q.headLen() > 0) {
+        navHeld = true; // once per NAV period that holds a frame of ours back
+        stats.navDeferrals++;
+      }
       navTimer = cancel(navTimer);
       navTimer = clock.at(nav, navEnd);
       return;
@@ -199,6 +211,7 @@ export function csma(o: CsmaOptions): CsmaMac {
 
   function navEnd(): void {
     navTimer = null;
+    navHeld = false;
     replan();
   }
 
@@ -207,6 +220,13 @@ export function csma(o: CsmaOptions): CsmaMac {
     if (contendTimer === null) return;
     if (contendAt <= now) return; // our slot boundary is now: the other signal cannot be sensed yet
     contendTimer = cancel(contendTimer);
+    if (immediate) {
+      // A frame that was to go straight after DIFS met a busy medium: it must back off (802.11).
+      immediate = false;
+      bo = draw();
+      owed = true;
+      return;
+    }
     const difsEnd = contendAt - (owed && bo > 0 ? bo - 1 : bo) * slot;
     if (now >= difsEnd) {
       if (owed && bo > 0) bo--;
@@ -220,6 +240,7 @@ export function csma(o: CsmaOptions): CsmaMac {
     contendTimer = null;
     bo = 0;
     owed = false;
+    immediate = false;
     if (q.headLen() === 0) return;
     if (respLen > 0) return; // a response of ours goes first; replan after it
     startExchange();
@@ -236,21 +257,32 @@ export function csma(o: CsmaOptions): CsmaMac {
       phyBusy = false;
       phyIdleSince = now;
       if (awaitEnd) {
+        // The signal ended. Its frame may be handed over just after the carrier drops: judge a slot later.
         awaitEnd = false;
-        if (state === WAIT_ACK || state === WAIT_CTS) failed();
+        if ((state === WAIT_ACK || state === WAIT_CTS) && checkTimer === null) checkTimer = clock.at(now + slot, responseGrace);
       }
       replan();
     }
   }
 
   /** Radios without carrier notifications: look once a slot while anything is pending. */
+  function pending(): boolean {
+    return state !== IDLE || q.headLen() > 0 || bo > 0 || respLen > 0;
+  }
   function poll(): void {
     pollTimer = null;
     carrierChange(link.busy());
-    if (bo >= 0 || state !== IDLE || q.headLen() > 0) pollTimer = clock.at(clock.now() + slot, poll);
+    if (pending()) pollTimer = clock.at(clock.now() + slot, poll);
   }
   function ensurePolling(): void {
-    if (!notified && pollTimer === null) pollTimer = clock.at(clock.now() + slot, poll);
+    if (notified || pollTimer !== null) return;
+    // What we knew of the medium is stale: look now, and count DIFS from now if it is idle.
+    const b = link.busy();
+    if (b !== phyBusy || !b) {
+      phyBusy = b;
+      phyIdleSince = clock.now();
+    }
+    pollTimer = clock.at(clock.now() + slot, poll);
   }
 
   // ---- our exchange ----------------------------------------------------------------------------
@@ -291,13 +323,21 @@ export function csma(o: CsmaOptions): CsmaMac {
 
   function transmit(frame: Uint8Array, len: number, next: number): boolean {
     if (!link.send(frame, len)) {
-      // The radio refused (still busy with a transmission of its own): try again a slot later.
+      // The radio refused (still busy with a transmission of its own): try again a slot later, but
+      // not for ever: a link that keeps refusing is broken, and the frame is reported TX_ERR.
+      if (++refusals > MAX_REFUSALS) {
+        refusals = 0;
+        stats.dropLinkErr++;
+        finish(TX_ERR);
+        return false;
+      }
       state = IDLE;
       bo = 0;
       contendAt = clock.now() + slot;
       contendTimer = clock.at(contendAt, contendFire);
       return false;
     }
+    refusals = 0;
     state = next;
     return true;
   }
@@ -323,6 +363,11 @@ export function csma(o: CsmaOptions): CsmaMac {
     if (state !== WAIT_CTS && state !== WAIT_ACK) return;
     if (notified && phyBusy) awaitEnd = true; // something is arriving: judge it when it ends
     else failed();
+  }
+
+  function responseGrace(): void {
+    checkTimer = null;
+    if (state === WAIT_ACK || state === WAIT_CTS) failed();
   }
 
   function gotResponse(): void {
@@ -377,7 +422,13 @@ export function csma(o: CsmaOptions): CsmaMac {
     if (link.send(resp, respLen)) {
       sendingResp = true;
       if (resp[0] === FT_ACK) stats.ackTx++;
-      else stats.ctsTx++;
+      else {
+        stats.ctsTx++;
+        // We granted the medium: stay silent until the DATA and our ACK are done, even on a radio
+        // that cannot sense the DATA arriving.
+        const until = clock.now() + air(respLen) + ((resp[1] << 8) | resp[2]) * unit;
+        if (until > nav) nav = until;
+      }
     } else {
       respLen = 0; // our radio is busy: the peer will time out and retry
       replan();
@@ -387,6 +438,7 @@ export function csma(o: CsmaOptions): CsmaMac {
   function owe(type: number, durUs: number, ra: number, onAir: number, at: number): void {
     respLen = emitCtl(resp, type, durField(durUs), ra, onAir);
     respTimer = cancel(respTimer);
+    freeze(clock.now()); // keep the idle slots already counted
     contendTimer = cancel(contendTimer);
     respTimer = clock.at(at, respond);
   }
@@ -397,6 +449,26 @@ export function csma(o: CsmaOptions): CsmaMac {
   }
 
   // ---- receive -----------------------------------------------------------------------------------
+
+  /**
+   * Sequence numbers count per destination (as 802.11 allows per receiver), so the last number a
+   * receiver saw from us is always the one before: a retransmission can never match an old frame
+   * after the 8-bit counter wraps. A destination that falls out of the table starts again from a
+   * global counter that moves on every unicast frame.
+   */
+  function nextSeq(dst: number): number {
+    seq = (seq + 1) & 0xff;
+    for (let i = 0; i < seqDst.length; i++) {
+      if (seqDst[i] === dst) {
+        seqVal[i] = (seqVal[i] + 1) & 0xff;
+        return seqVal[i];
+      }
+    }
+    seqDst[seqNext] = dst;
+    seqVal[seqNext] = seq;
+    seqNext = (seqNext + 1) % seqDst.length;
+    return seq;
+  }
 
   function isDuplicate(ta: number, s: number, retry: boolean): boolean {
     for (let i = 0; i < dupAddr.length; i++) {
@@ -484,11 +556,11 @@ export function csma(o: CsmaOptions): CsmaMac {
       }
       // Build the whole DATA frame in its queue slot: header now, retry bit and duration per attempt.
       const slotBuf = q.tail()!;
-      emitDataHdr(slotBuf, false, 0, dst, addr, seq, hdr);
+      emitDataHdr(slotBuf, false, 0, dst, addr, isGroupAddr(dst) ? 0 : nextSeq(dst), hdr);
       for (let i = 0; i < len; i++) slotBuf[hdr + i] = payload[i];
       q.commit(hdr + len);
       stats.queued++;
-      seq = (seq + 1) & 0xff;
+      ensurePolling();
       if (state === IDLE && bo <= 0 && contendTimer === null) {
         const now = clock.now();
         if (phyBusy || nav > now) {
@@ -496,10 +568,10 @@ export function csma(o: CsmaOptions): CsmaMac {
           owed = true; // drawn during someone else's busy period, which counts as one slot
         } else {
           bo = 0;
+          immediate = true;
         }
         replan();
       }
-      ensurePolling();
       return TX_OK;
     },
     onReceive(fn) { onRx = fn; },
