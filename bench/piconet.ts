@@ -370,7 +370,7 @@ export function bench(args: string[]): BenchResult & { goodput: GoodputPoint[]; 
       sco.push({ links, type, dir, kbps: round(r.kbps, 2), model: round(model, 2) });
       rows.push({
         name: `SCO ${links} HV3, ${type} ${dir}`, value: r.kbps, unit: 'kbit/s',
-        note: `model ${model.toFixed(2)}${model > 0 ? `, error ${pct(err)}` : ''}; HV3 exchanges ${r.hv3} of ${hv3Expected}`,
+        note: `model ${model.toFixed(2)}${model > 0 ? `, error ${pct(err)}` : ''}; HV3 exchanges ${r.hv3} of ${hv3Expected.toFixed(1)}`,
       });
     }
     rows.push({ name: 'SCO largest |error|', value: worst, unit: '', note: 'points with a model of 0 count as error 0 when nothing moved' });

@@ -1,7 +1,9 @@
 // The simulator board: a virtual device whose drivers the simulator hands in (a medium station's link,
 // the scheduler as clock, a seeded Rng). Its bundle (dist/sim.js) is the same firmware a real board
 // runs, minified and checked against Espruino's language; the host loads it and calls create().
-// Roles: "sensor" broadcasts telemetry; "gateway" relays between its radio and an uplink link.
+// Roles: "sensor" sends telemetry over CSMA/CA; "gateway" relays between its radio and an uplink link;
+// "wearable" sends telemetry as a piconet slave; "hub" is a piconet master whose slaves' readings it
+// relays into the CSMA/CA network (and what it hears there down to them as piconet broadcasts).
 
 import type { BoardInfo } from './board.ts';
 import type { Link } from '../hal/link.ts';
@@ -16,15 +18,18 @@ import type { CsmaMac } from '../firmware/mac/csma/csma.ts';
 import { CSMA_NRF24 } from '../firmware/mac/csma/config.ts';
 import { macLink } from '../firmware/mac/link.ts';
 import { ADDR_BROADCAST } from '../firmware/mac/mac.ts';
+import { piconetMaster, piconetSlave } from '../firmware/mac/piconet/piconet.ts';
+import type { PiconetMaster, PiconetSlave } from '../firmware/mac/piconet/piconet.ts';
+import { PICONET_BT } from '../firmware/mac/piconet/config.ts';
 
 export const board: BoardInfo = {
   name: 'sim',
   title: 'Simulated device (hal/sim radio, serial wire)',
   jsvars: 0,
-  budgetBytes: 16384, // telemetry, gateway relay, CBOR and the CSMA/CA MAC
+  budgetBytes: 24576, // telemetry, gateway relay, CBOR, the CSMA/CA MAC and the piconet MAC
   mtu: 32,
-  radio: 'simulated medium, CSMA/CA MAC (nRF24L01+ timing)',
-  roles: ['sensor', 'gateway'],
+  radio: 'simulated media: CSMA/CA (nRF24L01+ timing), piconet (Bluetooth BR timing)',
+  roles: ['sensor', 'gateway', 'hub', 'wearable'],
   autostart: false,
 };
 
@@ -42,26 +47,60 @@ export interface SimEnv {
   read?: () => unknown;
   /** Sensor role: mean reading interval, µs (default 1 s). */
   periodUs?: number;
-  /** Sensor role: the address readings go to (default 0, the gateway). */
+  /** Sensor and hub roles: the address readings go to (default 0, the gateway). */
   sink?: number;
+  /** Hub role: the piconet radio, and the wearables to page into the piconet. */
+  radio2?: Link;
+  peers?: number[];
 }
 
 export interface SimDevice {
-  mac: CsmaMac;
+  /** The CSMA/CA MAC (sensor, gateway, hub), or null for a wearable. */
+  mac: CsmaMac | null;
+  piconet: PiconetMaster | PiconetSlave | null;
   telemetry: Telemetry | null;
   gateway: Gateway | null;
 }
 
+/** Page each peer in turn; a peer that does not answer is paged again a second later. */
+function pageAll(m: PiconetMaster, clock: Clock, peers: number[]): void {
+  let i = 0;
+  function next(): void {
+    if (i >= peers.length) return;
+    const addr = peers[i];
+    if (!m.page(addr, function (ok) {
+      if (ok) i++;
+      else peers.push(peers.splice(i, 1)[0]);
+      clock.at(clock.now() + (ok ? 1000 : 1000000), next);
+    })) clock.at(clock.now() + 100000, next);
+  }
+  next();
+}
+
 export function create(env: SimEnv): SimDevice {
+  const read = env.read || function () { return {}; };
+  const period = env.periodUs || 1000000;
+  if (env.role === 'wearable') {
+    const slave = piconetSlave({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: PICONET_BT });
+    return {
+      mac: null,
+      piconet: slave,
+      // A slave talks only to its master: readings addressed "broadcast" go to the hub.
+      telemetry: telemetry({
+        link: macLink(slave, ADDR_BROADCAST), clock: env.clock, rng: env.rng, id: env.id,
+        periodUs: period, jitterUs: Math.floor(period / 2.5), backoffUs: 4000, maxTries: 8, read: read,
+      }),
+      gateway: null,
+    };
+  }
   const mac = csma({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: CSMA_NRF24 });
   if (env.role === 'sensor') {
-    const period = env.periodUs || 1000000;
     return {
       mac: mac,
+      piconet: null,
       telemetry: telemetry({
         link: macLink(mac, env.sink || 0), clock: env.clock, rng: env.rng, id: env.id,
-        periodUs: period, jitterUs: Math.floor(period / 2.5), backoffUs: 4000, maxTries: 8,
-        read: env.read || function () { return {}; },
+        periodUs: period, jitterUs: Math.floor(period / 2.5), backoffUs: 4000, maxTries: 8, read: read,
       }),
       gateway: null,
     };
@@ -70,7 +109,16 @@ export function create(env: SimEnv): SimDevice {
     if (!env.uplink) throw new Error('sim board: the gateway role needs an uplink link');
     // Readings from any sensor go up; what the host sends comes down as broadcast.
     const radio = macLink(mac, ADDR_BROADCAST);
-    return { mac: mac, telemetry: null, gateway: gateway({ radio: radio, uplink: env.uplink, clock: env.clock, depth: 8, retryUs: 2000 }) };
+    return { mac: mac, piconet: null, telemetry: null, gateway: gateway({ radio: radio, uplink: env.uplink, clock: env.clock, depth: 8, retryUs: 2000 }) };
+  }
+  if (env.role === 'hub') {
+    if (!env.radio2) throw new Error('sim board: the hub role needs radio2, its piconet radio');
+    const master = piconetMaster({ link: env.radio2, clock: env.clock, rng: env.rng, addr: env.id, config: PICONET_BT });
+    pageAll(master, env.clock, (env.peers || []).slice());
+    // The relay of the gateway role, between the two MACs: piconet readings up to the sink over
+    // CSMA/CA, what the hub receives there down to its piconet as broadcasts.
+    const relay = gateway({ radio: macLink(master, ADDR_BROADCAST), uplink: macLink(mac, env.sink || 0), clock: env.clock, depth: 8, retryUs: 2000 });
+    return { mac: mac, piconet: master, telemetry: null, gateway: relay };
   }
   throw new Error('sim board: unknown role "' + env.role + '"; roles are ' + board.roles.join(', '));
 }

@@ -11,6 +11,7 @@ const usage = `usage: npm start -- [options]
   --for <duration>   stop after this much simulated time (e.g. 500ms, 5s, 2m); default: run until Ctrl-C
   --seed <n>         random seed (default 1): the same seed replays the same run
   --sensors <n>      sensors in the network, 1..32 (default 5)
+  --wearables <n>    wearables in the hub's piconet, 0..7 (default 3)
   --speed <x|max>    simulated seconds per wall second (default 1); max runs as fast as it can
   --pcap <file>      write a capture (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)
   --trace            print every medium and wire event
@@ -25,7 +26,7 @@ function fail(msg: string): never {
 function table(s: DemoSummary): string {
   const out: string[] = [];
   const sec = (s.simulatedUs / 1e6).toFixed(3);
-  out.push(`picolink demo: ${s.sensors.length} sensors -> CSMA/CA radio 250 kbit/s -> gateway -> serial 115200 baud -> host`);
+  out.push(`picolink demo: ${s.sensors.length} sensors and a piconet hub -> CSMA/CA radio 250 kbit/s -> gateway -> serial 115200 baud -> host`);
   out.push(`seed ${s.seed}, ${sec} s simulated, ${s.events} events`);
   out.push('sensor  readings  mac-retries  mac-drops  at-host  heard-host  collisions-here');
   for (const x of s.sensors) {
@@ -33,6 +34,11 @@ function table(s: DemoSummary): string {
   }
   const g = s.gateway;
   out.push(`gateway: received ${g.heard} frames (${g.acks} acknowledged readings), lost to collisions ${g.collisions}, relayed up ${g.up} (dropped ${g.upDropped}), down ${g.down}`);
+  const p = s.piconet;
+  if (p.wearables.length > 0) {
+    out.push(`piconet: hub ${p.connected} of ${p.wearables.length} wearables connected, ${p.relayedUp} readings relayed over CSMA/CA`);
+    out.push(p.wearables.map((x) => `  wearable ${x.id}: ${x.sent} sent, ${x.atHost} at host, ${x.polls} polls, ${x.retransmissions} retransmissions`).join('\n'));
+  }
   const w = s.serial;
   out.push(`serial:  ${w.bytesUp} bytes up, ${w.bytesDown} down, ${w.corrupted} bytes corrupted on the line, ${w.framesAtHost} frames at host, ${w.crcErrors} rejected by CRC, ${w.malformed} malformed`);
   out.push(`host:    ${s.host.decoded} readings decoded, ${s.host.decodeErrors} undecodable, ${s.host.statusSent} status frames sent down`);
@@ -48,7 +54,7 @@ async function main(): Promise<void> {
   try {
     v = parseArgs({
       options: {
-        for: { type: 'string' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '5' },
+        for: { type: 'string' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '5' }, wearables: { type: 'string', default: '3' },
         speed: { type: 'string', default: '1' }, pcap: { type: 'string' }, trace: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
@@ -70,12 +76,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, not "${v.seed}"`);
   const sensors = Number(v.sensors);
   if (!Number.isInteger(sensors) || sensors < 1 || sensors > 32) fail(`--sensors must be an integer from 1 to 32, not "${v.sensors}"`);
+  const wearables = Number(v.wearables);
+  if (!Number.isInteger(wearables) || wearables < 0 || wearables > 7) fail(`--wearables must be an integer from 0 to 7, not "${v.wearables}"`);
   const speed = v.speed === 'max' ? Infinity : Number(v.speed);
   if (!(speed > 0)) fail(`--speed must be a positive number or "max", not "${v.speed}"`);
 
   let d;
   try {
-    d = demo({ seed, sensors, pcapPath: v.pcap, trace: v.trace ? (l) => console.log(l) : undefined });
+    d = demo({ seed, sensors, wearables, pcapPath: v.pcap, trace: v.trace ? (l) => console.log(l) : undefined });
   } catch (e) {
     fail(`cannot start the demo: ${(e as Error).message}`);
   }

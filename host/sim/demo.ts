@@ -4,6 +4,8 @@
 // with a little line corruption) to the host, and the host's status frame goes back down once a
 // second as a broadcast. Sensors sit on a circle around the gateway with a range that leaves opposite
 // sensors hidden from each other, so collisions happen as in real life and the MAC recovers them.
+// A hub near the gateway is also the master of a piconet (its own channel, Bluetooth BR timing) of
+// wearables: it pages them in, polls them, and relays their readings over CSMA/CA to the gateway.
 // Everything is seeded: the same seed gives the same trace, byte for byte (its SHA-256 is printed).
 // Later issues grow this into the full network with MACs and the bridge.
 
@@ -24,6 +26,7 @@ import { create as sourceCreate } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import type { Telemetry } from '../../firmware/telemetry.ts';
 import type { Gateway } from '../../firmware/gateway.ts';
+import type { PiconetMaster } from '../../firmware/mac/piconet/piconet.ts';
 import { emitTelemetry, parseTelemetry } from '../../firmware/codec/telemetry.ts';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
 
@@ -31,6 +34,8 @@ export interface DemoOptions {
   seed: number;
   /** Number of sensors (1..32). Default 5. */
   sensors?: number;
+  /** Number of wearables in the hub's piconet (0..7). Default 3. */
+  wearables?: number;
   /** Write a pcap capture of every station here. */
   pcapPath?: string;
   /** Receives every trace line (medium and wire events), in order. */
@@ -43,6 +48,10 @@ export interface DemoOptions {
 export const DEMO_RADIO = { bitrate: 250_000, mtu: 32, preambleBits: 8 + 40 + 9 + 16 };
 export const DEMO_SERIAL = { baud: 115_200, corruptPct: 0.1 };
 export const HOST_ID = 0xfffe;
+export const HUB_ID = 40;
+export const WEARABLE_FIRST = 41;
+/** The piconet channel: Bluetooth BR at 1 Mbit/s (72 bits of access code and payload CRC besides the bytes). */
+export const DEMO_PICONET = { bitrate: 1_000_000, mtu: 400, preambleBits: 72 };
 const GATEWAY_STATION = 0;
 const HOST_STATION = 100;
 
@@ -65,6 +74,7 @@ export interface DemoSummary {
   events: number;
   sensors: SensorSummary[];
   gateway: { heard: number; collisions: number; up: number; upDropped: number; down: number; acks: number };
+  piconet: { connected: number; wearables: { id: number; sent: number; atHost: number; polls: number; retransmissions: number }[]; relayedUp: number };
   serial: { bytesUp: number; bytesDown: number; corrupted: number; framesAtHost: number; crcErrors: number; malformed: number };
   host: { decoded: number; decodeErrors: number; statusSent: number; lastReadings: Record<number, unknown> };
   captureRecords: number;
@@ -94,6 +104,7 @@ export function demo(o: DemoOptions): Demo {
   };
 
   const air = medium(sched, { ...DEMO_RADIO, rng, trace });
+  const pico = medium(sched, { ...DEMO_PICONET, rng, trace: (l) => trace('p' + l.trimStart()) });
   const line: Wire = wire(sched, { ...DEMO_SERIAL, rng, trace });
 
   let sink: FileSink | null = o.pcapPath ? fileSink(o.pcapPath) : null;
@@ -110,11 +121,13 @@ export function demo(o: DemoOptions): Demo {
     : null;
   const cap = (link: Link, station: number): Link =>
     writer ? pcap(link, { writer, clock: sched, station, proto: link.caps.medium === 'radio' ? CAP_PROTO.CSMA : CAP_PROTO.TELEMETRY }) : link;
+  const capPico = (link: Link, station: number): Link =>
+    writer ? pcap(link, { writer, clock: sched, station, proto: CAP_PROTO.PICONET }) : link;
 
   // The gateway at the centre; sensors on a circle of 50 m, range 70 m: neighbours hear each other,
   // sensors across the circle do not (hidden stations), everyone reaches the gateway.
   const gwStation = air.station({ id: GATEWAY_STATION, x: 0, y: 0, range: 70 });
-  const sensors: { st: Station; app: Telemetry; mac: SimDevice['mac']; heardHost: number; atHost: number }[] = [];
+  const sensors: { st: Station; app: Telemetry; mac: NonNullable<SimDevice['mac']>; heardHost: number; atHost: number }[] = [];
   for (let i = 0; i < n; i++) {
     const a = (2 * Math.PI * i) / n;
     const st = air.station({ id: i + 1, x: Math.round(50 * Math.cos(a)), y: Math.round(50 * Math.sin(a)), range: 70 });
@@ -128,13 +141,36 @@ export function demo(o: DemoOptions): Demo {
         return { t: 180 + below(rng, 80), h: 40 + below(rng, 20), mv }; // t in 0.1 °C
       },
     });
-    const rec = { st, app: dev.telemetry!, mac: dev.mac, heardHost: 0, atHost: 0 };
+    const rec = { st, app: dev.telemetry!, mac: dev.mac!, heardHost: 0, atHost: 0 };
     const h = { src: 0, seq: 0 };
-    dev.mac.onReceive((f, len) => {
+    dev.mac!.onReceive((f, len) => {
       if (parseTelemetry(f, len, h) && h.src === HOST_ID) rec.heardHost++;
     });
     sensors.push(rec);
   }
+
+  // The hub: a CSMA/CA station next to the gateway, and the master of the wearables' piconet.
+  const nw = o.wearables ?? 3;
+  if (!(nw >= 0 && nw <= 7)) throw new Error('demo: wearables must be between 0 and 7');
+  const hubSt = air.station({ id: HUB_ID, x: 10, y: 0, range: 70 });
+  const hubPico = pico.station({ id: HUB_ID, x: 0, y: 0, range: 10 });
+  const wearables: { id: number; app: Telemetry; dev: SimDevice; atHost: number }[] = [];
+  const peers: number[] = [];
+  for (let i = 0; i < nw; i++) {
+    const id = WEARABLE_FIRST + i;
+    peers.push(id);
+    const st = pico.station({ id, x: 1 + i, y: 1, range: 10 });
+    let steps = 0;
+    const dev = create({
+      role: 'wearable', id, radio: capPico(st.link, id), clock: sched, rng, periodUs: 500_000,
+      read: () => {
+        steps += below(rng, 12);
+        return { hr: 55 + below(rng, 40), steps };
+      },
+    });
+    wearables.push({ id, app: dev.telemetry!, dev, atHost: 0 });
+  }
+  const hub = create({ role: 'hub', id: HUB_ID, radio: cap(hubSt.link, HUB_ID), radio2: capPico(hubPico.link, HUB_ID), peers, clock: sched, rng, sink: GATEWAY_STATION });
 
   const gwRadio = cap(gwStation.link, GATEWAY_STATION);
   const gwUplink: FramedLink = framedLink(line.a, { mtu: DEMO_RADIO.mtu, clock: sched });
@@ -154,6 +190,8 @@ export function demo(o: DemoOptions): Demo {
       host.decoded++;
       const s = sensors[hh.src - 1];
       if (s) s.atHost++;
+      const w = wearables[hh.src - WEARABLE_FIRST];
+      if (w) w.atHost++;
     } catch {
       host.decodeErrors++;
     }
@@ -194,7 +232,15 @@ export function demo(o: DemoOptions): Demo {
           heardHost: s.heardHost,
           collisionsHere: s.st.stats.rxCollisions,
         })),
-        gateway: { heard: gs.rxFrames, collisions: gs.rxCollisions, up: gw.stats.up, upDropped: gw.stats.upDropped, down: gw.stats.down, acks: gwDev.mac.stats.ackTx },
+        gateway: { heard: gs.rxFrames, collisions: gs.rxCollisions, up: gw.stats.up, upDropped: gw.stats.upDropped, down: gw.stats.down, acks: gwDev.mac!.stats.ackTx },
+        piconet: {
+          connected: (hub.piconet as PiconetMaster).slaves().length,
+          wearables: wearables.map((w) => {
+            const ls = (hub.piconet as PiconetMaster).slaves().find((x) => x.addr === w.id);
+            return { id: w.id, sent: w.app.stats.sent, atHost: w.atHost, polls: ls ? ls.stats.polls : 0, retransmissions: ls ? ls.stats.retransmissions : 0 };
+          }),
+          relayedUp: hub.gateway!.stats.up,
+        },
         serial: {
           bytesUp: line.a.stats.bytesSent,
           bytesDown: line.b.stats.bytesSent,

@@ -11,6 +11,7 @@ const cases: [string, string[]][] = [
   ['size', []],
   ['csma', ['--quick']],
   ['csma-hidden', ['--quick']],
+  ['piconet', ['--quick']],
 ];
 
 for (const [name, args] of cases) {

@@ -17,7 +17,10 @@
 //   round when either side has data).
 // - Synchronous (SCO-like) links: a reserved pair of slots every `interval` slots (HV3: 6) where the
 //   master sends 30 bytes of HV3 to the slave and the slave answers with 30 bytes; no ARQ. ACL packets
-//   are fitted into the slots between reservations (smaller types, shorter reply budgets, or a wait).
+//   are fitted into the slots between reservations (smaller types, shorter reply budgets, or a wait);
+//   a frame too large for any gap they leave is dropped with TX_ERR (there is no segmentation here).
+//   The master's own data takes the gap first, so with one HV3 link and DH3 both ways the slave's
+//   replies get a 1-slot budget: uplink data larger than DH1 waits until the master has none.
 // - Association: inquiry (the master sends inquiry packets under GIAC; nodes in standby answer with
 //   their address after a random number of inquiry packets) and page (under the paged node's own
 //   access code, the master offers an AM_ADDR; the node answers in the next slot, naming the master it
@@ -151,6 +154,8 @@ const M_POLLING = 0;
 const M_INQUIRY = 1;
 const M_PAGING = 2;
 const MAX_SCO = 3;
+/** Wait after the mid-slot check before a reply counts as missing (a reply ending then is taken first). */
+const REPLY_GRACE_US = 20;
 const MAX_PARKED = 255;
 
 export function piconetMaster(o: PiconetOptions): PiconetMaster {
@@ -252,6 +257,41 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     }
     return best;
   }
+  /** The longest run of free slots between reservations (Infinity when none): what any frame can get. */
+  let maxFree = Infinity;
+  function updateMaxFree(): void {
+    let any = false;
+    let period = 2;
+    for (let i = 0; i < MAX_SCO; i++) {
+      if (scoAm[i] < 0) continue;
+      any = true;
+      period *= scoInterval[i];
+    }
+    if (!any) {
+      maxFree = Infinity;
+      return;
+    }
+    let best = 0;
+    for (let s = 0; s < period && s < 4096; s += 2) {
+      const f = freeFrom(s);
+      if (f > best) best = f;
+    }
+    maxFree = best;
+  }
+
+  /** Drop the head of queue a if it can never fit between reservations; true if it did. */
+  function dropUnfit(a: number, len: number): boolean {
+    const t = c.typeFor(len, 5);
+    if (t >= 0 && typeSlots(t) + (a === 0 ? 1 : 1) <= maxFree) return false;
+    const q = queues[a];
+    const n = txCount[a];
+    q.drop();
+    txCount[a] = 0;
+    stats.slaves[a].dropped++;
+    if (onSentFn) onSentFn(TX_ERR, n, a === 0 ? ADDR_BROADCAST : devAddr[a]);
+    return true;
+  }
+
   function scoAt(s: number): number {
     for (let i = 0; i < MAX_SCO; i++) if (scoAm[i] >= 0 && s % scoInterval[i] === scoOffset[i]) return i;
     return -1;
@@ -374,6 +414,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       return schedule(s + 2);
     }
     const bq = queues[0];
+    if (bq.size() > 0 && bq.head()[0] !== PT_DM1) dropUnfit(0, bq.headLen() - 1); // one per tick: onSent may refill
     if (bq.size() > 0) {
       const len = bq.headLen() - 1;
       const head = bq.head();
@@ -402,6 +443,8 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     const q = queues[a];
     let type = PT_POLL;
     let len = 0;
+    // A frame larger than any gap the reservations leave could never go: report it instead of waiting.
+    if (q.size() > 0 && q.head()[0] !== PT_DM1) dropUnfit(a, q.headLen() - 1); // one per visit: onSent may refill
     if (q.size() > 0 && peerFlow[a] === 1) {
       len = q.headLen() - 1;
       const want = q.head()[0] === PT_DM1 ? PT_DM1 : c.typeFor(len, free - 1);
@@ -436,12 +479,9 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   function replyCheck(): void {
     checkTimer = null;
     if (expectAm < 0) return;
-    if (link.busy()) {
-      // A reply is arriving; judge it after the longest reply allowed.
-      checkTimer = clock.at(slotTime(replyFrom + replyBudget), replyMissing);
-      return;
-    }
-    replyMissing();
+    // A reply arriving now is still on the air; one that ends at this very instant may not have been
+    // handed over yet. Either way, judge later: after the longest reply allowed, or a moment from now.
+    checkTimer = clock.at(link.busy() ? slotTime(replyFrom + replyBudget) : clock.now() + REPLY_GRACE_US, replyMissing);
   }
 
   function replyMissing(): void {
@@ -721,6 +761,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
         scoAm[i] = a;
         scoInterval[i] = interval;
         scoOffset[i] = offset;
+        updateMaxFree();
         return true;
       }
       return false;
@@ -728,6 +769,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     removeSco(addr): void {
       const a = amOf(addr);
       for (let i = 0; i < MAX_SCO; i++) if (scoAm[i] === a) scoAm[i] = -1;
+      updateMaxFree();
     },
     onSco(source, sink): void {
       scoSource = source;

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { scheduler } from '../../../../hal/sim/scheduler.ts';
 import { medium } from '../../../../hal/sim/medium.ts';
 import type { Link } from '../../../../hal/link.ts';
-import { TX_NOACK, TX_OK } from '../../../../hal/link.ts';
+import { TX_ERR, TX_NOACK, TX_OK } from '../../../../hal/link.ts';
 import { xoshiro } from '../../../../hal/prng.ts';
 import {
   piconetMaster, piconetSlave, POLICY_ADAPTIVE, POLICY_EXHAUSTIVE, POLICY_LIMITED, POLICY_ROUND_ROBIN, S_ACTIVE, S_PARKED, S_STANDBY,
@@ -20,11 +20,11 @@ const SLOT = 625;
 
 interface Air { start: number; end: number; st: number; h0: number }
 
-function world(cfgPatch: Partial<PiconetConfig> = {}, seed = 1) {
+function world(cfgPatch: Partial<PiconetConfig> = {}, seed = 1, propagationUs = 1) {
   const s = scheduler();
   const air: Air[] = [];
   const m = medium(s, {
-    bitrate: 1e6, mtu: 400, preambleBits: 72, propagationUs: 1, rng: xoshiro(seed + 100),
+    bitrate: 1e6, mtu: 400, preambleBits: 72, propagationUs, rng: xoshiro(seed + 100),
     trace: (l) => {
       const t = /^\s*(\d+) tx   st=(\d+) len=\d+ dur=(\d+) ([0-9a-f]{6})/.exec(l);
       if (t) air.push({ start: +t[1], end: +t[1] + +t[3], st: +t[2], h0: parseInt(t[4].slice(4, 6), 16) });
@@ -104,6 +104,20 @@ test('ARQ: under 20 % loss each way every packet arrives once and in order, both
   assert.ok(st.every((x) => x === TX_OK));
   assert.ok(M.stats.slaves[1].retransmissions > 10, 'losses were recovered by retransmission');
   assert.ok(M.stats.slaves[1].duplicates + S.stats.duplicates > 0, 'lost ACKs produced resent copies, recognised by SEQN');
+});
+
+test('a reply that ends exactly at the mid-slot check is taken (30-byte DH1: 312 µs of a 625 µs slot)', () => {
+  const w = world({}, 1, 0); // no propagation delay: the reply ends exactly at slot start + 312 µs
+  const M = master(w);
+  const S = slave(w, 201);
+  connectAll(w, M, [201]);
+  const got: number[] = [];
+  M.onReceive((p) => got.push(p[0]));
+  for (let i = 0; i < 5; i++) S.send(100, new Uint8Array(19).fill(i), 19); // 11 + 19 = 30 bytes: 72 + 240 = 312 µs
+  w.s.runUntil(w.s.now() + 50_000);
+  assert.equal(got, [0, 1, 2, 3, 4]);
+  assert.is(M.stats.slaves[1].missed, 0);
+  assert.is(S.stats.retransmissions, 0);
 });
 
 test('a packet nobody acknowledges is dropped with TX_NOACK after maxTransmissions', () => {
@@ -326,10 +340,29 @@ test('SCO: HV3 every 6 slots both ways; ACL still flows in the gaps with smaller
   assert.ok(atSlave >= 99 && atMaster >= 99, `${atSlave} ${atMaster}`);
   const hv3 = w.air.filter((a) => a.st === 0 && ((a.h0 >> 3) & 15) === 7);
   for (let i = 1; i < hv3.length; i++) assert.is(hv3[i].start - hv3[i - 1].start, 6 * SLOT);
-  assert.equal(got, [], 'DH5 (339 bytes) cannot fit in the 4 free slots: it waits');
+  assert.equal(got, [], 'DH5 (339 bytes) cannot fit in the 4 free slots');
+  assert.ok(M.stats.slaves[2].dropped > 10, 'such frames are reported (TX_ERR), not left to block the queue');
   M.removeSco(201);
   w.s.runUntil(t + 500_000);
   assert.ok(got.length > 10 && got.every((x) => x === 339), 'after the reservation is removed DH5 flows');
+});
+
+test('with an SCO link and exhaustive polling, an oversized frame does not stall the other slaves', () => {
+  const w = world();
+  const M = master(w);
+  const S = [201, 202, 203].map((a) => slave(w, a));
+  connectAll(w, M, [201, 202, 203]);
+  M.setPolicy(POLICY_EXHAUSTIVE, 1);
+  assert.ok(M.addSco(203, 6, 0));
+  const st: number[] = [];
+  M.onSent((x, _n, dst) => { if (dst === 201) st.push(x); });
+  const got: number[] = [];
+  S[1].onReceive((p) => got.push(p[0]));
+  M.send(201, new Uint8Array(339), 339);
+  for (let i = 0; i < 5; i++) M.send(202, new Uint8Array([i]), 1);
+  w.s.runUntil(w.s.now() + 1_000_000);
+  assert.equal(got, [0, 1, 2, 3, 4]);
+  assert.equal(st, [TX_ERR]);
 });
 
 test('broadcast from the master reaches every active slave, with no reply slot used', () => {
