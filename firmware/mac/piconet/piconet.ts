@@ -932,8 +932,11 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
     onRx(rxBuf, n, info);
   }
 
+  // A bitmask rather than a chain of comparisons: terser inlines the chain with a temporary `var`
+  // declared after its use, which Espruino (no hoisting) would turn into a global.
+  const DATA_TYPES = (1 << PT_DH1) | (1 << PT_DH3) | (1 << PT_DH5) | (1 << PT_DM1);
   function isData(t: number): boolean {
-    return t === PT_DH1 || t === PT_DH3 || t === PT_DH5 || t === PT_DM1;
+    return ((DATA_TYPES >> t) & 1) === 1;
   }
 
   link.onReceive((frame, len, rx) => {
