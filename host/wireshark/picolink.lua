@@ -1,6 +1,6 @@
 -- Wireshark dissector for picolink captures: the 8-byte capture pseudo-header that hal/mw/pcap.ts puts
--- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), the telemetry frame and the
--- CSMA/CA MAC frames (firmware/mac/csma/frame.ts).
+-- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), the telemetry frame, the
+-- CSMA/CA MAC frames (firmware/mac/csma/frame.ts) and the piconet packets (firmware/mac/piconet/frame.ts).
 -- Payloads go through the "picolink.proto" dissector table, so each protocol registers by its number.
 -- Telemetry readings are a CBOR map (RFC 8949), handed to Wireshark's own CBOR dissector.
 --
@@ -320,11 +320,13 @@ local PN_SINGLE, PN_TRIPLE = 5, 11
 local PN_BUDGET_SLOTS = { [0] = 1, [1] = 3, [2] = 5 }
 -- LMP opcodes (first byte of a DM1 payload) and each message's length, opcode included.
 local LMP_NAMES = { [1] = "PARK", [2] = "UNPARK", [3] = "DETACH", [4] = "SCO" }
-local LMP_PARK, LMP_UNPARK, LMP_DETACH, LMP_SCO = 1, 2, 3, 4
+local LMP_PARK, LMP_UNPARK, LMP_SCO = 1, 2, 4
 local LMP_LEN = { [1] = 2, [2] = 3, [3] = 1, [4] = 3 }
 -- FHS payloads: an inquiry response carries the device's address, a page the master's address and the
--- AM_ADDR it hands out.
+-- AM_ADDR it hands out. The inquiry itself (a POLL under the GIAC) and the paged device's answer (a NULL)
+-- carry a master's address.
 local FHS_INQUIRY_LEN, FHS_PAGE_LEN = 2, 3
+local MASTER_LEN = 2
 
 local HDR_AUTO, HDR_SINGLE, HDR_TRIPLE = 0, 1, 3
 piconet.prefs.header = Pref.enum("Header copies", HDR_AUTO,
@@ -360,6 +362,8 @@ local pf = {
     lmp_interval = ProtoField.uint8("picolink.piconet.lmp.interval", "SCO interval (slots)", base.DEC, nil, nil,
         "0 removes the SCO link"),
     lmp_offset = ProtoField.uint8("picolink.piconet.lmp.offset", "SCO offset (slots)", base.DEC),
+    master = ProtoField.uint16("picolink.piconet.master", "Master address", base.HEX, nil, nil,
+        "POLL under the GIAC: the inquiring master; NULL: the master whose page the device answers"),
     fhs_addr = ProtoField.uint16("picolink.piconet.fhs.addr", "Device address", base.HEX),
     fhs_master = ProtoField.uint16("picolink.piconet.fhs.master", "Master address", base.HEX),
     fhs_am = ProtoField.uint8("picolink.piconet.fhs.am_addr", "AM_ADDR", base.DEC),
@@ -369,7 +373,7 @@ local pf = {
 piconet.fields = {
     pf.ac, pf.h0, pf.am, pf.type, pf.flow, pf.h1, pf.arqn, pf.seqn, pf.budget_code, pf.reserved, pf.budget,
     pf.hec, pf.hec_ok, pf.copies, pf.copy, pf.lmp_op, pf.lmp_pm, pf.lmp_am, pf.lmp_interval, pf.lmp_offset,
-    pf.fhs_addr, pf.fhs_master, pf.fhs_am, pf.sco, pf.extra,
+    pf.master, pf.fhs_addr, pf.fhs_master, pf.fhs_am, pf.sco, pf.extra,
 }
 
 -- Header faults (ERROR) are exactly what parseHeader rejects: stations drop these packets. Payload faults
@@ -475,7 +479,8 @@ local function pn_lmp(tvb, t, off, avail)
         end
     end
     lt:set_text(desc:sub(2))
-    pn_extra(tvb, lt, off + need, avail)
+    -- Not flagged: a station may send a fixed-size LMP message (DETACH goes out with a zero argument byte).
+    if avail > off + need then lt:add(pf.extra, tvb(off + need, avail - off - need)) end
     return desc
 end
 
@@ -611,12 +616,13 @@ function piconet.dissector(tvb, pinfo, tree)
         desc = string.format("%s%s -> %s seqn %d %s budget %s", tname, giac, pn_am(am), seqn, ack and "ACK" or "NAK",
             budget ~= nil and tostring(budget) or "?")
     end
-    if not go then desc = desc .. " flow stop" end
+    local stop = go and "" or " flow stop"
 
     local off = hlen
     local plen = avail - off
     if fault then
         -- Stations drop this packet; its payload is shown as it is.
+        desc = desc .. stop
         t:append_text(": " .. desc)
         pinfo.cols.info:append(" " .. desc .. " [malformed: " .. fault .. "]")
         if plen > 0 and data_dissector ~= nil then data_dissector:call(tvb(off, plen):tvb(), pinfo, tree) end
@@ -627,11 +633,18 @@ function piconet.dissector(tvb, pinfo, tree)
         desc = desc .. pn_lmp(tvb, t, off, avail)
     elseif ptype == PN_FHS then
         desc = desc .. pn_fhs(tvb, pinfo, t, off, avail)
+    elseif ptype == PN_POLL and ac == PN_GIAC and plen == MASTER_LEN then
+        t:add(pf.master, tvb(off, 2))
+        desc = desc .. string.format(" inquiry by 0x%04x", tvb(off, 2):uint())
+    elseif ptype == PN_NULL and plen == MASTER_LEN then
+        t:add(pf.master, tvb(off, 2))
+        desc = desc .. string.format(" page response to 0x%04x", tvb(off, 2):uint())
     elseif ptype == PN_POLL or ptype == PN_NULL then
         pn_extra(tvb, t, off, avail)
     elseif ptype == PN_HV3 then
         if plen > 0 then t:add(pf.sco, tvb(off, plen)) end
     end
+    desc = desc .. stop
     t:append_text(": " .. desc)
     pinfo.cols.info:append(" " .. desc)
 

@@ -46,11 +46,18 @@ export const HDR_TRIPLE = 11;
 /** Inquiry access code (Bluetooth's general inquiry access code LAP, 0x9E8B33, shortened). */
 export const GIAC = 0x9e8b;
 
-/** The access code of a piconet (from its master's address) or of a paged device (its DAC). */
+/**
+ * The access code of a piconet (from its master's address) or of a paged device (its DAC). Each step
+ * is invertible on 16 bits (xor, multiplication by an odd constant, xorshift), so distinct addresses
+ * get distinct codes; the two values that would be GIAC or 0 are moved, which leaves at most two
+ * pairs of addresses sharing a code. Neighbouring addresses get unrelated codes.
+ */
 export function accessCode(addr: number): number {
-  // Spread the 16-bit address so that neighbouring addresses give unrelated codes; never GIAC or 0.
   let x = (addr & 0xffff) ^ 0xa5c3;
-  x = ((x << 5) ^ (x >>> 3) ^ (x * 9)) & 0xffff;
+  x = (x * 0x6a4d) & 0xffff; // products stay below 2^31: exact, and no Math.imul needed
+  x ^= x >>> 7;
+  x = (x * 0x2c1b) & 0xffff;
+  x ^= x >>> 9;
   return x === GIAC || x === 0 ? x ^ 0x0101 : x;
 }
 

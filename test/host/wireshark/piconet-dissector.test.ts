@@ -17,8 +17,14 @@ import {
   GIAC, LMP_DETACH, LMP_PARK, LMP_SCO, LMP_UNPARK, PT_DH1, PT_DH3, PT_DH5, PT_DM1, PT_FHS, PT_HV3, PT_NULL, PT_POLL,
   accessCode, emitHeader, parseHeader,
 } from '../../../firmware/mac/piconet/frame.ts';
-import { CAP, CAP_FLAG_SENT, CAP_MEDIUM, CAP_PROTO, CAP_VERSION, fileSink, pcapWriter } from '../../../hal/mw/pcap.ts';
+import { ADDR_BROADCAST } from '../../../firmware/mac/mac.ts';
+import { PICONET_BT } from '../../../firmware/mac/piconet/config.ts';
+import { piconetMaster, piconetSlave } from '../../../firmware/mac/piconet/piconet.ts';
+import { TX_OK } from '../../../hal/link.ts';
+import { CAP, CAP_FLAG_SENT, CAP_MEDIUM, CAP_PROTO, CAP_VERSION, fileSink, pcap, pcapWriter } from '../../../hal/mw/pcap.ts';
 import { below, xoshiro } from '../../../hal/prng.ts';
+import { medium } from '../../../hal/sim/medium.ts';
+import { scheduler } from '../../../hal/sim/scheduler.ts';
 
 const DISSECTOR = resolve(import.meta.dirname, '../../../host/wireshark/picolink.lua');
 const QUIET = { ...process.env, WIRESHARK_LOG_LEVEL: 'critical' };
@@ -110,12 +116,13 @@ const GOOD: (Rec & { fields: string; info: string })[] = [
     fields: `${AC},3,3,1,0,1,1,1,1`, info: 'DM1 -> AM 3 seqn 1 NAK budget 1 LMP PARK pm_addr 9',
   },
   {
-    station: 1, sent: true, frame: pkt({ am: 3, type: PT_DM1 }, true, [LMP_DETACH]),
+    // As piconet.ts sends it: with a zero argument byte, shown as an unused byte, not flagged.
+    station: 1, sent: true, frame: pkt({ am: 3, type: PT_DM1 }, true, [LMP_DETACH, 0]),
     fields: `${AC},3,3,1,0,0,1,1,3`, info: 'DM1 -> AM 3 seqn 0 NAK budget 1 LMP DETACH',
   },
   {
-    station: 1, sent: true, frame: pkt({ am: 4, type: PT_DM1 }, false, [LMP_SCO, 6, 2]),
-    fields: `${AC},4,3,1,0,0,1,1,1`, info: 'DM1 -> AM 4 seqn 0 NAK budget 1 LMP SCO interval 6 offset 2',
+    station: 1, sent: true, frame: pkt({ am: 4, type: PT_DM1, flow: false }, false, [LMP_SCO, 6, 2]),
+    fields: `${AC},4,3,0,0,0,1,1,1`, info: 'DM1 -> AM 4 seqn 0 NAK budget 1 LMP SCO interval 6 offset 2 flow stop',
   },
   {
     station: 1, sent: true, frame: pkt({ am: 4, type: PT_DM1, seqn: 1 }, false, [LMP_SCO, 0, 0]),
@@ -142,6 +149,16 @@ const GOOD: (Rec & { fields: string; info: string })[] = [
     // Starts with 'T' but too short for a telemetry frame with readings: data.
     station: 1, sent: true, frame: pkt({ am: 3, type: PT_DH1 }, false, TM.slice(0, 5)),
     fields: `${AC},3,4,1,0,0,1,1,1`, info: 'DH1 -> AM 3 seqn 0 NAK budget 1',
+  },
+  {
+    // Inquiry as piconet.ts sends it: a broadcast POLL under the GIAC naming the inquiring master.
+    station: 1, sent: true, frame: pkt({ ac: GIAC, type: PT_POLL }, false, [0x01, 0x02]),
+    fields: `${GIAC},0,1,1,0,0,1,1,1`, info: 'POLL GIAC -> broadcast inquiry by 0x0102',
+  },
+  {
+    // The paged device's answer, under its own access code, echoing the master it answers.
+    station: 9, sent: true, frame: pkt({ ac: accessCode(9), am: 3, type: PT_NULL }, true, [0x01, 0x02]),
+    fields: `${accessCode(9)},3,0,1,0,0,1,1,3`, info: 'NULL AM 3 NAK page response to 0x0102',
   },
 ];
 
@@ -256,7 +273,9 @@ run(`${label}: piconet payloads: LMP, FHS addresses, telemetry, data`, () => {
     assert.is(fields(6, ['data.data']), '010203');
     assert.is(fields(8, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr', 'picolink.piconet.lmp.am_addr']), '2,5,3');
     assert.is(fields(9, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr']), '1,9');
-    assert.is(fields(10, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr']), '3,');
+    assert.is(fields(10, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr', 'picolink.piconet.extra']), '3,,00');
+    assert.is(fields(18, ['picolink.piconet.master', 'picolink.piconet.extra']), '0x0102,');
+    assert.is(fields(19, ['picolink.piconet.master', 'picolink.piconet.extra']), '0x0102,');
     assert.is(fields(11, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.interval', 'picolink.piconet.lmp.offset']), '4,6,2');
     assert.is(fields(13, ['picolink.piconet.fhs.addr', 'picolink.piconet.fhs.master']), '0x0102,');
     assert.is(fields(15, ['picolink.piconet.fhs.master', 'picolink.piconet.fhs.am_addr', 'picolink.piconet.fhs.addr']), '0x0102,3,');
@@ -284,12 +303,12 @@ run(`${label}: piconet payloads: LMP, FHS addresses, telemetry, data`, () => {
 run(`${label}: piconet display filters`, () => {
   withCapture((dir, file) => {
     const isGood = (n: number): boolean => n <= GOOD.length;
-    assert.equal(matching(dir, file, 'picolink.piconet.type == 1').filter(isGood), [1, 2], 'POLL');
-    assert.equal(matching(dir, file, 'picolink.piconet.am == 0').filter(isGood), [8, 13, 14, 15]);
-    assert.equal(matching(dir, file, 'picolink.piconet.ac == 0x9e8b').filter(isGood), [13, 14]);
+    assert.equal(matching(dir, file, 'picolink.piconet.type == 1').filter(isGood), [1, 2, 18], 'POLL');
+    assert.equal(matching(dir, file, 'picolink.piconet.am == 0').filter(isGood), [8, 13, 14, 15, 18]);
+    assert.equal(matching(dir, file, 'picolink.piconet.ac == 0x9e8b').filter(isGood), [13, 14, 18]);
     assert.equal(matching(dir, file, 'picolink.piconet.budget == 3').filter(isGood), [2, 6]);
-    assert.equal(matching(dir, file, 'picolink.piconet.copies == 3').filter(isGood), [2, 4, 6, 8, 10, 14]);
-    assert.equal(matching(dir, file, 'picolink.piconet.flow == 0').filter(isGood), [6]);
+    assert.equal(matching(dir, file, 'picolink.piconet.copies == 3').filter(isGood), [2, 4, 6, 8, 10, 14, 19]);
+    assert.equal(matching(dir, file, 'picolink.piconet.flow == 0').filter(isGood), [6, 11]);
     assert.equal(matching(dir, file, 'picolink.piconet.lmp.op == 4'), [11, 12]);
   });
 });
@@ -400,6 +419,97 @@ run(`${label}: 3 000 random packets in each header mode: no script error, header
       });
     }
     assert.ok(sound > 3000, `enough sound headers to reach the payload decoders (${sound} of 9000)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---------- a real session: the piconet MAC on the simulated medium, captured by the pcap middleware ----------
+
+/**
+ * Inquiry, page, data both ways (a telemetry frame among it), a broadcast, an SCO link, flow stop, park, unpark
+ * and detach, run by firmware/mac/piconet/piconet.ts, captured at the master. Returns the number of records.
+ */
+function session(file: string, tripleHeader: boolean): number {
+  const s = scheduler();
+  const m = medium(s, { bitrate: 1e6, mtu: 400, preambleBits: 72, propagationUs: 1 });
+  const rng = xoshiro(3);
+  const config = { ...PICONET_BT, tripleHeader, supervisionUs: 200_000 };
+  const sink = fileSink(file);
+  let records = 0;
+  const writer = pcapWriter({ write: (b) => { records++; sink.write(b); } });
+  const link = pcap(m.station().link, { writer, clock: s, station: 100, proto: CAP_PROTO.PICONET });
+  const M = piconetMaster({ link, clock: s, rng, addr: 0x0102, config });
+  const S1 = piconetSlave({ link: m.station().link, clock: s, rng, addr: 201, config });
+  const S2 = piconetSlave({ link: m.station().link, clock: s, rng, addr: 202, config });
+  const step = (us: number): void => { s.runUntil(s.now() + us); };
+  let found: number[] = [];
+  assert.ok(M.inquiry(100_000, (f) => { found = f; }));
+  step(150_000);
+  assert.equal([...found].sort(), [201, 202], 'inquiry found both');
+  let paged = 0;
+  M.page(201, (ok) => { if (ok) paged++; M.page(202, (ok2) => { if (ok2) paged++; }); });
+  step(300_000);
+  assert.is(paged, 2, 'both paged in');
+  const tm = new Uint8Array(TM);
+  assert.is(S1.send(0x0102, tm, tm.length), TX_OK);
+  assert.is(M.send(201, new Uint8Array(100).fill(1), 100), TX_OK); // DH3 at 1 Mbit/s
+  assert.is(M.send(202, new Uint8Array(250).fill(2), 250), TX_OK); // DH5
+  assert.is(M.send(ADDR_BROADCAST, new Uint8Array([9, 9]), 2), TX_OK);
+  step(50_000);
+  assert.ok(M.addSco(201, 6, 0));
+  step(20_000);
+  M.removeSco(201);
+  S2.setFlow(false);
+  step(10_000);
+  S2.setFlow(true);
+  assert.ok(M.park(202));
+  step(150_000);
+  assert.ok(M.unpark(202));
+  step(50_000);
+  assert.ok(M.detach(201));
+  step(50_000);
+  sink.close();
+  return records - 1; // the first write is the file's global header
+}
+
+run(`${label}: a session of the piconet MAC, single and triple headers: every packet well-formed, every kind seen`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-piconet-'));
+  try {
+    for (const triple of [false, true]) {
+      const file = join(dir, `session-${triple}.pcap`);
+      const n = session(file, triple);
+      assert.ok(n > 50, `${n} records`);
+      for (const mode of ['auto', triple ? 'triple' : 'single']) {
+        const out = tshark(dir, file, ['-o', `picolink.piconet.header:${mode}`, '-T', 'fields', '-E', 'separator=|',
+          '-E', 'aggregator=;', '-e', '_ws.expert.message', '-e', 'picolink.piconet.copies', '-e', '_ws.col.Info']);
+        const rows = out.trim().split('\n').map((l) => l.split('|'));
+        assert.is(rows.length, n, `${mode}: every record is dissected`);
+        rows.forEach((r, i) => {
+          assert.is(r[0], '', `triple ${triple}, ${mode}, record ${i + 1} (${r[2]}): no expert info`);
+          assert.is(r[1], triple ? '3' : '1', `triple ${triple}, ${mode}, record ${i + 1}: header copies`);
+        });
+        const info = rows.map((r) => r[2]).join('\n');
+        for (const want of [
+          /sent piconet POLL GIAC -> broadcast inquiry by 0x0102$/m,
+          /received piconet FHS GIAC inquiry response 0x00c9$/m, // 201
+          /sent piconet FHS page master 0x0102 AM 1$/m,
+          /received piconet NULL AM 1 NAK page response to 0x0102$/m,
+          /received piconet DH1 -> AM 1 seqn 0 (ACK|NAK) budget 1 src=7 seq=1$/m,
+          /sent piconet DH3 -> AM 1 seqn \d (ACK|NAK) budget \d$/m,
+          /sent piconet DH5 -> AM 2 seqn \d (ACK|NAK) budget \d$/m,
+          /sent piconet DH1 -> broadcast seqn 0 NAK budget 1$/m,
+          /sent piconet HV3 -> AM 1 /m,
+          /received piconet HV3 -> AM 1 /m,
+          / flow stop$/m,
+          /sent piconet DM1 -> AM 2 seqn \d (ACK|NAK) budget \d LMP PARK pm_addr 1$/m,
+          /sent piconet NULL broadcast NAK$/m, // a beacon while 202 is parked
+          /sent piconet DM1 -> broadcast seqn 0 NAK budget 1 LMP UNPARK pm_addr 1 am_addr \d$/m,
+          /sent piconet DM1 -> AM 1 seqn \d (ACK|NAK) budget \d LMP DETACH$/m,
+          /sent piconet POLL -> AM \d/m,
+        ]) assert.match(info, want, `triple ${triple}, ${mode}`);
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
