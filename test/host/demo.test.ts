@@ -37,7 +37,11 @@ test('readings travel sensor -> radio -> gateway -> serial -> host, and status f
   const sent = s.sensors.reduce((a, x) => a + x.sent, 0);
   const atHost = s.sensors.reduce((a, x) => a + x.atHost, 0);
   assert.ok(sent > 150, `sent ${sent}`);
-  assert.is(atHost, s.host.decoded);
+  const wearAtHost = s.piconet.wearables.reduce((a, x) => a + x.atHost, 0);
+  assert.is(atHost + wearAtHost, s.host.decoded);
+  // the piconet: every wearable paged in, its readings relayed by the hub over CSMA/CA to the host
+  assert.is(s.piconet.connected, 3);
+  for (const w of s.piconet.wearables) assert.ok(w.sent >= 15 && w.atHost >= w.sent - 2, JSON.stringify(w));
   assert.ok(atHost > 0.7 * sent && atHost <= sent, `${atHost} of ${sent} at host`);
   assert.is(s.gateway.heard, s.gateway.up + s.gateway.upDropped);
   // the MAC recovers radio collisions; what the host missed was dropped at the MAC's retry limit, in
@@ -47,9 +51,14 @@ test('readings travel sensor -> radio -> gateway -> serial -> host, and status f
   assert.ok(s.gateway.acks >= sent - macDrops - 1, 'every reading not dropped was acknowledged by the gateway');
   assert.ok(s.host.statusSent >= 9);
   assert.ok(s.sensors.every((x) => x.heardHost >= 5), 'status frames reach the sensors');
-  for (const v of Object.values(s.host.lastReadings)) {
-    const r = v as { t: number; h: number; mv: number };
-    assert.ok(r.t >= 180 && r.t < 260 && r.h >= 40 && r.mv <= 3000, JSON.stringify(r));
+  for (const [src, v] of Object.entries(s.host.lastReadings)) {
+    if (+src >= 41) {
+      const w = v as { hr: number; steps: number };
+      assert.ok(w.hr >= 55 && w.hr < 95 && w.steps >= 0, JSON.stringify(w));
+    } else {
+      const r = v as { t: number; h: number; mv: number };
+      assert.ok(r.t >= 180 && r.t < 260 && r.h >= 40 && r.mv <= 3000, JSON.stringify(r));
+    }
   }
 });
 
