@@ -108,4 +108,93 @@ test('the sim bundle emits the same frames on Espruino as on Node', async () => 
   assert.equal(onEspruino.frames, onNode.frames);
 });
 
+// A hub (piconet master relaying into CSMA/CA) and a wearable (piconet slave) from the bundle, on a
+// two-station medium written here: a frame takes 72 + 8·len µs at 1 Mbit/s and reaches the other side
+// at its end. The hub's CSMA/CA side goes to a recording link. Paging, polling, ARQ, the relay and the
+// CSMA/CA MAC all run on the interpreter.
+const piconetHarness = `
+var frames = [];
+var now = 0, seq = 0, timers = [];
+var clock = {
+  now: function () { return now; },
+  at: function (t, fn) { var h = { t: t < now ? now : t, s: seq++, fn: fn }; timers.push(h); return h; },
+  cancel: function (h) { if (h) h.fn = null; }
+};
+function hex(f, len) { var s = ''; for (var i = 0; i < len; i++) s += (f[i] < 16 ? '0' : '') + f[i].toString(16); return s; }
+var x = 2463534242;
+var rng = { u32: function () { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x = x >>> 0; return x; } };
+function station() {
+  return { rx: null, sent: null, txEnd: -1, rxEnd: -1, peer: null, info: { timeUs: 0, rssi: 0 } };
+}
+function deliver(st, buf, len) {
+  return function () { st.peer.rxEnd = -1; if (st.peer.rx) { st.peer.info.timeUs = now; st.peer.rx(buf, len, st.peer.info); } };
+}
+function doneTx(st) { return function () { st.txEnd = -1; if (st.sent) st.sent(0); }; }
+function linkOf(st) {
+  return {
+    caps: { mtu: 400, bitrate: 1000000, medium: 'radio', carrierSense: true, broadcast: true },
+    send: function (f, len) {
+      if (st.txEnd > now) return false;
+      var d = 72 + 8 * len;
+      st.txEnd = now + d;
+      st.peer.rxEnd = now + d;
+      clock.at(now + d, deliver(st, f.slice(0, len), len));
+      clock.at(now + d, doneTx(st));
+      return true;
+    },
+    onReceive: function (fn) { st.rx = fn; }, onSent: function (fn) { st.sent = fn; },
+    busy: function () { return st.txEnd > now || st.rxEnd > now; }
+  };
+}
+var a = station(), b = station();
+a.peer = b; b.peer = a;
+var csmaSent = null, csmaBusy = false;
+function csmaDone() { csmaBusy = false; if (csmaSent) csmaSent(0); }
+var csmaLink = {
+  caps: { mtu: 32, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true },
+  send: function (f, len) { if (csmaBusy) return false; csmaBusy = true; frames.push(hex(f, len)); clock.at(now + 73 + 32 * len, csmaDone); return true; },
+  onReceive: function () {}, onSent: function (fn) { csmaSent = fn; }, busy: function () { return csmaBusy; }
+};
+var steps = 0;
+var hub = picolink.create({ role: 'hub', id: 40, radio: csmaLink, radio2: linkOf(a), peers: [41], clock: clock, rng: rng, sink: 0 });
+var wear = picolink.create({ role: 'wearable', id: 41, radio: linkOf(b), clock: clock, rng: rng, periodUs: 50000,
+  read: function () { steps += 7; return { hr: 60 + (steps % 30), steps: steps, f: steps / 4 }; } });
+while (timers.length > 0 && now <= 600000) {
+  var best = -1;
+  for (var i = 0; i < timers.length; i++) {
+    var h = timers[i];
+    if (best < 0 || h.t < timers[best].t || (h.t === timers[best].t && h.s < timers[best].s)) best = i;
+  }
+  var ev = timers.splice(best, 1)[0];
+  now = ev.t;
+  if (ev.fn) ev.fn();
+}
+print('FRAMES ' + JSON.stringify(frames));
+print('STATS ' + JSON.stringify([hub.piconet.slaves().length, wear.telemetry.stats, wear.piconet.stats, hub.mac.stats]));
+`;
+
+test('a piconet hub and wearable from the sim bundle behave the same on Espruino as on Node', async () => {
+  const espruino = findEspruino();
+  if (!espruino) {
+    console.log('  skip: no Espruino interpreter (set PICOLINK_ESPRUINO=/path/to/espruino); piconet not run on Espruino');
+    return;
+  }
+  const code = (await simBundle()) + '\n' + piconetHarness;
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-esp-'));
+  const file = join(dir, 'run.js');
+  writeFileSync(file, code);
+  const r = spawnSync(espruino, [file], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, `espruino exited ${r.status}: ${r.stdout.slice(-1500)}`);
+  assert.not.match(r.stdout, /Uncaught/, r.stdout.slice(-1500));
+  const onEspruino = parse(r.stdout);
+  const logs: string[] = [];
+  new Function('print', readFileSync(file, 'utf8'))((s: string) => logs.push(s));
+  const onNode = parse(logs.join('\n'));
+  const st = onNode.stats as [number, { sent: number }, unknown, unknown];
+  assert.is(st[0], 1, 'the wearable was paged in');
+  assert.ok(onNode.frames.length >= 10, `the hub relayed ${onNode.frames.length} readings`);
+  assert.equal(onEspruino.stats, onNode.stats);
+  assert.equal(onEspruino.frames, onNode.frames);
+});
+
 test.run();
