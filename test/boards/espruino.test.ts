@@ -85,28 +85,34 @@ function parse(out: string): { frames: string[]; stats: unknown } {
   return { frames: JSON.parse(f[1]), stats: JSON.parse(s[1]) };
 }
 
-test('the sim bundle emits the same frames on Espruino as on Node', async () => {
+/** Run the sim bundle plus `harness` on Espruino and in Node; null (after a skip message) without Espruino. */
+async function onBoth(harness: string, what: string): Promise<{ onEspruino: ReturnType<typeof parse>; onNode: ReturnType<typeof parse> } | null> {
   const espruino = findEspruino();
   if (!espruino) {
-    console.log('  skip: no Espruino interpreter (set PICOLINK_ESPRUINO=/path/to/espruino, the Linux build); bundle not run on Espruino');
-    return;
+    console.log(`  skip: no Espruino interpreter (set PICOLINK_ESPRUINO=/path/to/espruino, the Linux build); ${what} not run on Espruino`);
+    return null;
   }
-  const code = (await simBundle()) + '\n' + harness;
   const dir = mkdtempSync(join(tmpdir(), 'picolink-esp-'));
   const file = join(dir, 'run.js');
-  writeFileSync(file, code);
-  const r = spawnSync(espruino, [file], { encoding: 'utf8', timeout: 60_000 });
+  writeFileSync(file, (await simBundle()) + '\n' + harness);
+  const r = spawnSync(espruino, [file], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `espruino exited ${r.status}: ${r.stdout.slice(-1500)}`);
   assert.not.match(r.stdout, /Uncaught/, r.stdout.slice(-1500));
-  const onEspruino = parse(r.stdout);
   const logs: string[] = [];
-  new Function('print', readFileSync(file, 'utf8'))((s: string) => logs.push(s));
-  const onNode = parse(logs.join('\n'));
+  new Function('print', readFileSync(file, 'utf8'))((line: string) => logs.push(line));
+  return { onEspruino: parse(r.stdout), onNode: parse(logs.join('\n')) };
+}
+
+test('the sim bundle emits the same frames on Espruino as on Node', async () => {
+  const both = await onBoth(harness, 'the bundle');
+  if (!both) return;
+  const { onEspruino, onNode } = both;
   assert.ok(onNode.frames.length >= 15, `node sent ${onNode.frames.length} frames`);
   assert.is((onNode.stats as { encodeErrors: number }[])[0].encodeErrors, 0);
   assert.equal(onEspruino.stats, onNode.stats);
   assert.equal(onEspruino.frames, onNode.frames);
 });
+
 
 // A hub (piconet master relaying into CSMA/CA) and a wearable (piconet slave) from the bundle, on a
 // two-station medium written here: a frame takes 72 + 8·len µs at 1 Mbit/s and reaches the other side
@@ -174,27 +180,15 @@ print('STATS ' + JSON.stringify([hub.piconet.slaves().length, wear.telemetry.sta
 `;
 
 test('a piconet hub and wearable from the sim bundle behave the same on Espruino as on Node', async () => {
-  const espruino = findEspruino();
-  if (!espruino) {
-    console.log('  skip: no Espruino interpreter (set PICOLINK_ESPRUINO=/path/to/espruino); piconet not run on Espruino');
-    return;
-  }
-  const code = (await simBundle()) + '\n' + piconetHarness;
-  const dir = mkdtempSync(join(tmpdir(), 'picolink-esp-'));
-  const file = join(dir, 'run.js');
-  writeFileSync(file, code);
-  const r = spawnSync(espruino, [file], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, `espruino exited ${r.status}: ${r.stdout.slice(-1500)}`);
-  assert.not.match(r.stdout, /Uncaught/, r.stdout.slice(-1500));
-  const onEspruino = parse(r.stdout);
-  const logs: string[] = [];
-  new Function('print', readFileSync(file, 'utf8'))((s: string) => logs.push(s));
-  const onNode = parse(logs.join('\n'));
+  const both = await onBoth(piconetHarness, 'the piconet');
+  if (!both) return;
+  const { onEspruino, onNode } = both;
   const st = onNode.stats as [number, { sent: number }, unknown, unknown];
   assert.is(st[0], 1, 'the wearable was paged in');
   assert.ok(onNode.frames.length >= 10, `the hub relayed ${onNode.frames.length} readings`);
   assert.equal(onEspruino.stats, onNode.stats);
   assert.equal(onEspruino.frames, onNode.frames);
 });
+
 
 test.run();

@@ -2,42 +2,19 @@
 // CSMA frame type, natural and padded, built with firmware/mac/csma/frame.ts and written with
 // hal/mw/pcap.ts, read by tshark through the dissector; fields, Info texts and malformed frames.
 // Skipped with a message when tshark is absent.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CsmaFrame } from '../../../firmware/mac/csma/frame.ts';
 import { FT_ACK, FT_CTS, emitCtl, emitDataHdr, emitRts, parseCsma } from '../../../firmware/mac/csma/frame.ts';
-import { CAP, CAP_FLAG_SENT, CAP_MEDIUM, CAP_PROTO, CAP_VERSION, fileSink, pcapWriter } from '../../../hal/mw/pcap.ts';
+import { CAP_PROTO } from '../../../hal/mw/pcap.ts';
+import { matching, tshark, tsharkVersion, withCapture as shared } from './tshark.ts';
+import type { Rec } from './tshark.ts';
 
-const DISSECTOR = resolve(import.meta.dirname, '../../../host/wireshark/picolink.lua');
-const QUIET = { ...process.env, WIRESHARK_LOG_LEVEL: 'critical' };
-
-function tsharkVersion(): string | null {
-  const r = spawnSync('tshark', ['--version'], { encoding: 'utf8', env: QUIET });
-  if (r.error || r.status !== 0) return null;
-  const m = /\d+\.\d+\.\d+/.exec(r.stdout);
-  return `tshark ${m ? m[0] : '(unknown version)'}`;
-}
 const TSHARK = tsharkVersion();
 if (!TSHARK) console.log('  skip: tshark not found on PATH; install Wireshark\'s tshark to run the CSMA dissector tests');
 
-/** Run tshark on `file` with the dissector, with a throwaway home so it writes no configuration. */
-function tshark(home: string, file: string, args: string[]): string {
-  const r = spawnSync('tshark', ['-n', '-X', `lua_script:${DISSECTOR}`, '-r', file, ...args], {
-    encoding: 'utf8',
-    env: { ...QUIET, HOME: home, XDG_CONFIG_HOME: home, WIRESHARK_CONFIG_DIR: home },
-  });
-  assert.is(r.status, 0, `tshark exited ${r.status}: ${r.stderr}`);
-  assert.not.match(r.stderr, /lua/i, `tshark reported a script problem: ${r.stderr}`);
-  return r.stdout;
-}
-
 // ---------- the capture ----------
 
-interface Rec { station: number; sent: boolean; frame: number[] }
 
 const buf = new Uint8Array(64);
 /** A DATA frame: header by emitDataHdr, then the payload at the offset it returns. */
@@ -103,43 +80,13 @@ const BAD: (Rec & { expert: RegExp; info: string })[] = [
   { station: 3, sent: false, frame: [], expert: /empty/, info: '[malformed: empty]' },
 ];
 
-/** Writes every record with the picolink pseudo-header, proto CSMA, one millisecond apart. */
-function writeCapture(path: string, recs: Rec[]): void {
-  const sink = fileSink(path);
-  const w = pcapWriter(sink);
-  recs.forEach((r, i) => {
-    const b = new Uint8Array(CAP.HDR + r.frame.length);
-    b[CAP.VERSION] = CAP_VERSION;
-    b[CAP.FLAGS] = r.sent ? CAP_FLAG_SENT : 0;
-    b[CAP.STATION] = r.station >> 8;
-    b[CAP.STATION + 1] = r.station & 0xff;
-    b[CAP.PROTO] = CAP_PROTO.CSMA;
-    b[CAP.MEDIUM] = CAP_MEDIUM.radio;
-    b[CAP.LEN] = r.frame.length >> 8;
-    b[CAP.LEN + 1] = r.frame.length & 0xff;
-    b.set(r.frame, CAP.HDR);
-    w.record(1_000_000 + 1000 * i, b, b.length);
-  });
-  sink.close();
-}
 
 const ALL: Rec[] = [...GOOD, ...BAD];
 
 function withCapture(fn: (dir: string, file: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'picolink-csma-'));
-  try {
-    const file = join(dir, 'csma.pcap');
-    writeCapture(file, ALL);
-    fn(dir, file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  shared('csma', ALL, CAP_PROTO.CSMA, fn);
 }
 
-/** Frame numbers (1-based) tshark lists for a display filter. */
-function matching(dir: string, file: string, filter: string): number[] {
-  return tshark(dir, file, ['-Y', filter, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').filter((l) => l).map(Number);
-}
 
 const run = TSHARK ? test : test.skip;
 const label = TSHARK ?? 'tshark (absent)';

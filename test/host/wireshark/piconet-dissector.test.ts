@@ -3,10 +3,9 @@
 // hal/mw/pcap.ts, read by tshark through the dissector; fields, Info texts, the header-copies guess and
 // preference, and malformed packets (the dissector and parseHeader agree on which headers are bad).
 // Skipped with a message when tshark is absent.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cborEncode } from '../../../firmware/codec/cbor.ts';
@@ -21,37 +20,18 @@ import { ADDR_BROADCAST } from '../../../firmware/mac/mac.ts';
 import { PICONET_BT } from '../../../firmware/mac/piconet/config.ts';
 import { piconetMaster, piconetSlave } from '../../../firmware/mac/piconet/piconet.ts';
 import { TX_OK } from '../../../hal/link.ts';
-import { CAP, CAP_FLAG_SENT, CAP_MEDIUM, CAP_PROTO, CAP_VERSION, fileSink, pcap, pcapWriter } from '../../../hal/mw/pcap.ts';
+import { CAP_PROTO, fileSink, pcap, pcapWriter } from '../../../hal/mw/pcap.ts';
+import { matching, tshark, tsharkVersion, withCapture as shared, writeCapture } from './tshark.ts';
+import type { Rec } from './tshark.ts';
 import { below, xoshiro } from '../../../hal/prng.ts';
 import { medium } from '../../../hal/sim/medium.ts';
 import { scheduler } from '../../../hal/sim/scheduler.ts';
 
-const DISSECTOR = resolve(import.meta.dirname, '../../../host/wireshark/picolink.lua');
-const QUIET = { ...process.env, WIRESHARK_LOG_LEVEL: 'critical' };
-
-function tsharkVersion(): string | null {
-  const r = spawnSync('tshark', ['--version'], { encoding: 'utf8', env: QUIET });
-  if (r.error || r.status !== 0) return null;
-  const m = /\d+\.\d+\.\d+/.exec(r.stdout);
-  return `tshark ${m ? m[0] : '(unknown version)'}`;
-}
 const TSHARK = tsharkVersion();
 if (!TSHARK) console.log('  skip: tshark not found on PATH; install Wireshark\'s tshark to run the piconet dissector tests');
 
-/** Run tshark on `file` with the dissector, with a throwaway home so it writes no configuration. */
-function tshark(home: string, file: string, args: string[]): string {
-  const r = spawnSync('tshark', ['-n', '-X', `lua_script:${DISSECTOR}`, '-r', file, ...args], {
-    encoding: 'utf8',
-    env: { ...QUIET, HOME: home, XDG_CONFIG_HOME: home, WIRESHARK_CONFIG_DIR: home },
-  });
-  assert.is(r.status, 0, `tshark exited ${r.status}: ${r.stderr}`);
-  assert.not.match(r.stderr, /lua/i, `tshark reported a script problem: ${r.stderr}`);
-  return r.stdout;
-}
-
 // ---------- the capture ----------
 
-interface Rec { station: number; sent: boolean; frame: number[] }
 
 const AC = accessCode(0x0102); // the piconet of master 0x0102
 const buf = new Uint8Array(64);
@@ -199,43 +179,13 @@ const BAD: (Rec & { expert: RegExp; info: string })[] = [
 ];
 const HEADER_FAULT = /shorter than its \d+-byte (single|triple) header|HEC .* incorrect|Reserved header bits|budget code 3/;
 
-/** Writes every record with the picolink pseudo-header, proto PICONET, one millisecond apart. */
-function writeCapture(path: string, recs: Rec[]): void {
-  const sink = fileSink(path);
-  const w = pcapWriter(sink);
-  recs.forEach((r, i) => {
-    const b = new Uint8Array(CAP.HDR + r.frame.length);
-    b[CAP.VERSION] = CAP_VERSION;
-    b[CAP.FLAGS] = r.sent ? CAP_FLAG_SENT : 0;
-    b[CAP.STATION] = r.station >> 8;
-    b[CAP.STATION + 1] = r.station & 0xff;
-    b[CAP.PROTO] = CAP_PROTO.PICONET;
-    b[CAP.MEDIUM] = CAP_MEDIUM.radio;
-    b[CAP.LEN] = r.frame.length >> 8;
-    b[CAP.LEN + 1] = r.frame.length & 0xff;
-    b.set(r.frame, CAP.HDR);
-    w.record(1_000_000 + 1000 * i, b, b.length);
-  });
-  sink.close();
-}
 
 const ALL: Rec[] = [...GOOD, ...BAD];
 
 function withCapture(fn: (dir: string, file: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'picolink-piconet-'));
-  try {
-    const file = join(dir, 'piconet.pcap');
-    writeCapture(file, ALL);
-    fn(dir, file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  shared('piconet', ALL, CAP_PROTO.PICONET, fn);
 }
 
-/** Frame numbers (1-based) tshark lists for a display filter. */
-function matching(dir: string, file: string, filter: string, extra: string[] = []): number[] {
-  return tshark(dir, file, [...extra, '-Y', filter, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').filter((l) => l).map(Number);
-}
 
 /** Booleans print as 1/0 in tshark 4.0 and as True/False in later versions. */
 const bool01 = (s: string): string => s.replace(/\bTrue\b/g, '1').replace(/\bFalse\b/g, '0');
@@ -402,7 +352,7 @@ run(`${label}: 3 000 random packets in each header mode: no script error, header
   const dir = mkdtempSync(join(tmpdir(), 'picolink-piconet-'));
   try {
     const file = join(dir, 'random.pcap');
-    writeCapture(file, recs);
+    writeCapture(file, recs, CAP_PROTO.PICONET);
     const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, budget: 0, off: 0 };
     let sound = 0;
     for (const mode of ['auto', 'single', 'triple']) {
