@@ -349,7 +349,9 @@ local pf = {
     seqn = ProtoField.uint8("picolink.piconet.seqn", "SEQN", base.DEC, nil, 0x02),
     budget_code = ProtoField.uint8("picolink.piconet.budget_code", "Reply budget code", base.DEC,
         { [0] = "1 slot", [1] = "3 slots", [2] = "5 slots", [3] = "reserved" }, 0x0c),
-    reserved = ProtoField.uint8("picolink.piconet.reserved", "Reserved", base.HEX, nil, 0xf0),
+    epoch = ProtoField.uint8("picolink.piconet.epoch", "Flush epoch", base.DEC, nil, 0x10,
+        "Toggled by the sender each time it gives up on a packet"),
+    reserved = ProtoField.uint8("picolink.piconet.reserved", "Reserved", base.HEX, nil, 0xe0),
     budget = ProtoField.uint8("picolink.piconet.budget", "Reply budget (slots)", base.DEC, nil, nil,
         "Slots the addressed slave may use for its reply (master packets)"),
     hec = ProtoField.uint8("picolink.piconet.hec", "HEC", base.HEX),
@@ -371,7 +373,7 @@ local pf = {
     extra = ProtoField.bytes("picolink.piconet.extra", "Unexpected bytes"),
 }
 piconet.fields = {
-    pf.ac, pf.h0, pf.am, pf.type, pf.flow, pf.h1, pf.arqn, pf.seqn, pf.budget_code, pf.reserved, pf.budget,
+    pf.ac, pf.h0, pf.am, pf.type, pf.flow, pf.h1, pf.arqn, pf.seqn, pf.budget_code, pf.epoch, pf.reserved, pf.budget,
     pf.hec, pf.hec_ok, pf.copies, pf.copy, pf.lmp_op, pf.lmp_pm, pf.lmp_am, pf.lmp_interval, pf.lmp_offset,
     pf.master, pf.fhs_addr, pf.fhs_master, pf.fhs_am, pf.sco, pf.extra,
 }
@@ -563,6 +565,7 @@ function piconet.dissector(tvb, pinfo, tree)
     h1i:add(pf.arqn, tvb(3, 1), h1)
     h1i:add(pf.seqn, tvb(3, 1), h1)
     local bci = h1i:add(pf.budget_code, tvb(3, 1), h1)
+    h1i:add(pf.epoch, tvb(3, 1), h1)
     local ri = h1i:add(pf.reserved, tvb(3, 1), h1)
     if budget ~= nil then t:add(pf.budget, tvb(3, 1), budget):set_generated() end
     local hi = t:add(pf.hec, tvb(4, 1), hec)
@@ -584,7 +587,7 @@ function piconet.dissector(tvb, pinfo, tree)
 
     -- Header faults, in parseHeader's order of concern: a station drops the packet for any of them.
     local fault
-    if bit.band(h1, 0xf0) ~= 0 then
+    if bit.band(h1, 0xe0) ~= 0 then
         ri:add_proto_expert_info(pe.reserved)
         fault = "reserved bits"
     end

@@ -7,7 +7,8 @@
 //                         (1 = go, 0 = stop: my receive buffer is full)
 //   3       h1      u8    bit 0 ARQN (1 = ACK of the last packet received), bit 1 SEQN, bits 2-3
 //                         reply budget (master packets: the slots the addressed slave may use for its
-//                         reply: 0 = 1 slot, 1 = 3 slots, 2 = 5 slots), bits 4-7 zero
+//                         reply: 0 = 1 slot, 1 = 3 slots, 2 = 5 slots), bit 4 flush epoch (toggled by
+//                         the sender each time it gives up on a packet), bits 5-7 zero
 //   4       hec     u8    header error check: CRC-8 (polynomial 0x07) over h0, h1, seeded with the
 //                         access code's low byte (Bluetooth seeds its HEC with the UAP)
 //   [5..10  h0 h1 hec twice more when the network sends the header in triplicate; a receiver takes
@@ -17,7 +18,8 @@
 //
 // The reply budget is picolink's: Bluetooth slaves learn the reserved SCO slots from LMP and the
 // master clock; here the master says in spare header bits how long the reply may be, so slaves need
-// no clock state. Board code: parse fills a caller's object; emit writes into a caller's buffer.
+// no clock state. So is the flush epoch: with one SEQN bit, a receiver cannot tell whether the packet
+// after a dropped one is new (it may or may not have seen the dropped one); a changed epoch says so. Board code: parse fills a caller's object; emit writes into a caller's buffer.
 
 import { crc8 } from '../../codec/crc.ts';
 
@@ -68,6 +70,8 @@ export interface PiconetHeader {
   flow: boolean;
   arqn: boolean;
   seqn: number;
+  /** Flush epoch bit: toggled by the sender whenever it drops a packet unacknowledged. */
+  epoch: number;
   /** Reply budget in slots: 1, 3 or 5. */
   budget: number;
   /** Offset of the payload. */
@@ -84,7 +88,7 @@ export function emitHeader(buf: Uint8Array, h: PiconetHeader, triple: boolean): 
   buf[PF_AC] = (h.ac >>> 8) & 0xff;
   buf[PF_AC + 1] = h.ac & 0xff;
   const h0 = (h.am & 7) | ((h.type & 15) << 3) | (h.flow ? 0x80 : 0);
-  const h1 = (h.arqn ? 1 : 0) | ((h.seqn & 1) << 1) | (BUDGET_CODE[h.budget > 5 ? 5 : h.budget] << 2);
+  const h1 = (h.arqn ? 1 : 0) | ((h.seqn & 1) << 1) | (BUDGET_CODE[h.budget > 5 ? 5 : h.budget] << 2) | ((h.epoch & 1) << 4);
   const hec = crc8(h0, h1, h.ac & 0xff);
   for (let c = 0; c < (triple ? 3 : 1); c++) {
     buf[PF_H0 + 3 * c] = h0;
@@ -116,13 +120,14 @@ export function parseHeader(buf: Uint8Array, len: number, triple: boolean, h: Pi
     hec = maj(hec, buf[PF_HEC + 3], buf[PF_HEC + 6]);
   }
   const ac = (buf[PF_AC] << 8) | buf[PF_AC + 1];
-  if ((h1 & 0xf0) !== 0 || (h1 & 0x0c) === 0x0c || crc8(h0, h1, ac & 0xff) !== hec) return false;
+  if ((h1 & 0xe0) !== 0 || (h1 & 0x0c) === 0x0c || crc8(h0, h1, ac & 0xff) !== hec) return false;
   h.ac = ac;
   h.am = h0 & 7;
   h.type = (h0 >>> 3) & 15;
   h.flow = (h0 & 0x80) !== 0;
   h.arqn = (h1 & 1) !== 0;
   h.seqn = (h1 >>> 1) & 1;
+  h.epoch = (h1 >>> 4) & 1;
   h.budget = BUDGET_SLOTS[(h1 >>> 2) & 3];
   h.off = n;
   return true;

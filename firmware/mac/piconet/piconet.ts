@@ -192,9 +192,16 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   const tx = new Uint8Array(c.hdr + c.mtu);
   const rxBuf = new Uint8Array(c.mtu);
   const scoBuf = new Uint8Array(HV3_BYTES);
-  const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, budget: 1, off: 0 };
-  const out: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, budget: 1, off: 0 };
+  const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0 };
+  const out: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0 };
   const info: MacRxInfo = { src: 0, dst: 0, timeUs: 0, rssi: 0 };
+  const txEpoch = new Uint8Array(8);
+  const rxEpoch = new Int8Array(8).fill(-1);
+  // ARQ state of parked slaves, kept so that unpark continues where park left off.
+  const parkedTx = new Uint8Array(MAX_PARKED + 1);
+  const parkedRx = new Int8Array(MAX_PARKED + 1);
+  const parkedEpoch = new Uint8Array(MAX_PARKED + 1);
+  const parkedRxEpoch = new Int8Array(MAX_PARKED + 1);
 
   let onRx: RxFn | null = null;
   let onSentFn: SentFn | null = null;
@@ -302,6 +309,12 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     return mode !== M_POLLING || activeCount() > 0 || queues[0].size() > 0 || parkedCount() > 0 || unparkRepeats > 0;
   }
   function schedule(s: number): void {
+    // Never a slot already past (a deferred judgement can end after it): the first even slot from now.
+    const now = clock.now();
+    if (slotTime(s) < now) {
+      s = Math.ceil((now - t0) / slot);
+      if (s & 1) s++;
+    }
     slotNo = s;
     tickTimer = clock.at(slotTime(s), tick);
   }
@@ -323,6 +336,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     out.flow = myFlow;
     out.arqn = arqn;
     out.seqn = seqn;
+    out.epoch = txEpoch[am];
     out.budget = budget;
     const n = emitHeader(tx, out, c.triple);
     for (let i = 0; i < len; i++) tx[n + i] = payload![off + i];
@@ -367,6 +381,14 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   function flush(a: number): void {
     const addr = devAddr[a];
     devAddr[a] = -1;
+    let sco = false;
+    for (let i = 0; i < MAX_SCO; i++) {
+      if (scoAm[i] === a) {
+        scoAm[i] = -1; // a reservation goes with its slave
+        sco = true;
+      }
+    }
+    if (sco) updateMaxFree();
     const q = queues[a];
     while (q.size() > 0) {
       const n = txCount[a];
@@ -518,10 +540,18 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     q.drop();
     txCount[a] = 0;
     txSeqn[a] ^= 1;
+    if (status !== TX_OK) txEpoch[a] ^= 1; // the receiver may or may not have it: a new epoch tells
     const st = stats.slaves[a];
     if (status === TX_OK) st.acked++;
     else st.dropped++;
     const addr = devAddr[a];
+    if (lmp === LMP_PARK) {
+      const p = head[2];
+      parkedTx[p] = txSeqn[a];
+      parkedRx[p] = rxSeqn[a];
+      parkedEpoch[p] = txEpoch[a];
+      parkedRxEpoch[p] = rxEpoch[a];
+    }
     if (lmp === LMP_PARK || lmp === LMP_DETACH) {
       // Parked (or gone) whether or not the slave confirmed: a parked slave listens to broadcasts
       // from now on, and one that missed the command loses us to supervision.
@@ -554,9 +584,10 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       ackOut[a] = 1;
       idleRounds[a] = 0;
       skipLeft[a] = 0;
-      if (rxSeqn[a] === h.seqn) st.duplicates++;
+      if (rxSeqn[a] === h.seqn && rxEpoch[a] === h.epoch) st.duplicates++;
       else {
         rxSeqn[a] = h.seqn;
+        rxEpoch[a] = h.epoch;
         st.delivered++;
         deliver(frame, len, devAddr[a], me, rx);
       }
@@ -619,8 +650,10 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   function connect(a: number, addr: number): void {
     devAddr[a] = addr;
     txSeqn[a] = 0;
+    txEpoch[a] = 0;
     txCount[a] = 0;
     rxSeqn[a] = -1;
+    rxEpoch[a] = -1;
     ackOut[a] = 0;
     peerFlow[a] = 1;
     lastData[a] = 0;
@@ -739,6 +772,10 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       if (a > 7) return false;
       parkedAddr[p] = -1;
       connect(a, addr);
+      txSeqn[a] = parkedTx[p]; // the link goes on where park left it: nothing is resent or lost
+      rxSeqn[a] = parkedRx[p];
+      txEpoch[a] = parkedEpoch[p];
+      rxEpoch[a] = parkedRxEpoch[p];
       unparkPm = p;
       unparkAm = a;
       unparkRepeats = 3;
@@ -754,9 +791,11 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       if (a < 0 || interval < 4 || interval & 1 || offset & 1 || offset >= interval) return false;
       for (let i = 0; i < MAX_SCO; i++) {
         if (scoAm[i] >= 0) continue;
-        // The new pair must not land on another reservation.
-        for (let s = 0; s < 2 * interval * 3; s += 2) {
-          if (s % interval === offset && scoAt(s) >= 0) return false;
+        // The new pair must not land on another reservation, anywhere in their common period.
+        let period = interval;
+        for (let j = 0; j < MAX_SCO; j++) if (scoAm[j] >= 0) period *= scoInterval[j];
+        for (let s = offset; s < period && s < 65536; s += interval) {
+          if (scoAt(s) >= 0) return false;
         }
         scoAm[i] = a;
         scoInterval[i] = interval;
@@ -826,9 +865,11 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
   const tx = new Uint8Array(c.hdr + c.mtu);
   const rxBuf = new Uint8Array(c.mtu);
   const scoBuf = new Uint8Array(HV3_BYTES);
-  const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, budget: 1, off: 0 };
-  const out: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, budget: 1, off: 0 };
+  const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0 };
+  const out: PiconetHeader = { ac: 0, am: 0, type: 0, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0 };
   const info: MacRxInfo = { src: 0, dst: 0, timeUs: 0, rssi: 0 };
+  let txEpoch = 0;
+  let rxEpoch = -1;
   const stats = Object.assign(newStats(), { hecErrors: 0, inquiryReplies: 0 });
 
   let onRx: RxFn | null = null;
@@ -862,6 +903,7 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
     out.flow = myFlow;
     out.arqn = arqn;
     out.seqn = seqn;
+    out.epoch = txEpoch;
     out.budget = 1;
     return emitHeader(tx, out, c.triple);
   }
@@ -935,6 +977,28 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
   // A bitmask rather than a chain of comparisons: terser inlines the chain with a temporary `var`
   // declared after its use, which Espruino (no hoisting) would turn into a global.
   const DATA_TYPES = (1 << PT_DH1) | (1 << PT_DH3) | (1 << PT_DH5) | (1 << PT_DM1);
+  /** Answer a page (FHS under our own access code): connect to that master with the AM_ADDR it offers. */
+  function join(frame: Uint8Array, len: number, start: number): void {
+    masterAddr = (frame[h.off] << 8) | frame[h.off + 1];
+    am = frame[h.off + 2] & 7;
+    pm = 0;
+    ac = accessCode(masterAddr);
+    st = S_ACTIVE;
+    txSeqn = 0;
+    txEpoch = 0;
+    txCount = 0;
+    outstanding = false;
+    rxSeqn = -1;
+    rxEpoch = -1;
+    peerFlow = true;
+    afterReply = 0;
+    const k = header(dac, am, PT_NULL, false, 0);
+    tx[k] = (masterAddr >>> 8) & 0xff; // echo the master's address: whose page this answers
+    tx[k + 1] = masterAddr & 0xff;
+    replyAt(start + slot, k + 2);
+    heard();
+  }
+
   function isData(t: number): boolean {
     return ((DATA_TYPES >> t) & 1) === 1;
   }
@@ -960,25 +1024,19 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
         stats.inquiryReplies++;
         replyAt(start + slot, k + 2);
       } else if (h.ac === dac && h.type === PT_FHS && len - h.off >= 3) {
-        masterAddr = (frame[h.off] << 8) | frame[h.off + 1];
-        am = frame[h.off + 2] & 7;
-        ac = accessCode(masterAddr);
-        st = S_ACTIVE;
-        txSeqn = 0;
-        txCount = 0;
-        outstanding = false;
-        rxSeqn = -1;
-        peerFlow = true;
-        const k = header(dac, am, PT_NULL, false, 0);
-        tx[k] = (masterAddr >>> 8) & 0xff; // echo the master's address: whose page this answers
-        tx[k + 1] = masterAddr & 0xff;
-        replyAt(start + slot, k + 2);
-        heard();
+        join(frame, len, start);
       }
       return;
     }
+    if (h.ac === dac && h.type === PT_FHS && len - h.off >= 3 && scan && ((frame[h.off] << 8) | frame[h.off + 1]) === masterAddr) {
+      // Paged by our own master while we think we are connected: it dropped us. Join anew. (A page from
+      // another master is ignored: a bridge is one device in two piconets, and each link stays.)
+      join(frame, len, start);
+      return;
+    }
     if (h.ac !== ac) return; // another piconet
-    heard();
+    // Supervision: only packets for us prove the master still serves us (a parked slave: broadcasts).
+    if (h.am === 0 ? st === S_PARKED : st === S_ACTIVE && h.am === am) heard();
     if (h.am === 0) {
       // Broadcast: unpark commands, data, beacons. No reply.
       if (h.type === PT_DM1 && len - h.off >= 3 && frame[h.off] === LMP_UNPARK) {
@@ -986,11 +1044,7 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
           st = S_ACTIVE;
           am = frame[h.off + 2] & 7;
           pm = 0;
-          // A fresh link: the master starts its SEQN over, so must we.
-          txSeqn = 0;
-          txCount = 0;
-          outstanding = false;
-          rxSeqn = -1;
+          // The master keeps the link's ARQ state across park and unpark, and so do we.
         }
       } else if (h.type === PT_DH1 || h.type === PT_DH3 || h.type === PT_DH5) {
         deliver(frame, len, ADDR_BROADCAST, rx);
@@ -1024,6 +1078,7 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
         q.drop();
         txCount = 0;
         txSeqn ^= 1;
+        txEpoch ^= 1; // the master may or may not have it: a new epoch tells
         stats.dropped++;
         if (onSentFn) onSentFn(TX_NOACK, cnt, masterAddr);
       }
@@ -1031,9 +1086,10 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
     let arqn = false;
     if (isData(h.type)) {
       arqn = true;
-      if (h.seqn === rxSeqn) stats.duplicates++;
+      if (h.seqn === rxSeqn && h.epoch === rxEpoch) stats.duplicates++;
       else {
         rxSeqn = h.seqn;
+        rxEpoch = h.epoch;
         if (h.type === PT_DM1) {
           const op = frame[h.off];
           if (op === LMP_PARK) {

@@ -38,7 +38,7 @@ const buf = new Uint8Array(64);
 
 /** A packet: header by emitHeader (flow go unless said), then the payload. */
 function pkt(h: Partial<PiconetHeader> & { type: number }, triple: boolean, payload: number[] = []): number[] {
-  const full: PiconetHeader = { ac: AC, am: 0, flow: true, arqn: false, seqn: 0, budget: 1, off: 0, ...h };
+  const full: PiconetHeader = { ac: AC, am: 0, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0, ...h };
   const n = emitHeader(buf, full, triple);
   assert.is(n, triple ? 11 : 5);
   buf.set(payload, n);
@@ -161,7 +161,7 @@ const BAD: (Rec & { expert: RegExp; info: string })[] = [
     station: 2, sent: false, frame: [poll[0], poll[1], poll[2] ^ 0x02, poll[3], poll[4]],
     expert: /HEC 0x[0-9a-f]{2} incorrect \(should be 0x[0-9a-f]{2}\)/, info: 'POLL -> AM 1 [malformed: HEC]',
   },
-  { station: 2, sent: false, frame: withH1(poll, 0x10), expert: /Reserved header bits set/, info: 'POLL -> AM 3 [malformed: reserved bits]' },
+  { station: 2, sent: false, frame: withH1(poll, 0x20), expert: /Reserved header bits set/, info: 'POLL -> AM 3 [malformed: reserved bits]' },
   { station: 2, sent: false, frame: withH1(poll, 0x0c), expert: /Reply budget code 3 is reserved/, info: 'POLL -> AM 3 [malformed: budget]' },
   // Payload faults: the header is sound (stations take it), the contents are not.
   { station: 2, sent: false, frame: pkt({ am: 3, type: PT_DM1 }, false), expert: /DM1 packet with no LMP opcode/, info: 'DM1 -> AM 3 seqn 0 NAK budget 1 LMP [malformed: empty]' },
@@ -278,7 +278,7 @@ run(`${label}: malformed piconet packets are flagged, tshark exits 0; header fau
 
     // A header fault in the dissector is exactly a packet parseHeader refuses (reading the header the way
     // the dissector guessed it).
-    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, budget: 0, off: 0 };
+    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, epoch: 0, budget: 0, off: 0 };
     ALL.forEach((rec, i) => {
       const triple = looksTriple(rec.frame);
       if (rows[i][3] !== '') assert.is(rows[i][3], triple ? '3' : '1', `frame ${i + 1}: copies`);
@@ -305,7 +305,7 @@ run(`${label}: malformed piconet packets are flagged, tshark exits 0; header fau
 
 run(`${label}: the header-copies preference overrides the guess; triple decoding votes`, () => {
   withCapture((dir, file) => {
-    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, budget: 0, off: 0 };
+    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, epoch: 0, budget: 0, off: 0 };
     for (const mode of ['single', 'triple']) {
       const pref = ['-o', `picolink.piconet.header:${mode}`];
       const out = tshark(dir, file, [...pref, '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=;',
@@ -353,7 +353,7 @@ run(`${label}: 3 000 random packets in each header mode: no script error, header
   try {
     const file = join(dir, 'random.pcap');
     writeCapture(file, recs, CAP_PROTO.PICONET);
-    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, budget: 0, off: 0 };
+    const h: PiconetHeader = { ac: 0, am: 0, type: 0, flow: false, arqn: false, seqn: 0, epoch: 0, budget: 0, off: 0 };
     let sound = 0;
     for (const mode of ['auto', 'single', 'triple']) {
       const out = tshark(dir, file, ['-o', `picolink.piconet.header:${mode}`, '-T', 'fields', '-E', 'separator=|',

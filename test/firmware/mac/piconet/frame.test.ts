@@ -49,9 +49,9 @@ function decodeRef(b: Uint8Array, len: number, triple: boolean): PiconetHeader |
   if (triple) [h0, h1, hec] = [vote(b[2], b[5], b[8]), vote(b[3], b[6], b[9]), vote(b[4], b[7], b[10])];
   const ac = b[0] * 256 + b[1];
   const code = (h1 >> 2) & 3;
-  if (h1 >= 16 || code === 3 || crc8ref([h0, h1], ac % 256) !== hec) return null;
+  if (h1 >= 32 || code === 3 || crc8ref([h0, h1], ac % 256) !== hec) return null;
   return {
-    ac, am: h0 % 8, type: (h0 >> 3) % 16, flow: h0 >= 128, arqn: h1 % 2 === 1, seqn: (h1 >> 1) % 2,
+    ac, am: h0 % 8, type: (h0 >> 3) % 16, flow: h0 >= 128, arqn: h1 % 2 === 1, seqn: (h1 >> 1) % 2, epoch: (h1 >> 4) % 2,
     budget: [1, 3, 5][code], off: n,
   };
 }
@@ -63,7 +63,7 @@ function tripled(single: number[]): number[] {
 }
 
 function blank(): PiconetHeader {
-  return { ac: -9, am: -9, type: -9, flow: false, arqn: false, seqn: -9, budget: -9, off: -9 };
+  return { ac: -9, am: -9, type: -9, flow: false, arqn: false, seqn: -9, epoch: 0, budget: -9, off: -9 };
 }
 
 test('the test CRC-8 gives the catalogue check value (CRC-8/SMBUS of "123456789" is 0xF4)', () => {
@@ -98,7 +98,7 @@ interface Case {
 const CASES: Case[] = [
   {
     name: 'POLL to AM 3',
-    h: { ac: 0x1234, am: 3, type: PT_POLL, flow: true, arqn: false, seqn: 0, budget: 1, off: 5 },
+    h: { ac: 0x1234, am: 3, type: PT_POLL, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 5 },
     payload: [],
     single: [
       0x12, 0x34, // ac, big-endian
@@ -109,13 +109,13 @@ const CASES: Case[] = [
   },
   {
     name: 'NULL from AM 2 with ARQN (ACK)',
-    h: { ac: 0x1234, am: 2, type: PT_NULL, flow: true, arqn: true, seqn: 0, budget: 1, off: 5 },
+    h: { ac: 0x1234, am: 2, type: PT_NULL, flow: true, arqn: true, seqn: 0, epoch: 0, budget: 1, off: 5 },
     payload: [],
     single: [0x12, 0x34, 0x82 /* AM 2 | NULL 0 | go */, 0x01 /* ARQN */, 0x36],
   },
   {
     name: 'DH1 to AM 3, SEQN 1, ACK, budget 1',
-    h: { ac: 0x7f2a, am: 3, type: PT_DH1, flow: true, arqn: true, seqn: 1, budget: 1, off: 5 },
+    h: { ac: 0x7f2a, am: 3, type: PT_DH1, flow: true, arqn: true, seqn: 1, epoch: 0, budget: 1, off: 5 },
     payload: [0x54, 0x00, 0x07, 0x00, 0x01, 0xa0], // happens to be a telemetry frame
     single: [
       0x7f, 0x2a, // an access code
@@ -127,7 +127,7 @@ const CASES: Case[] = [
   },
   {
     name: 'DH3 to AM 5, flow stop, SEQN 0, NAK, budget 3',
-    h: { ac: 0x7f2a, am: 5, type: PT_DH3, flow: false, arqn: false, seqn: 0, budget: 3, off: 5 },
+    h: { ac: 0x7f2a, am: 5, type: PT_DH3, flow: false, arqn: false, seqn: 0, epoch: 0, budget: 3, off: 5 },
     payload: [0x01, 0x02, 0x03],
     single: [
       0x7f, 0x2a,
@@ -139,7 +139,7 @@ const CASES: Case[] = [
   },
   {
     name: 'DH5 to AM 7, SEQN 1, ACK, budget 5',
-    h: { ac: 0x4671, am: 7, type: PT_DH5, flow: true, arqn: true, seqn: 1, budget: 5, off: 5 },
+    h: { ac: 0x4671, am: 7, type: PT_DH5, flow: true, arqn: true, seqn: 1, epoch: 0, budget: 5, off: 5 },
     payload: [0xff],
     single: [
       0x46, 0x71, // an access code
@@ -151,13 +151,13 @@ const CASES: Case[] = [
   },
   {
     name: 'broadcast (AM 0): DM1 carrying LMP UNPARK',
-    h: { ac: 0x4671, am: 0, type: PT_DM1, flow: true, arqn: false, seqn: 0, budget: 1, off: 5 },
+    h: { ac: 0x4671, am: 0, type: PT_DM1, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 5 },
     payload: [LMP_UNPARK, 5, 3],
     single: [0x46, 0x71, 0x98 /* AM 0 | DM1 3 << 3 = 0x18 | go */, 0x00, 0xfe, 0x02, 0x05, 0x03],
   },
   {
     name: 'FHS under the GIAC (inquiry response from device 0x0102)',
-    h: { ac: GIAC, am: 0, type: PT_FHS, flow: true, arqn: false, seqn: 0, budget: 1, off: 5 },
+    h: { ac: GIAC, am: 0, type: PT_FHS, flow: true, arqn: false, seqn: 0, epoch: 0, budget: 1, off: 5 },
     payload: [0x01, 0x02],
     single: [0x9e, 0x8b, 0x90 /* AM 0 | FHS 2 << 3 = 0x10 | go */, 0x00, 0xc0 /* seed 0x8b */, 0x01, 0x02],
   },
@@ -225,7 +225,7 @@ test('header setting mismatch: a single header read as triple is refused, except
   let accepted = 0;
   for (let i = 0; i < N; i++) {
     emitHeader(b, { ac: below(rng, 0x10000), am: below(rng, 8), type: below(rng, 16), flow: below(rng, 2) === 1,
-      arqn: false, seqn: 0, budget: 1, off: 0 }, false);
+      arqn: false, seqn: 0, epoch: 0, budget: 1, off: 0 }, false);
     for (let k = 5; k < b.length; k++) b[k] = below(rng, 256);
     if (parseHeader(b, b.length, true, blank())) accepted++;
   }
@@ -245,13 +245,13 @@ test('round trip: any header emits and parses back, single and triple', () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 15 }),
-      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 1 }), fc.constantFrom(1, 3, 5), fc.boolean(),
-      (ac, am, type, flow, arqn, seqn, budget, triple) => {
-        const src: PiconetHeader = { ac, am, type, flow, arqn, seqn, budget, off: 0 };
+      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 1 }), fc.constantFrom(1, 3, 5), fc.boolean(), fc.integer({ min: 0, max: 1 }),
+      (ac, am, type, flow, arqn, seqn, budget, triple, epoch) => {
+        const src: PiconetHeader = { ac, am, type, flow, arqn, seqn, epoch, budget, off: 0 };
         const n = emitHeader(buf, src, triple);
         if (n !== (triple ? 11 : 5)) return false;
         if (!parseHeader(buf, n, triple, h)) return false;
-        return JSON.stringify(h) === JSON.stringify({ ...src, off: n }) &&
+        return JSON.stringify(h) === JSON.stringify({ ac, am, type, flow, arqn, seqn, epoch, budget, off: n }) &&
           JSON.stringify(decodeRef(buf, n, triple)) === JSON.stringify(h);
       },
     ),
@@ -434,10 +434,14 @@ function withH1(single: number[], h1: number): number[] {
   return b;
 }
 
-test('malformed: each reserved h1 bit (4-7) and budget code 3 are rejected, even with a correct HEC', () => {
+test('malformed: each reserved h1 bit (5-7) and budget code 3 are rejected, even with a correct HEC; bit 4 is the flush epoch', () => {
   for (const c of CASES) {
     for (const triple of [false, true]) {
-      for (let bit = 4; bit < 8; bit++) {
+      const e = withH1(c.single, c.single[3] | 0x10);
+      const he = blank();
+      assert.ok(parseHeader(new Uint8Array(e), e.length, false, he), `${c.name}: epoch bit`);
+      assert.is(he.epoch, 1);
+      for (let bit = 5; bit < 8; bit++) {
         const s = withH1(c.single, c.single[3] | (1 << bit));
         const b = new Uint8Array(triple ? tripled(s) : s);
         assert.not.ok(parseHeader(b, b.length, triple, blank()), `${c.name}: h1 bit ${bit}`);
@@ -492,7 +496,7 @@ test('property: 100 000 random byte arrays never throw; parseHeader accepts exac
       (bytes, triple, fix, cut) => {
         runs++;
         if (fix && bytes.length >= 11) {
-          bytes[3] &= (bytes[3] & 0x0c) === 0x0c ? 0x07 : 0x0f;
+          bytes[3] &= (bytes[3] & 0x0c) === 0x0c ? 0x17 : 0x1f;
           bytes[4] = crc8ref([bytes[2], bytes[3]], bytes[1]);
           if (triple) for (let k = 0; k < 3; k++) { bytes[5 + k] = bytes[2 + k]; bytes[8 + k] = bytes[2 + k]; }
         }

@@ -7,7 +7,7 @@ import { scheduler } from '../../../../hal/sim/scheduler.ts';
 import { medium } from '../../../../hal/sim/medium.ts';
 import type { Link } from '../../../../hal/link.ts';
 import { TX_ERR, TX_NOACK, TX_OK } from '../../../../hal/link.ts';
-import { xoshiro } from '../../../../hal/prng.ts';
+import { below, xoshiro } from '../../../../hal/prng.ts';
 import {
   piconetMaster, piconetSlave, POLICY_ADAPTIVE, POLICY_EXHAUSTIVE, POLICY_LIMITED, POLICY_ROUND_ROBIN, S_ACTIVE, S_PARKED, S_STANDBY,
 } from '../../../../firmware/mac/piconet/piconet.ts';
@@ -118,6 +118,102 @@ test('a reply that ends exactly at the mid-slot check is taken (30-byte DH1: 312
   assert.equal(got, [0, 1, 2, 3, 4]);
   assert.is(M.stats.slaves[1].missed, 0);
   assert.is(S.stats.retransmissions, 0);
+});
+
+test('under 15 % loss with long replies the master keeps to its slots (a lost reply never moves its timing)', () => {
+  const w = world({ maxTransmissions: 8 }, 3);
+  const M = master(w);
+  const addrs = [201, 202, 203, 204, 205];
+  const S = addrs.map((a) => slave(w, a));
+  connectAll(w, M, addrs);
+  for (let i = 1; i <= 5; i++) { w.m.setLoss(0, i, 15); w.m.setLoss(i, 0, 15); }
+  const rng = xoshiro(9);
+  const pay = new Uint8Array(339);
+  const t0 = w.s.now();
+  w.air.length = 0;
+  for (let k = 0; k < 400; k++) {
+    w.s.at(t0 + k * 20_000, () => {
+      const i = below(rng, 5);
+      M.send(addrs[i], pay, 1 + below(rng, 339));
+      S[below(rng, 5)].send(100, pay, 1 + below(rng, 339));
+    });
+  }
+  w.s.runUntil(t0 + 9_000_000);
+  const sorted = [...w.air].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i].start >= sorted[i - 1].end, `overlap at ${sorted[i].start}`);
+  for (const a of w.air) if (a.st === 0) assert.is(a.start % (2 * SLOT), 0, `master off its even slots at ${a.start}`);
+});
+
+test('after a frame is given up (TX_NOACK), the next one is never lost as a "duplicate": every TX_OK is delivered', () => {
+  for (const dir of ['down', 'up']) {
+    const w = world({ maxTransmissions: 2, supervisionUs: 60_000_000 }, 11);
+    const M = master(w);
+    const S = slave(w, 201);
+    connectAll(w, M, [201]);
+    if (dir === 'down') w.m.setLoss(0, 1, 50);
+    else w.m.setLoss(1, 0, 50);
+    const delivered: number[] = [];
+    const ok: number[] = [];
+    const from = dir === 'down' ? M : S;
+    (dir === 'down' ? S : M).onReceive((p) => delivered.push(p[0] | (p[1] << 8)));
+    let i = 0;
+    const queued: number[] = [];
+    from.onSent((st) => {
+      const id = queued.shift()!;
+      if (st === TX_OK) ok.push(id);
+      next();
+    });
+    const next = (): void => {
+      if (i >= 250) return;
+      const id = i++;
+      queued.push(id);
+      from.send(dir === 'down' ? 201 : 100, new Uint8Array([id & 255, id >> 8]), 2);
+    };
+    next();
+    w.s.runUntil(w.s.now() + 30_000_000);
+    assert.is(i, 250);
+    assert.ok(ok.length > 100 && ok.length < 250, `${dir}: some frames were given up (${ok.length} ok)`);
+    const got = new Set(delivered);
+    for (const id of ok) assert.ok(got.has(id), `${dir}: frame ${id} reported TX_OK but never delivered`);
+    assert.is(delivered.length, got.size, `${dir}: nothing delivered twice`);
+  }
+});
+
+test('a slave the master has dropped notices, even while the master goes on polling others', () => {
+  const w = world({ supervisionUs: 100_000 });
+  const M = master(w);
+  const A = slave(w, 201), B = slave(w, 202);
+  connectAll(w, M, [201, 202]);
+  const lost: string[] = [];
+  A.onLost((r) => lost.push(r));
+  w.m.setLoss(1, 0, 100); // A's replies never reach the master; A still hears everything
+  w.s.runUntil(w.s.now() + 400_000);
+  assert.equal(M.slaves().map((x) => x.addr), [202]);
+  assert.equal(lost, ['timeout']);
+  assert.is(A.state(), S_STANDBY);
+  w.m.setLoss(1, 0, 0);
+  let ok = false;
+  M.page(201, (r) => (ok = r));
+  w.s.runUntil(w.s.now() + 100_000);
+  assert.ok(ok && A.state() === S_ACTIVE, 'paged back in');
+  void B;
+});
+
+test('an SCO reservation goes with its slave', () => {
+  const w = world();
+  const M = master(w);
+  const A = slave(w, 201), B = slave(w, 202);
+  connectAll(w, M, [201]);
+  assert.ok(M.addSco(201, 6, 0));
+  M.detach(201);
+  w.s.runUntil(w.s.now() + 50_000);
+  connectAll(w, M, [202]); // takes AM_ADDR 1
+  let hv3 = 0;
+  B.onSco(null, () => hv3++);
+  w.s.runUntil(w.s.now() + 50_000);
+  assert.is(hv3, 0, 'the new slave on AM_ADDR 1 did not inherit the link');
+  assert.ok(M.addSco(202, 6, 0), 'the slots are free again');
+  void A;
 });
 
 test('a packet nobody acknowledges is dropped with TX_NOACK after maxTransmissions', () => {
