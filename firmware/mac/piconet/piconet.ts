@@ -213,6 +213,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   let myFlow = true;
 
   let mode = M_POLLING;
+  let nextMode = M_POLLING; // inquiry or page asked for, starting at the next tick
   let slotNo = 0; // the next master slot (even)
   let tickTimer: Timer | null = null;
   let checkTimer: Timer | null = null;
@@ -306,7 +307,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
 
   /** Keep ticking while there is anything to do; otherwise stop until something arrives. */
   function busyMaster(): boolean {
-    return mode !== M_POLLING || activeCount() > 0 || queues[0].size() > 0 || parkedCount() > 0 || unparkRepeats > 0;
+    return mode !== M_POLLING || nextMode !== M_POLLING || activeCount() > 0 || queues[0].size() > 0 || parkedCount() > 0 || unparkRepeats > 0;
   }
   function schedule(s: number): void {
     // Never a slot already past (a deferred judgement can end after it): the first even slot from now.
@@ -392,7 +393,9 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
     const q = queues[a];
     while (q.size() > 0) {
       const n = txCount[a];
-      const lmpFrame = q.head()[0] === PT_DM1;
+      const head = q.head();
+      const lmpFrame = head[0] === PT_DM1;
+      if (lmpFrame && head[1] === LMP_PARK && parkedAddr[head[2]] === addr) parkedAddr[head[2]] = -1; // never parked
       q.drop();
       txCount[a] = 0;
       stats.slaves[a].dropped++;
@@ -410,6 +413,11 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   function tickBody(): void {
     const s = slotNo;
     const now = clock.now();
+    if (nextMode !== M_POLLING && mode === M_POLLING) {
+      // Inquiry and page start here, between exchanges, never in the middle of one.
+      mode = nextMode;
+      nextMode = M_POLLING;
+    }
     if (mode === M_INQUIRY) return inquiryTick(s, now);
     if (mode === M_PAGING) return pageTick(s, now);
     supervise(now);
@@ -732,8 +740,8 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       return n;
     },
     inquiry(durationUs, cb): boolean {
-      if (mode !== M_POLLING) return false;
-      mode = M_INQUIRY;
+      if (mode !== M_POLLING || nextMode !== M_POLLING) return false;
+      nextMode = M_INQUIRY;
       modeEnd = clock.now() + durationUs;
       found = [];
       inquiryCb = cb;
@@ -741,11 +749,11 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
       return true;
     },
     page(addr, cb): boolean {
-      if (mode !== M_POLLING || amOf(addr) >= 0) return false;
+      if (mode !== M_POLLING || nextMode !== M_POLLING || amOf(addr) >= 0) return false;
       let a = 1;
       while (a <= 7 && devAddr[a] >= 0) a++;
       if (a > 7) return false;
-      mode = M_PAGING;
+      nextMode = M_PAGING;
       modeEnd = clock.now() + cfg.pageTimeoutUs;
       pageAddr = addr;
       pageAm = a;

@@ -199,6 +199,29 @@ test('a slave the master has dropped notices, even while the master goes on poll
   void B;
 });
 
+test('page or inquiry asked for in the middle of an exchange waits for it: no reply lost, no false ACK', () => {
+  const w = world({ supervisionUs: 60_000_000, pageTimeoutUs: 20_000 });
+  const M = master(w);
+  const S = slave(w, 201);
+  connectAll(w, M, [201]);
+  const got: number[] = [];
+  M.onReceive((p) => got.push(p[0]));
+  const ok: number[] = [];
+  let n = 0;
+  const queued: number[] = [];
+  const more = (): void => { if (n < 60 && S.send(100, new Uint8Array([n]), 1) === TX_OK) queued.push(n++); };
+  S.onSent((st) => { const id = queued.shift()!; if (st === TX_OK) ok.push(id); more(); });
+  for (let k = 0; k < 8; k++) more();
+  // Ask for pages and inquiries at moments that fall between a POLL and its reply.
+  const t = w.s.now();
+  for (let k = 0; k < 10; k++) w.s.at(t + 40_000 * k + 700, () => (k % 2 ? M.inquiry(5_000, () => {}) : M.page(999, () => {})));
+  w.s.runUntil(t + 2_000_000);
+  const set = new Set(got);
+  for (const id of ok) assert.ok(set.has(id), `frame ${id} acknowledged to the slave but never delivered`);
+  assert.is(got.length, set.size, 'nothing delivered twice');
+  assert.equal([...set].sort((a, b) => a - b), [...Array(60).keys()]);
+});
+
 test('an SCO reservation goes with its slave', () => {
   const w = world();
   const M = master(w);
