@@ -43,6 +43,7 @@ import {
   emitCtl, emitDataHdr, emitRts, parseCsma, patchData,
 } from './frame.ts';
 import { frameQueue } from '../../queue.ts';
+import { handUp } from '../deliver.ts';
 
 export interface CsmaStats {
   /** Frames accepted by send(). */
@@ -486,14 +487,7 @@ export function csma(o: CsmaOptions): CsmaMac {
 
   function deliver(frame: Uint8Array, len: number, rx: RxInfo): void {
     stats.delivered++;
-    if (!onRx) return;
-    const n = len - f.off;
-    for (let i = 0; i < n; i++) rxBuf[i] = frame[f.off + i];
-    info.src = f.ta;
-    info.dst = f.ra;
-    info.timeUs = rx.timeUs;
-    info.rssi = rx.rssi;
-    onRx(rxBuf, n, info);
+    handUp(onRx, rxBuf, info, frame, f.off, len, f.ta, f.ra, rx);
   }
 
   link.onReceive((frame, len, rx) => {

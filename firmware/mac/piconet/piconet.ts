@@ -46,6 +46,7 @@ import {
   accessCode, emitHeader, parseHeader, typeSlots,
 } from './frame.ts';
 import { frameQueue } from '../../queue.ts';
+import { handUp } from '../deliver.ts';
 import type { FrameQueue } from '../../queue.ts';
 
 export const HV3_BYTES = 30;
@@ -609,14 +610,7 @@ export function piconetMaster(o: PiconetOptions): PiconetMaster {
   }
 
   function deliver(frame: Uint8Array, len: number, src: number, dst: number, rx: RxInfo): void {
-    if (!onRx) return;
-    const n = len - h.off;
-    for (let i = 0; i < n; i++) rxBuf[i] = frame[h.off + i];
-    info.src = src;
-    info.dst = dst;
-    info.timeUs = rx.timeUs;
-    info.rssi = rx.rssi;
-    onRx(rxBuf, n, info);
+    handUp(onRx, rxBuf, info, frame, h.off, len, src, dst, rx);
   }
 
   // ---- inquiry and page ----------------------------------------------------------------------
@@ -972,14 +966,7 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
 
   function deliver(frame: Uint8Array, len: number, dst: number, rx: RxInfo): void {
     stats.delivered++;
-    if (!onRx) return;
-    const n = len - h.off;
-    for (let i = 0; i < n; i++) rxBuf[i] = frame[h.off + i];
-    info.src = masterAddr;
-    info.dst = dst;
-    info.timeUs = rx.timeUs;
-    info.rssi = rx.rssi;
-    onRx(rxBuf, n, info);
+    handUp(onRx, rxBuf, info, frame, h.off, len, masterAddr, dst, rx);
   }
 
   // A bitmask rather than a chain of comparisons: terser inlines the chain with a temporary `var`
