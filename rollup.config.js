@@ -12,13 +12,17 @@ import { boardEntry, entryId, espruinoGate } from './host/build/rollup-plugin.ts
 
 const root = import.meta.dirname;
 
+/**
+ * @param {boolean} [hoistFuns]
+ * @returns {import('@rollup/plugin-terser').Options}
+ */
 export function terserOptions(hoistFuns = true) {
   return {
-    ecma: 5,
+    ecma: /** @type {const} */ (5),
     toplevel: true,
-    compress: { ecma: 5, hoist_funs: hoistFuns, passes: 2, toplevel: true, top_retain: ['picolink'], pure_getters: true },
+    compress: { ecma: /** @type {const} */ (5), hoist_funs: hoistFuns, passes: 2, toplevel: true, top_retain: ['picolink'], pure_getters: true },
     mangle: { toplevel: true, reserved: ['picolink'] },
-    format: { ecma: 5, comments: false },
+    format: { ecma: /** @type {const} */ (5), comments: false },
   };
 }
 
