@@ -20,41 +20,21 @@ function findEspruino(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-// Plain JavaScript that Espruino runs after the bundle: a virtual clock (a sorted array of timers), a
-// link that records frames (and is on the air for a while), a xorshift32 generator, and a sensor
-// created from the bundle: telemetry, CBOR and the CSMA/CA MAC (polled carrier sense) all run.
-// Floats in the readings come from exact literals or arithmetic: Espruino 2v29 reads some decimal
-// literals one ulp away from Node (3.14159 gives 0x400921f9f01b866f there, ...866e in Node), which is
-// the interpreter's number parser, not the CBOR encoder.
-const harness = `
-var frames = [];
+// Shared by both harnesses (plain JavaScript for Espruino): a virtual clock over a list of timers, a
+// frame log with hex, a xorshift32 generator, and the loop that runs timers in (time, order) order.
+const prelude = `var frames = [];
 var now = 0, seq = 0, timers = [];
 var clock = {
   now: function () { return now; },
   at: function (t, fn) { var h = { t: t < now ? now : t, s: seq++, fn: fn }; timers.push(h); return h; },
-  cancel: function (h) { h.fn = null; }
+  cancel: function (h) { if (h) h.fn = null; }
 };
 function hex(f, len) { var s = ''; for (var i = 0; i < len; i++) s += (f[i] < 16 ? '0' : '') + f[i].toString(16); return s; }
-var sentFn = null, onAir = false;
-function airDone() { onAir = false; if (sentFn) sentFn(0); }
-var link = {
-  caps: { mtu: 128, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true },
-  send: function (f, len) { if (onAir) return false; onAir = true; frames.push(hex(f, len)); clock.at(now + 100 + 32 * len, airDone); return true; },
-  onReceive: function () {}, onSent: function (fn) { sentFn = fn; },
-  busy: function () { return onAir || (frames.length % 5 === 4 && now % 3 === 0); }
-};
 var x = 2463534242;
 var rng = { u32: function () { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x = x >>> 0; return x; } };
-var k = 0;
-var readings = [
-  function () { return { t: 21.5, h: 48, mv: 2950 }; },
-  function () { return { n: k, neg: -k * 1000, big: 4294967296 + k, f: 0.1 * k, s: 'temp' + k, ok: k % 2 === 0, nil: null }; },
-  function () { return { list: [1, [2, 3], { a: 'b' }], bytes: new Uint8Array([0, 255, k & 255]), pi: Math.PI }; },
-  function () { return { u: '\\u00e9\\u20ac', e: -0.5, z: 0 }; }
-];
-var dev = picolink.create({ role: 'sensor', id: 513, radio: link, clock: clock, rng: rng, periodUs: 100000, sink: 0xffff,
-  read: function () { var r = readings[k % readings.length](); k++; return r; } });
-while (timers.length > 0 && now <= 2000000) {
+`;
+
+const runUntil = (limitUs: number): string => `while (timers.length > 0 && now <= ${limitUs}) {
   var best = -1;
   for (var i = 0; i < timers.length; i++) {
     var h = timers[i];
@@ -64,7 +44,33 @@ while (timers.length > 0 && now <= 2000000) {
   now = ev.t;
   if (ev.fn) ev.fn();
 }
-print('FRAMES ' + JSON.stringify(frames));
+`;
+
+// Plain JavaScript that Espruino runs after the bundle: a virtual clock (a sorted array of timers), a
+// link that records frames (and is on the air for a while), a xorshift32 generator, and a sensor
+// created from the bundle: telemetry, CBOR and the CSMA/CA MAC (polled carrier sense) all run.
+// Floats in the readings come from exact literals or arithmetic: Espruino 2v29 reads some decimal
+// literals one ulp away from Node (3.14159 gives 0x400921f9f01b866f there, ...866e in Node), which is
+// the interpreter's number parser, not the CBOR encoder.
+const harness = `
+${prelude}var sentFn = null, onAir = false;
+function airDone() { onAir = false; if (sentFn) sentFn(0); }
+var link = {
+  caps: { mtu: 128, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true },
+  send: function (f, len) { if (onAir) return false; onAir = true; frames.push(hex(f, len)); clock.at(now + 100 + 32 * len, airDone); return true; },
+  onReceive: function () {}, onSent: function (fn) { sentFn = fn; },
+  busy: function () { return onAir || (frames.length % 5 === 4 && now % 3 === 0); }
+};
+var k = 0;
+var readings = [
+  function () { return { t: 21.5, h: 48, mv: 2950 }; },
+  function () { return { n: k, neg: -k * 1000, big: 4294967296 + k, f: 0.1 * k, s: 'temp' + k, ok: k % 2 === 0, nil: null }; },
+  function () { return { list: [1, [2, 3], { a: 'b' }], bytes: new Uint8Array([0, 255, k & 255]), pi: Math.PI }; },
+  function () { return { u: '\\u00e9\\u20ac', e: -0.5, z: 0 }; }
+];
+var dev = picolink.create({ role: 'sensor', id: 513, radio: link, clock: clock, rng: rng, periodUs: 100000, sink: 0xffff,
+  read: function () { var r = readings[k % readings.length](); k++; return r; } });
+${runUntil(2000000)}print('FRAMES ' + JSON.stringify(frames));
 print('STATS ' + JSON.stringify([dev.telemetry.stats, dev.mac.stats]));
 `;
 
@@ -119,17 +125,7 @@ test('the sim bundle emits the same frames on Espruino as on Node', async () => 
 // at its end. The hub's CSMA/CA side goes to a recording link. Paging, polling, ARQ, the relay and the
 // CSMA/CA MAC all run on the interpreter.
 const piconetHarness = `
-var frames = [];
-var now = 0, seq = 0, timers = [];
-var clock = {
-  now: function () { return now; },
-  at: function (t, fn) { var h = { t: t < now ? now : t, s: seq++, fn: fn }; timers.push(h); return h; },
-  cancel: function (h) { if (h) h.fn = null; }
-};
-function hex(f, len) { var s = ''; for (var i = 0; i < len; i++) s += (f[i] < 16 ? '0' : '') + f[i].toString(16); return s; }
-var x = 2463534242;
-var rng = { u32: function () { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x = x >>> 0; return x; } };
-function station() {
+${prelude}function station() {
   return { rx: null, sent: null, txEnd: -1, rxEnd: -1, peer: null, info: { timeUs: 0, rssi: 0 } };
 }
 function deliver(st, buf, len) {
@@ -165,17 +161,7 @@ var steps = 0;
 var hub = picolink.create({ role: 'hub', id: 40, radio: csmaLink, radio2: linkOf(a), peers: [41], clock: clock, rng: rng, sink: 0 });
 var wear = picolink.create({ role: 'wearable', id: 41, radio: linkOf(b), clock: clock, rng: rng, periodUs: 50000,
   read: function () { steps += 7; return { hr: 60 + (steps % 30), steps: steps, f: steps / 4 }; } });
-while (timers.length > 0 && now <= 600000) {
-  var best = -1;
-  for (var i = 0; i < timers.length; i++) {
-    var h = timers[i];
-    if (best < 0 || h.t < timers[best].t || (h.t === timers[best].t && h.s < timers[best].s)) best = i;
-  }
-  var ev = timers.splice(best, 1)[0];
-  now = ev.t;
-  if (ev.fn) ev.fn();
-}
-print('FRAMES ' + JSON.stringify(frames));
+${runUntil(600000)}print('FRAMES ' + JSON.stringify(frames));
 print('STATS ' + JSON.stringify([hub.piconet.slaves().length, wear.telemetry.stats, wear.piconet.stats, hub.mac.stats]));
 `;
 
