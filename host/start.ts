@@ -39,6 +39,8 @@ function table(s: DemoSummary): string {
     out.push(`piconet: hub ${p.connected} of ${p.wearables.length} wearables connected, ${p.relayedUp} readings relayed over CSMA/CA`);
     out.push(p.wearables.map((x) => `  wearable ${x.id}: ${x.sent} sent, ${x.atHost} at host, ${x.polls} polls, ${x.retransmissions} retransmissions`).join('\n'));
   }
+  const c = s.calls;
+  out.push(`calls:   gateway -> sensors ${c.calls} (${c.ok} ok, ${c.timeouts} timed out, ${c.errors} errors, ${c.retries} retransmissions); counter ran ${c.counted} times, ${c.duplicatesFiltered} duplicates filtered, ${c.repliesResent} replies resent from history, ${c.repeats} double executions`);
   const w = s.serial;
   out.push(`serial:  ${w.bytesUp} bytes up, ${w.bytesDown} down, ${w.corrupted} bytes corrupted on the line, ${w.framesAtHost} frames at host, ${w.crcErrors} rejected by CRC, ${w.malformed} malformed`);
   out.push(`host:    ${s.host.decoded} readings decoded, ${s.host.decodeErrors} undecodable, ${s.host.statusSent} status frames sent down`);

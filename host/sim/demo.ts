@@ -6,6 +6,8 @@
 // sensors hidden from each other, so collisions happen as in real life and the MAC recovers them.
 // A hub near the gateway is also the master of a piconet (its own channel, Bluetooth BR timing) of
 // wearables: it pages them in, polls them, and relays their readings over CSMA/CA to the gateway.
+// The gateway also calls the sensors with request-reply (over the same CSMA/CA MAC, through service
+// ports): a fresh reading over RR, and an at-most-once counter over RRA, one call at a time in turn.
 // Everything is seeded: the same seed gives the same trace, byte for byte (its SHA-256 is printed).
 // Later issues grow this into the full network with MACs and the bridge.
 
@@ -29,6 +31,7 @@ import type { Gateway } from '../../firmware/gateway.ts';
 import type { PiconetMaster } from '../../firmware/mac/piconet/piconet.ts';
 import { emitTelemetry, parseTelemetry } from '../../firmware/codec/telemetry.ts';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
+import { SVC_TELEMETRY } from '../../firmware/mac/ports.ts';
 
 export interface DemoOptions {
   seed: number;
@@ -40,6 +43,8 @@ export interface DemoOptions {
   pcapPath?: string;
   /** Receives every trace line (medium and wire events), in order. */
   trace?: (line: string) => void;
+  /** How often the gateway calls a sensor, µs (default 250 ms; 0: no calls). */
+  callUs?: number;
   /** The sim board's create(): by default from source (boards/sim.ts); a test passes the one from dist/sim.js. */
   create?: (env: SimEnv) => SimDevice;
 }
@@ -77,6 +82,14 @@ export interface DemoSummary {
   piconet: { connected: number; wearables: { id: number; sent: number; atHost: number; polls: number; retransmissions: number }[]; relayedUp: number };
   serial: { bytesUp: number; bytesDown: number; corrupted: number; framesAtHost: number; crcErrors: number; malformed: number };
   host: { decoded: number; decodeErrors: number; statusSent: number; lastReadings: Record<number, unknown> };
+  /** The gateway's request-reply calls to the sensors, and what the sensors' servers saw. */
+  calls: {
+    calls: number; ok: number; errors: number; timeouts: number; retries: number;
+    /** OP_COUNT replies not above the previous one (0 unless a call ran twice). */
+    repeats: number;
+    /** OP_COUNT executions at the sensors, and duplicates their servers filtered. */
+    counted: number; duplicatesFiltered: number; repliesResent: number;
+  };
   captureRecords: number;
   traceLines: number;
   traceSha256: string;
@@ -127,7 +140,7 @@ export function demo(o: DemoOptions): Demo {
   // The gateway at the centre; sensors on a circle of 50 m, range 70 m: neighbours hear each other,
   // sensors across the circle do not (hidden stations), everyone reaches the gateway.
   const gwStation = air.station({ id: GATEWAY_STATION, x: 0, y: 0, range: 70 });
-  const sensors: { st: Station; app: Telemetry; mac: NonNullable<SimDevice['mac']>; heardHost: number; atHost: number }[] = [];
+  const sensors: { st: Station; dev: SimDevice; app: Telemetry; mac: NonNullable<SimDevice['mac']>; heardHost: number; atHost: number }[] = [];
   for (let i = 0; i < n; i++) {
     const a = (2 * Math.PI * i) / n;
     const st = air.station({ id: i + 1, x: Math.round(50 * Math.cos(a)), y: Math.round(50 * Math.sin(a)), range: 70 });
@@ -141,9 +154,9 @@ export function demo(o: DemoOptions): Demo {
         return { t: 180 + below(rng, 80), h: 40 + below(rng, 20), mv }; // t in 0.1 °C
       },
     });
-    const rec = { st, app: dev.telemetry!, mac: dev.mac!, heardHost: 0, atHost: 0 };
+    const rec = { st, dev, app: dev.telemetry!, mac: dev.mac!, heardHost: 0, atHost: 0 };
     const h = { src: 0, seq: 0 };
-    dev.mac!.onReceive((f, len) => {
+    dev.ports!.port(SVC_TELEMETRY).onReceive((f, len) => {
       if (parseTelemetry(f, len, h) && h.src === HOST_ID) rec.heardHost++;
     });
     sensors.push(rec);
@@ -174,7 +187,11 @@ export function demo(o: DemoOptions): Demo {
 
   const gwRadio = cap(gwStation.link, GATEWAY_STATION);
   const gwUplink: FramedLink = framedLink(line.a, { mtu: DEMO_RADIO.mtu, clock: sched });
-  const gwDev = create({ role: 'gateway', id: GATEWAY_STATION, radio: gwRadio, uplink: gwUplink, clock: sched, rng });
+  const callUs = o.callUs ?? 250_000;
+  const gwDev = create({
+    role: 'gateway', id: GATEWAY_STATION, radio: gwRadio, uplink: gwUplink, clock: sched, rng,
+    callees: callUs > 0 ? sensors.map((x) => x.st.id) : [], callUs: callUs || undefined,
+  });
   const gw: Gateway = gwDev.gateway!;
 
   // The host end of the serial wire.
@@ -250,6 +267,13 @@ export function demo(o: DemoOptions): Demo {
           malformed: hostFramed.stats.malformed + gwUplink.stats.malformed,
         },
         host: { ...host, lastReadings: { ...host.lastReadings } },
+        calls: {
+          calls: gwDev.caller!.calls, ok: gwDev.caller!.ok, errors: gwDev.caller!.errors, timeouts: gwDev.caller!.timeouts,
+          retries: gwDev.rr!.stats.retries, repeats: gwDev.caller!.repeats,
+          counted: sensors.reduce((a, x) => a + x.dev.counter(), 0),
+          duplicatesFiltered: sensors.reduce((a, x) => a + x.dev.rr!.stats.duplicatesFiltered, 0),
+          repliesResent: sensors.reduce((a, x) => a + x.dev.rr!.stats.repliesResent, 0),
+        },
         captureRecords: records,
         traceLines,
         traceSha256: hash.copy().digest('hex'),

@@ -43,7 +43,15 @@ test('readings travel sensor -> radio -> gateway -> serial -> host, and status f
   assert.is(s.piconet.connected, 3);
   for (const w of s.piconet.wearables) assert.ok(w.sent >= 15 && w.atHost >= w.sent - 2, JSON.stringify(w));
   assert.ok(atHost > 0.7 * sent && atHost <= sent, `${atHost} of ${sent} at host`);
-  assert.is(s.gateway.heard, s.gateway.up + s.gateway.upDropped);
+  // the gateway relays what it hears on the telemetry port; it also hears the sensors' replies and ACKs
+  assert.ok(s.gateway.heard >= s.gateway.up + s.gateway.upDropped + s.calls.ok, `${s.gateway.heard} heard`);
+  // the gateway's request-reply calls: about one every 250 ms, one at a time, each sensor in turn
+  assert.ok(s.calls.calls >= 30, `${s.calls.calls} calls`);
+  assert.ok(s.calls.ok >= s.calls.calls - 2, JSON.stringify(s.calls));
+  assert.is(s.calls.repeats, 0, 'the at-most-once counter never ran twice for one call');
+  // half the calls are OP_COUNT; each ran at most once, and every one that completed ran
+  const countCalls = Math.floor(s.calls.calls / 2);
+  assert.ok(s.calls.counted <= countCalls + 1 && s.calls.counted >= Math.floor(s.calls.ok / 2) - 1, JSON.stringify(s.calls));
   // the MAC recovers radio collisions; what the host missed was dropped at the MAC's retry limit, in
   // the relay, or damaged on the serial line
   const macDrops = s.sensors.reduce((a, x) => a + x.noAck, 0);
