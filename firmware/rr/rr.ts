@@ -42,6 +42,7 @@ import type { Rng } from '../../hal/rng.ts';
 import { TX_OK } from '../../hal/link.ts';
 import type { Mac, MacRxInfo } from '../mac/mac.ts';
 import { cborDecode, cborEncode, cborState } from '../codec/cbor.ts';
+import type { CborState } from '../codec/cbor.ts';
 import type { RrHeader } from './frame.ts';
 import { PROTO_R, PROTO_RR, PROTO_RRA, RF_KIND, RR_ACK, RR_ERROR, RR_HDR, RR_REPLY, RR_REQUEST, emitRr, idNotAfter, parseRr } from './frame.ts';
 import { RF_ACK, RF_MASK } from './frame.ts';
@@ -139,12 +140,24 @@ export interface Rr {
   historySize(): number;
 }
 
+/**
+ * How arguments and results are marshalled: the firmware's CBOR subset by default; the host passes
+ * cbor-x (host/codec/cbor.ts), which writes the same bytes for the values both can carry.
+ */
+export interface RrCodec {
+  /** Write `value` at out[off..]; the end offset, or a negative number if it cannot be encoded or does not fit. */
+  encode(value: unknown, out: Uint8Array, off: number): number;
+  /** Read the value in buf[off..end); on failure set st.err to a non-zero code. */
+  decode(buf: Uint8Array, off: number, end: number, st: CborState): unknown;
+}
+
 export interface RrOptions {
   mac: Mac;
   clock: Clock;
   /** For the random part of timeouts. */
   rng: Rng;
   config?: RrConfig;
+  codec?: RrCodec;
 }
 
 const FREE = 0;
@@ -158,6 +171,8 @@ export function rr(o: RrOptions): Rr {
   const clock = o.clock;
   const rng = o.rng;
   const cfg = o.config || RR_DEFAULTS;
+  const encode = o.codec ? o.codec.encode : cborEncode;
+  const decode = o.codec ? o.codec.decode : cborDecode;
   /** A timeout stretched by a random 0-50 %. */
   const jitter = (us: number): number => us + (rng.u32() % (Math.floor(us / 2) + 1));
   const mtu = mac.caps.mtu;
@@ -212,6 +227,7 @@ export function rr(o: RrOptions): Rr {
   const hdr: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
   const out: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
   const st = cborState(8, mtu);
+  st.copy = true; // a handler may keep its arguments past the receive callback (replying later)
   const stats: RrStats = {
     calls: 0, completed: 0, retries: 0, timeouts: 0, errors: 0, lateReplies: 0, requests: 0, executions: 0,
     reexecutions: 0, duplicatesFiltered: 0, repliesResent: 0, historyEvictions: 0, busyReplies: 0,
@@ -321,7 +337,7 @@ export function rr(o: RrOptions): Rr {
       stats.errors++;
       err = hdr.op >= 1 && hdr.op <= 4 ? hdr.op : RR_E_HANDLER;
     } else if (len > RR_HDR) {
-      result = cborDecode(payload, RR_HDR, len, st); // replies: 4-byte header
+      result = decode(payload, RR_HDR, len, st); // replies: 4-byte header
       if (st.err !== 0) err = RR_E_BAD_REPLY;
     }
     cState[i] = FREE; // before the acknowledgement: this call no longer holds the low-water mark back
@@ -380,7 +396,7 @@ export function rr(o: RrOptions): Rr {
     out.op = err === RR_OK ? 0 : err;
     let n = emitRr(buf, out);
     if (err === RR_OK && result !== undefined) {
-      const end = cborEncode(result, buf, n);
+      const end = encode(result, buf, n);
       if (end < 0) {
         // The handler's result is outside the CBOR subset or too large: that is a handler failure.
         out.type = RR_ERROR;
@@ -464,7 +480,7 @@ export function rr(o: RrOptions): Rr {
       else if (h >= 0) hState[h] = FREE;
       return;
     }
-    const args = len > hdr.off ? cborDecode(payload, hdr.off, len, st) : undefined;
+    const args = len > hdr.off ? decode(payload, hdr.off, len, st) : undefined;
     if (len > hdr.off && st.err !== 0) {
       if (proto !== PROTO_R) answer(src, id, proto, RR_E_BAD_ARGS, undefined, h);
       return;
@@ -570,7 +586,7 @@ export function rr(o: RrOptions): Rr {
       const buf = cBuf[i];
       let n = emitRr(buf, out);
       if (args !== undefined) {
-        n = cborEncode(args, buf, n);
+        n = encode(args, buf, n);
         if (n < 0) return RR_E_TOO_LARGE;
       }
       nextId = (nextId + 1) & 0xffff;

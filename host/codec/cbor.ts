@@ -18,6 +18,9 @@
 // that, not an option, is why the firmware writes no 64-bit integer heads.
 // These throw on bad input (host code); the firmware decoder is the one that returns error codes.
 import { Encoder, FLOAT32_OPTIONS, type Options } from 'cbor-x';
+import { CBOR_MALFORMED, CBOR_OK } from '../../firmware/codec/cbor.ts';
+import type { CborState } from '../../firmware/codec/cbor.ts';
+import type { RrCodec } from '../../firmware/rr/rr.ts';
 
 const options: Options & { int64AsNumber: boolean } = {
   useRecords: false,
@@ -43,3 +46,28 @@ export function hostDecode(bytes: Uint8Array): unknown {
   const src = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
   return codec.decode(src);
 }
+
+/** The host's codec for request-reply (firmware/rr/rr.ts): cbor-x, with the endpoint's error contract. */
+export const hostRrCodec: RrCodec = {
+  encode(value: unknown, out: Uint8Array, off: number): number {
+    let b: Uint8Array;
+    try {
+      b = hostEncode(value);
+    } catch {
+      return -1;
+    }
+    if (b.length > out.length - off) return -1;
+    out.set(b, off);
+    return off + b.length;
+  },
+  decode(buf: Uint8Array, off: number, end: number, st: CborState): unknown {
+    try {
+      const v = hostDecode(buf.subarray(off, end));
+      st.err = CBOR_OK;
+      return v;
+    } catch {
+      st.err = CBOR_MALFORMED;
+      return undefined;
+    }
+  },
+};

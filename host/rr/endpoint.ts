@@ -1,0 +1,110 @@
+// Request-reply on the host: the firmware's endpoint (firmware/rr/rr.ts, the same code a board runs)
+// with cbor-x for arguments and results, a Promise form of call(), and handlers that return a value
+// or a Promise instead of calling reply(). Calls beyond the endpoint's slots wait in a bounded queue
+// (queueLimit) rather than failing; past that, the call is refused with RR_E_TOO_MANY.
+//
+// Errors: a call's Promise rejects with an RrError whose `code` is the endpoint's (firmware/rr/rr.ts:
+// 1-4 travelled back from the server as an error reply, 5 TIMEOUT and the others local), so callers
+// tell "the server said no" from "no answer". A handler that throws an RrError with code 1-4 answers
+// with that code; any other exception is a handler failure (3).
+import type { Clock } from '../../hal/clock.ts';
+import type { Rng } from '../../hal/rng.ts';
+import type { Mac } from '../../firmware/mac/mac.ts';
+import {
+  RR_DEFAULTS, RR_E_BAD_ARGS, RR_E_BAD_REPLY, RR_E_BUSY, RR_E_HANDLER, RR_E_SEND, RR_E_TIMEOUT, RR_E_TOO_LARGE, RR_E_TOO_MANY,
+  RR_E_UNKNOWN_OP, RR_OK, rr,
+} from '../../firmware/rr/rr.ts';
+import type { CallOptions, Rr, RrConfig, RrStats } from '../../firmware/rr/rr.ts';
+import { hostRrCodec } from '../codec/cbor.ts';
+
+export const RR_ERROR_NAMES: Record<number, string> = {
+  [RR_E_UNKNOWN_OP]: 'unknown operation', [RR_E_BAD_ARGS]: 'malformed arguments', [RR_E_HANDLER]: 'handler failure',
+  [RR_E_BUSY]: 'server busy', [RR_E_TIMEOUT]: 'timeout', [RR_E_SEND]: 'not sent', [RR_E_TOO_MANY]: 'too many calls',
+  [RR_E_TOO_LARGE]: 'arguments too large', [RR_E_BAD_REPLY]: 'malformed reply',
+};
+
+export class RrError extends Error {
+  readonly code: number;
+  /** True when the code came back from the server (an error reply), false when it is local. */
+  readonly remote: boolean;
+  constructor(code: number, message?: string) {
+    super(message ?? `request-reply: ${RR_ERROR_NAMES[code] ?? `error ${code}`}`);
+    this.name = 'RrError';
+    this.code = code;
+    this.remote = code >= 1 && code <= 4;
+  }
+}
+
+export type HostHandler = (args: unknown, src: number) => unknown;
+
+export interface HostRrOptions {
+  mac: Mac;
+  clock: Clock;
+  rng: Rng;
+  config?: Partial<RrConfig>;
+  /** Calls waiting for a free slot, at most (default 1024). */
+  queueLimit?: number;
+}
+
+export interface HostRr {
+  /** The firmware endpoint underneath (callback form, statistics). */
+  readonly endpoint: Rr;
+  readonly stats: RrStats;
+  call(dst: number, op: number, args?: unknown, opts?: CallOptions): Promise<unknown>;
+  register(op: number, handler: HostHandler, idempotent?: boolean): void;
+  /** Calls waiting for a slot now. */
+  waiting(): number;
+}
+
+export function hostRr(o: HostRrOptions): HostRr {
+  // A host serves many clients: 16 history entries per client keeps at-most-once exact (see rr.ts).
+  const config: RrConfig = { ...RR_DEFAULTS, maxCalls: 16, maxPending: 64, historyEntries: 1024, clients: 64, ...o.config };
+  const ep = rr({ mac: o.mac, clock: o.clock, rng: o.rng, config, codec: hostRrCodec });
+  const limit = o.queueLimit ?? 1024;
+  const queue: { dst: number; op: number; args: unknown; opts: CallOptions | undefined; resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
+
+  function start(c: (typeof queue)[number]): boolean {
+    const st = ep.call(c.dst, c.op, c.args, c.opts ?? null, (err, result) => {
+      if (err === RR_OK) c.resolve(result);
+      else c.reject(new RrError(err));
+      drain();
+    });
+    if (st === RR_E_TOO_MANY) return false;
+    if (st !== RR_OK) c.reject(new RrError(st));
+    return true;
+  }
+  function drain(): void {
+    while (queue.length > 0 && start(queue[0])) queue.shift();
+  }
+
+  return {
+    endpoint: ep,
+    stats: ep.stats,
+    waiting: () => queue.length,
+    call(dst, op, args, opts): Promise<unknown> {
+      return new Promise((resolve, reject) => {
+        const c = { dst, op, args, opts, resolve, reject };
+        if (queue.length === 0 && start(c)) return;
+        if (queue.length >= limit) {
+          reject(new RrError(RR_E_TOO_MANY, `request-reply: ${limit} calls already waiting; slow down or raise queueLimit`));
+          return;
+        }
+        queue.push(c);
+      });
+    },
+    register(op, handler, idempotent): void {
+      ep.register(op, (args, req, src) => {
+        let v: unknown;
+        try {
+          v = handler(args, src);
+        } catch (e) {
+          ep.reply(req, e instanceof RrError && e.remote ? e.code : RR_E_HANDLER);
+          return;
+        }
+        if (v instanceof Promise) {
+          v.then((r) => ep.reply(req, RR_OK, r), (e) => ep.reply(req, e instanceof RrError && e.remote ? e.code : RR_E_HANDLER));
+        } else ep.reply(req, RR_OK, v);
+      }, idempotent);
+    },
+  };
+}
