@@ -215,6 +215,9 @@ export function rr(o: RrOptions): Rr {
   const hBuf: Uint8Array[] = [];
   const hAll = new Uint8Array(nH * mtu);
   for (let i = 0; i < nH; i++) hBuf.push(hAll.subarray(i * mtu, (i + 1) * mtu));
+  // Entries at hTop and above are all free, and new entries take the lowest free one, so every scan
+  // of the history costs the entries in use, not the capacity (a host keeps a thousand).
+  let hTop = 0;
   // Per-client acknowledged watermark, least recently heard replaced first.
   const nK = cfg.clients;
   const kAddr = new Int32Array(nK).fill(-1);
@@ -241,7 +244,7 @@ export function rr(o: RrOptions): Rr {
   function arm(): void {
     let next = Infinity;
     for (let i = 0; i < nC; i++) if (cState[i] !== FREE && cDeadline[i] < next) next = cDeadline[i];
-    for (let i = 0; i < nH; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
+    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
     if (next === timerAt) return;
     if (timer !== null) clock.cancel(timer);
     timer = null;
@@ -253,7 +256,8 @@ export function rr(o: RrOptions): Rr {
     timer = null;
     timerAt = Infinity;
     const now = clock.now();
-    for (let i = 0; i < nH; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hState[i] = FREE;
+    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hState[i] = FREE;
+    shrink();
     for (let i = 0; i < nC; i++) {
       if (cState[i] === FREE || cDeadline[i] > now) continue;
       if (cState[i] === R_DONE) {
@@ -293,20 +297,14 @@ export function rr(o: RrOptions): Rr {
     return low;
   }
 
-  /** Is id `x` a call to `dst` still waiting for its reply? */
-  function outstanding(dst: number, x: number): boolean {
-    for (let i = 0; i < nC; i++) if (cState[i] === WAITING && cDst[i] === dst && cId[i] === x) return true;
-    return false;
-  }
-
   /** The done-mask of the 16 ids after watermark `lwm` for `dst`: issued, and not waiting. */
   function ackMask(dst: number, lwm: number): number {
-    let m = 0;
-    const last = (nextId - 1) & 0xffff;
-    for (let j = 0; j < WINDOW; j++) {
-      const x = (lwm + 1 + j) & 0xffff;
-      if (!idNotAfter(x, last)) break; // not issued yet
-      if (!outstanding(dst, x)) m |= 1 << j;
+    const issued = (nextId - 1 - lwm) & 0xffff; // ids lwm+1 .. nextId-1
+    let m = issued >= WINDOW ? 0xffff : (1 << issued) - 1;
+    for (let i = 0; i < nC; i++) {
+      if (cState[i] !== WAITING || cDst[i] !== dst) continue;
+      const d = (cId[i] - lwm - 1) & 0xffff;
+      if (d < WINDOW) m &= ~(1 << d);
     }
     return m;
   }
@@ -360,8 +358,12 @@ export function rr(o: RrOptions): Rr {
 
   // ---- server ----------------------------------------------------------------------------------
 
+  function shrink(): void {
+    while (hTop > 0 && hState[hTop - 1] === FREE) hTop--;
+  }
+
   function findHist(src: number, id: number): number {
-    for (let i = 0; i < nH; i++) if (hState[i] !== FREE && hSrc[i] === src && hId[i] === id) return i;
+    for (let i = 0; i < hTop; i++) if (hState[i] !== FREE && hSrc[i] === src && hId[i] === id) return i;
     return -1;
   }
 
@@ -376,6 +378,7 @@ export function rr(o: RrOptions): Rr {
       if (hState[i] === H_DONE && (oldest < 0 || hTime[i] < hTime[oldest])) oldest = i;
     }
     if (oldest < 0) return -1;
+    if (oldest >= hTop) hTop = oldest + 1;
     if (hState[oldest] === H_DONE) stats.historyEvictions++;
     hState[oldest] = H_RUNNING;
     hSrc[oldest] = src;
@@ -477,7 +480,10 @@ export function rr(o: RrOptions): Rr {
     }
     if (!handler) {
       if (proto !== PROTO_R) answer(src, id, proto, RR_E_UNKNOWN_OP, undefined, h);
-      else if (h >= 0) hState[h] = FREE;
+      else if (h >= 0) {
+        hState[h] = FREE;
+        shrink();
+      }
       return;
     }
     const args = len > hdr.off ? decode(payload, hdr.off, len, st) : undefined;
@@ -489,7 +495,10 @@ export function rr(o: RrOptions): Rr {
     while (p < nP && pUsed[p]) p++;
     if (p === nP) {
       stats.busyReplies++;
-      if (h >= 0) hState[h] = FREE; // not executed: a retransmission may try again
+      if (h >= 0) {
+        hState[h] = FREE; // not executed: a retransmission may try again
+        shrink();
+      }
       if (proto !== PROTO_R) answer(src, id, proto, RR_E_BUSY, undefined, -1);
       return;
     }
@@ -513,7 +522,10 @@ export function rr(o: RrOptions): Rr {
     if (!(p < nP) || !pUsed[p] || pGen[p] !== req >>> 8) return; // answered already, or not ours
     pUsed[p] = 0;
     if (pProto[p] === PROTO_R) {
-      if (pHist[p] >= 0) hState[pHist[p]] = FREE;
+      if (pHist[p] >= 0) {
+        hState[pHist[p]] = FREE;
+        shrink();
+      }
       return; // R: no reply travels
     }
     answer(pSrc[p], pId[p], pProto[p], err >= 1 && err <= 4 ? err : RR_OK, err >= 1 && err <= 4 ? undefined : result, pHist[p]);
@@ -528,9 +540,10 @@ export function rr(o: RrOptions): Rr {
 
   /** Free src's finished entries its acknowledgement covers (never the entry of the request `except`). */
   function dropAcked(src: number, k: number, except: number): void {
-    for (let i = 0; i < nH; i++) {
+    for (let i = 0; i < hTop; i++) {
       if (hState[i] === H_DONE && hSrc[i] === src && hId[i] !== except && acked(hId[i], kLwm[k], kMask[k])) hState[i] = FREE;
     }
+    shrink();
   }
 
   function onAck(src: number): void {
@@ -553,7 +566,7 @@ export function rr(o: RrOptions): Rr {
     stats,
     historySize(): number {
       let n = 0;
-      for (let i = 0; i < nH; i++) if (hState[i] !== FREE) n++;
+      for (let i = 0; i < hTop; i++) if (hState[i] !== FREE) n++;
       return n;
     },
     register(op: number, handler: Handler, idem?: boolean): void {

@@ -16,20 +16,31 @@ export function realClock(): RealClock {
   const now = (): number => Math.floor((performance.now() - t0) * 1000);
   const sched = scheduler(0);
   let armed: ReturnType<typeof setTimeout> | null = null;
+  let immediate: ReturnType<typeof setImmediate> | null = null;
   let armedFor = Infinity;
 
   const fire = (): void => {
     armed = null;
+    immediate = null;
     armedFor = Infinity;
     sched.runUntil(now());
     arm();
   };
+  function disarm(): void {
+    if (armed !== null) clearTimeout(armed);
+    if (immediate !== null) clearImmediate(immediate);
+    armed = null;
+    immediate = null;
+  }
   function arm(): void {
     const next = sched.nextTime();
     if (next === Infinity || next >= armedFor) return;
-    if (armed !== null) clearTimeout(armed);
+    disarm();
     armedFor = next;
-    armed = setTimeout(fire, Math.max(0, (next - now()) / 1000));
+    // A timer due now runs after pending I/O (setImmediate), not after setTimeout's 1 ms minimum.
+    const ms = (next - now()) / 1000;
+    if (ms <= 0) immediate = setImmediate(fire);
+    else armed = setTimeout(fire, ms);
   }
 
   return {
@@ -42,8 +53,7 @@ export function realClock(): RealClock {
     },
     cancel: (t) => sched.cancel(t),
     close(): void {
-      if (armed !== null) clearTimeout(armed);
-      armed = null;
+      disarm();
       armedFor = Infinity;
     },
   };

@@ -11,13 +11,13 @@
 // several processes on one host hear each other) from a neighbour's; they are dropped, as a radio
 // never hears itself. send() copies
 // the frame into a fresh Buffer (dgram may hold it until the kernel takes it) and takes up to
-// `maxInFlight` frames before the kernel has taken them; onSent reports TX_OK when the kernel took the
-// datagram and TX_ERR when it refused it. UDP acknowledges nothing: losses are the MAC's or the
+// `maxInFlight` frames before onSent; onSent reports TX_OK once the datagram is handed to the socket
+// (a refusal later shows only in stats.sendErrors). UDP acknowledges nothing: losses are the MAC's or the
 // protocol's to recover. Datagrams larger than the mtu are dropped and counted.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Link, LinkCaps, ReceiveFn, RxInfo, SentFn } from '../link.ts';
-import { TX_ERR, TX_OK } from '../link.ts';
+import { TX_OK } from '../link.ts';
 
 export interface UdpEndpoint {
   address: string;
@@ -128,21 +128,16 @@ export function udpLink(o: UdpLinkOptions): UdpLink {
       const targets: UdpEndpoint[] = o.group ? [{ address: o.group, port: o.port! }] : peers;
       if (targets.length === 0) return false;
       const buf = Buffer.from(frame.subarray(0, len));
+      // No send callback: with one, libuv queues a datagram sent from inside a receive handler until
+      // the receive batch ends (a reply waits a loop turn); without one it goes out at once, and
+      // errors arrive as the socket's 'error' events (counted in sendErrors).
+      for (const ep of targets) tx.send(buf, ep.port, ep.address);
       inFlight++;
-      let left = targets.length;
-      let failed = false;
-      for (const ep of targets) {
-        tx.send(buf, ep.port, ep.address, (err) => {
-          if (err) {
-            stats.sendErrors++;
-            failed = true;
-          }
-          if (--left > 0) return;
-          inFlight--;
-          if (!failed) stats.sent++;
-          if (onSentFn) onSentFn(failed ? TX_ERR : TX_OK);
-        });
-      }
+      queueMicrotask(() => {
+        inFlight--;
+        stats.sent++;
+        if (onSentFn) onSentFn(TX_OK);
+      });
       return true;
     },
     onReceive(fn: ReceiveFn | null): void {

@@ -12,6 +12,7 @@ const cases: [string, string[]][] = [
   ['csma', ['--quick']],
   ['csma-hidden', ['--quick']],
   ['piconet', ['--quick']],
+  ['rr', ['--quick', '--rounds=1', '--calls=20', '--ms=50']],
 ];
 
 for (const [name, args] of cases) {

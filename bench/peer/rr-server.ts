@@ -1,0 +1,47 @@
+// The far end of `npm run bench -- rr`, run as its own process: a raw UDP echo, a picolink
+// request-reply endpoint (UDP link, raw MAC, the host endpoint) whose operation 1 echoes its
+// argument, and a CoAP server (the `coap` package) whose /echo resource answers a confirmable POST
+// with its payload, piggy-backed on the ACK. It prints the first two ports as one JSON line, starts
+// CoAP when told so on stdin (printing its port the same way), and serves until stdin closes.
+import { createSocket } from 'node:dgram';
+import { createInterface } from 'node:readline';
+import * as coap from 'coap';
+import { udpLink } from '../../hal/node/udp.ts';
+import { realClock } from '../../hal/node/clock.ts';
+import { xoshiro } from '../../hal/prng.ts';
+import { rawMac } from '../../firmware/mac/raw.ts';
+import { hostRr } from '../../host/rr/endpoint.ts';
+
+const clientPort = Number(process.argv[2]);
+if (!(clientPort > 0)) {
+  console.error('usage: rr-server.ts <picolink client UDP port>');
+  process.exit(2);
+}
+
+const echo = createSocket('udp4');
+echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+await new Promise<void>((res) => echo.bind(0, '127.0.0.1', () => res()));
+
+const link = udpLink({ peers: [{ address: '127.0.0.1', port: clientPort }] });
+const ep = await link.bound();
+const clock = realClock();
+const server = hostRr({ mac: rawMac(link, 2, 64), clock, rng: xoshiro(2) });
+server.register(1, (args) => args);
+
+// The CoAP server starts only when asked ("coap" on stdin): with it running, the `coap` package's
+// timers and sockets slowed this process's other replies by about 10 µs, which is not picolink's cost.
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (l) => {
+  if (l.trim() !== 'coap') return;
+  const cs = coap.createServer({ piggybackReplyMs: 50 });
+  cs.on('request', (req: coap.IncomingMessage, res: coap.OutgoingMessage) => {
+    res.end(req.payload);
+  });
+  cs.listen(0, '127.0.0.1', () => {
+    const port = (cs as unknown as { _sock: { address(): { port: number } } })._sock.address().port;
+    console.log(JSON.stringify({ coap: port }));
+  });
+});
+lines.on('close', () => process.exit(0));
+
+console.log(JSON.stringify({ echo: echo.address().port, picolink: ep.port }));
