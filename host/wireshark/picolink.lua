@@ -1,6 +1,8 @@
 -- Wireshark dissector for picolink captures: the 8-byte capture pseudo-header that hal/mw/pcap.ts puts
 -- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), the telemetry frame, the
--- CSMA/CA MAC frames (firmware/mac/csma/frame.ts) and the piconet packets (firmware/mac/piconet/frame.ts).
+-- CSMA/CA MAC frames (firmware/mac/csma/frame.ts), the piconet packets (firmware/mac/piconet/frame.ts) and
+-- the request-reply messages (firmware/rr/frame.ts). A MAC payload may lead with a service byte, numbered
+-- as the pseudo-header's PROTO field, naming the protocol of the rest.
 -- Payloads go through the "picolink.proto" dissector table, so each protocol registers by its number.
 -- Telemetry readings are a CBOR map (RFC 8949), handed to Wireshark's own CBOR dissector.
 --
@@ -24,8 +26,15 @@ local f = {
     proto = ProtoField.uint8("picolink.proto", "Protocol", base.DEC, PROTO_NAMES),
     medium = ProtoField.uint8("picolink.medium", "Medium", base.DEC, MEDIUM_NAMES),
     len = ProtoField.uint16("picolink.len", "Length", base.DEC),
+    -- Not in the pseudo-header: the service byte that may lead a MAC payload (CSMA DATA, piconet ACL).
+    service = ProtoField.uint8("picolink.service", "Service", base.DEC, PROTO_NAMES, nil,
+        "First byte of a MAC payload saying what the rest is, numbered as the capture's Protocol field"),
 }
-picolink.fields = { f.version, f.flags, f.dir, f.station, f.proto, f.medium, f.len }
+picolink.fields = { f.version, f.flags, f.dir, f.station, f.proto, f.medium, f.len, f.service }
+
+picolink.prefs.service_byte = Pref.bool("MAC payloads start with a service byte", true,
+    "Read the first byte of a CSMA DATA or piconet ACL payload as a service number when a dissector is " ..
+    "registered for it (1 telemetry, 4 rr, ...), and hand the rest to that dissector. Off: show payloads as data.")
 
 local e = {
     short = ProtoExpert.new("picolink.short", "Capture record shorter than the picolink pseudo-header",
@@ -167,6 +176,190 @@ end
 
 proto_table:add(1, telemetry)
 
+-- Request-reply (proto 4): the messages of firmware/rr/frame.ts. A kind byte (type, protocol, retry,
+-- at-most-once, version), the request id, an operation id or error code, for REQUEST and ACK the client's
+-- acknowledgement watermark and mask, then a CBOR body (arguments, result or error detail).
+local rr = Proto("picolink.rr", "picolink request-reply")
+
+local RR_REQUEST, RR_REPLY, RR_ACK, RR_ERROR = 0, 1, 2, 3
+local RR_TYPES = { [0] = "REQUEST", [1] = "REPLY", [2] = "ACK", [3] = "ERROR" }
+local RR_PROTOS = { [0] = "R", [1] = "RR", [2] = "RRA", [3] = "invalid" }
+-- Error codes of ERROR messages (RR_E_* in firmware/rr/rr.ts).
+local RR_CODES = { [1] = "unknown operation", [2] = "malformed arguments", [3] = "handler failure", [4] = "busy" }
+local RR_HDR, RR_HDR_ACKS = 4, 8
+local RR_KIND_RESERVED = 0xc0 -- version 0: bits 6-7 zero
+
+local rf = {
+    kind = ProtoField.uint8("picolink.rr.kind", "Kind", base.HEX),
+    type = ProtoField.uint8("picolink.rr.type", "Type", base.DEC, RR_TYPES, 0x03),
+    proto = ProtoField.uint8("picolink.rr.proto", "Protocol", base.DEC, RR_PROTOS, 0x0c,
+        "R: request only; RR: request, reply; RRA: request, reply, acknowledgement"),
+    retry = ProtoField.bool("picolink.rr.retry", "Retry", 8, nil, 0x10, "A request sent again"),
+    amo = ProtoField.bool("picolink.rr.amo", "At-most-once", 8, nil, 0x20,
+        "The server filters duplicates and keeps the reply in its history"),
+    version = ProtoField.uint8("picolink.rr.version", "Version", base.DEC, nil, 0xc0, "Bits 6-7, 0 in this version"),
+    id = ProtoField.uint16("picolink.rr.id", "Request id", base.DEC),
+    op = ProtoField.uint8("picolink.rr.op", "Operation", base.DEC),
+    code = ProtoField.uint8("picolink.rr.code", "Error code", base.DEC, RR_CODES),
+    unused = ProtoField.uint8("picolink.rr.unused", "Unused (0)", base.DEC),
+    ack = ProtoField.uint16("picolink.rr.ack", "Acknowledged up to", base.DEC, nil, nil,
+        "Every reply to this client's calls with ids up to this one has arrived or is no longer wanted"),
+    mask = ProtoField.uint16("picolink.rr.mask", "Acknowledgement mask", base.HEX, nil, nil,
+        "Bit j: the reply to id ack+1+j has arrived too"),
+    body = ProtoField.bytes("picolink.rr.body", "Body (CBOR)"),
+}
+rr.fields = {
+    rf.kind, rf.type, rf.proto, rf.retry, rf.amo, rf.version, rf.id, rf.op, rf.code, rf.unused, rf.ack, rf.mask, rf.body,
+}
+
+-- ERROR experts are exactly what parseRr refuses (stations drop these messages); the WARN is a message it
+-- takes whose contents make no sense.
+local re = {
+    short = ProtoExpert.new("picolink.rr.short", "rr message shorter than its header",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    reserved = ProtoExpert.new("picolink.rr.reserved.set",
+        "Kind bits 6-7 set (version not 0): stations drop this message",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    badproto = ProtoExpert.new("picolink.rr.badproto", "Protocol 3 is invalid: stations drop this message",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    ackbody = ProtoExpert.new("picolink.rr.ackbody", "ACK with a body: acknowledgements carry none",
+        expert.group.MALFORMED, expert.severity.WARN),
+}
+rr.experts = { re.short, re.reserved, re.badproto, re.ackbody }
+
+-- The ids a mask acknowledges besides the watermark, for the tree.
+local function rr_mask_ids(ack, mask)
+    local ids = {}
+    for j = 0, 15 do
+        if bit.band(mask, bit.lshift(1, j)) ~= 0 then ids[#ids + 1] = tostring(bit.band(ack + 1 + j, 0xffff)) end
+    end
+    return table.concat(ids, ", ")
+end
+
+function rr.dissector(tvb, pinfo, tree)
+    local avail = tvb:len()
+    local t = tree:add(rr, tvb(0, avail))
+    pinfo.cols.protocol = "picolink-rr"
+    if avail < RR_HDR then
+        t:add_proto_expert_info(re.short, string.format("rr message of %d bytes, shorter than its %d-byte header",
+            avail, RR_HDR))
+        if avail >= 1 then t:add(rf.kind, tvb(0, 1)) end
+        pinfo.cols.info:append(" [malformed: short]")
+        return avail
+    end
+
+    local kind = tvb(0, 1):uint()
+    local rtype = bit.band(kind, 0x03)
+    local rproto = bit.band(bit.rshift(kind, 2), 0x03)
+    local tname = RR_TYPES[rtype]
+    local ki = t:add(rf.kind, tvb(0, 1))
+    ki:add(rf.type, tvb(0, 1))
+    local pi = ki:add(rf.proto, tvb(0, 1))
+    ki:add(rf.retry, tvb(0, 1))
+    ki:add(rf.amo, tvb(0, 1))
+    local vi = ki:add(rf.version, tvb(0, 1))
+    if bit.band(kind, RR_KIND_RESERVED) ~= 0 then
+        -- Another version's message: its other bytes mean nothing as fields, so show them as data.
+        vi:add_proto_expert_info(re.reserved)
+        pinfo.cols.info:append(string.format(" [malformed: kind 0x%02x]", kind))
+        if data_dissector ~= nil then data_dissector:call(tvb(1, avail - 1):tvb(), pinfo, tree) end
+        return avail
+    end
+
+    local id = tvb(1, 2):uint()
+    local op = tvb(3, 1):uint()
+    t:add(rf.id, tvb(1, 2))
+    if rtype == RR_REQUEST then
+        t:add(rf.op, tvb(3, 1))
+    elseif rtype == RR_ERROR then
+        t:add(rf.code, tvb(3, 1))
+    else
+        t:add(rf.unused, tvb(3, 1))
+    end
+
+    local acks = rtype == RR_REQUEST or rtype == RR_ACK
+    if acks and avail < RR_HDR_ACKS then
+        t:add_proto_expert_info(re.short, string.format("rr %s of %d bytes, shorter than its %d-byte header",
+            tname, avail, RR_HDR_ACKS))
+        pinfo.cols.info:append(string.format(" %s id %d [malformed: short]", tname, id))
+        return avail
+    end
+
+    -- Info: the type, then the id or (ACK) the acknowledgement, the operation or error, the protocol, the flags.
+    local desc
+    if rtype == RR_ACK then
+        desc = string.format("ACK up to %d mask 0x%04x", tvb(4, 2):uint(), tvb(6, 2):uint())
+    else
+        desc = string.format("%s id %d", tname, id)
+        if rtype == RR_REQUEST then
+            desc = desc .. string.format(" op %d", op)
+        elseif rtype == RR_ERROR then
+            desc = desc .. " " .. (RR_CODES[op] or string.format("code %d", op))
+        end
+        desc = desc .. " " .. (rproto == 3 and "proto 3" or RR_PROTOS[rproto])
+    end
+    if bit.band(kind, 0x10) ~= 0 then desc = desc .. " retry" end
+    if bit.band(kind, 0x20) ~= 0 then desc = desc .. " at-most-once" end
+
+    local off = RR_HDR
+    if acks then
+        local ack = tvb(4, 2):uint()
+        local mask = tvb(6, 2):uint()
+        t:add(rf.ack, tvb(4, 2))
+        local mi = t:add(rf.mask, tvb(6, 2))
+        if mask ~= 0 then mi:append_text(" (also ids " .. rr_mask_ids(ack, mask) .. ")") end
+        off = RR_HDR_ACKS
+    end
+
+    local fault
+    if rproto == 3 then
+        pi:add_proto_expert_info(re.badproto)
+        fault = "protocol 3"
+    end
+    local n = avail - off
+    local bi
+    if n > 0 then bi = t:add(rf.body, tvb(off, n)) end
+    if rtype == RR_ACK and n > 0 then
+        bi:add_proto_expert_info(re.ackbody, string.format("ACK with a body of %d bytes: acknowledgements carry none", n))
+        fault = fault or "ACK body"
+    end
+    t:append_text(": " .. desc)
+    pinfo.cols.info:append(" " .. desc)
+    if fault then pinfo.cols.info:append(" [malformed: " .. fault .. "]") end
+
+    if n > 0 and rtype ~= RR_ACK and cbor_dissector ~= nil then
+        -- As for telemetry: keep our columns, and turn the CBOR dissector's exception on a truncated item
+        -- into a note rather than a script fault.
+        local info = tostring(pinfo.cols.info)
+        local ok = pcall(cbor_dissector.call, cbor_dissector, tvb(off, n):tvb(), pinfo, tree)
+        pinfo.cols.protocol = "picolink-rr"
+        pinfo.cols.info = info
+        if not ok then pinfo.cols.info:append(" [malformed: CBOR]") end
+    end
+    return avail
+end
+
+proto_table:add(4, rr)
+
+-- A MAC payload (CSMA DATA, piconet ACL) may start with a service byte (firmware/mac/ports.ts) numbered as
+-- the pseudo-header's PROTO field: 1 telemetry, 4 rr, ...; 0 is an application's own bytes. When the first
+-- byte names a protocol in the payload table other than the MACs themselves, the rest goes to it; otherwise
+-- the payload is shown as before. `parent` is the MAC's tree item. Returns true when it took the payload.
+local function mac_service(body, pinfo, tree, parent)
+    local n = body:len()
+    if not picolink.prefs.service_byte or n < 1 then return false end
+    local svc = body(0, 1):uint()
+    if svc == 2 or svc == 3 then return false end
+    local sub = proto_table:get_dissector(svc)
+    if sub == nil then return false end
+    parent:add(f.service, body(0, 1))
+    pinfo.cols.info:append(" " .. (PROTO_NAMES[svc] or ("service " .. svc)))
+    -- A Tvb, unlike a TvbRange, takes an empty range at its end: a lone service byte gives its protocol
+    -- an empty message, which it calls short.
+    sub:call(body:tvb()(1, n - 1):tvb(), pinfo, tree)
+    return true
+end
+
 -- CSMA/CA (proto 2): the MAC frames of firmware/mac/csma/frame.ts, 802.11 DCF frames compacted to
 -- 16-bit addresses and no FCS. Frame control (type, retry, version), duration, receiver address, then
 -- for DATA and RTS the transmitter address, and for DATA a sequence number and the payload.
@@ -288,9 +481,12 @@ function csma.dissector(tvb, pinfo, tree)
         -- Where the payload starts depends on the network's dataHeaderBytes, which is not on the air.
         local body = tvb(CSMA_DATA_HDR, avail - CSMA_DATA_HDR)
         t:add(body, string.format("Payload: %d bytes (includes the padding when the network pads DATA headers)", body:len()))
-        -- On an unpadded network a payload that starts with 'T' (0x54) and is long enough is a
-        -- telemetry frame (proto 1): decode it; anything else is shown as data.
-        if body:len() >= 6 and body(0, 1):uint() == 0x54 then
+        -- A service byte hands the rest to its protocol. Without one, on an unpadded network a payload
+        -- that starts with 'T' (0x54) and is long enough is a telemetry frame (proto 1): decode it;
+        -- anything else is shown as data.
+        if mac_service(body, pinfo, tree, t) then
+            -- taken
+        elseif body:len() >= 6 and body(0, 1):uint() == 0x54 then
             telemetry.dissector(body:tvb(), pinfo, tree)
         elseif data_dissector ~= nil then
             data_dissector:call(body:tvb(), pinfo, tree)
@@ -329,7 +525,10 @@ local FHS_INQUIRY_LEN, FHS_PAGE_LEN = 2, 3
 local MASTER_LEN = 2
 
 local HDR_AUTO, HDR_SINGLE, HDR_TRIPLE = 0, 1, 3
-piconet.prefs.header = Pref.enum("Header copies", HDR_AUTO,
+-- Registered on the picolink module under a dotted name: tshark gives a "-o a.b.c" setting to the shortest
+-- prefix that is a module, and "picolink" is one (service_byte), so a preference of this Proto would no
+-- longer be reachable as "picolink.piconet.header".
+picolink.prefs["piconet.header"] = Pref.enum("Piconet header copies", HDR_AUTO,
     "Whether the network sends the packet header once or three times (the tripleHeader setting of " ..
     "firmware/mac/piconet/config.ts). auto: triple when bytes 5-7 and 8-10 repeat bytes 2-4.",
     { { 1, "auto", HDR_AUTO }, { 2, "single", HDR_SINGLE }, { 3, "triple", HDR_TRIPLE } }, false)
@@ -513,7 +712,7 @@ function piconet.dissector(tvb, pinfo, tree)
     pinfo.cols.protocol = "picolink-piconet"
 
     -- Single or triple header: the setting, or the guess when the setting is auto.
-    local mode = piconet.prefs.header
+    local mode = picolink.prefs["piconet.header"]
     local copies, why
     if mode == HDR_SINGLE then
         copies, why = 1, "preference"
@@ -655,8 +854,11 @@ function piconet.dissector(tvb, pinfo, tree)
     if (acl or PN_TYPES[ptype] == nil) and plen > 0 then
         local body = tvb(off, plen)
         t:add(body, string.format("Payload: %d bytes", plen))
-        -- An ACL payload that starts with 'T' (0x54) and is long enough is a telemetry frame: decode it.
-        if acl and plen >= 6 and body(0, 1):uint() == TELEMETRY_TYPE then
+        -- An ACL payload may start with a service byte; without one, a payload that starts with 'T' (0x54)
+        -- and is long enough is a telemetry frame: decode it.
+        if acl and mac_service(body, pinfo, tree, t) then
+            -- taken
+        elseif acl and plen >= 6 and body(0, 1):uint() == TELEMETRY_TYPE then
             telemetry.dissector(body:tvb(), pinfo, tree)
         elseif data_dissector ~= nil then
             data_dissector:call(body:tvb(), pinfo, tree)

@@ -80,7 +80,8 @@ const GOOD: (Rec & { fields: string; info: string })[] = [
     fields: `${AC},3,4,1,1,1,1,1,1`, info: 'DH1 -> AM 3 seqn 1 ACK budget 1 src=7 seq=1',
   },
   {
-    station: 3, sent: false, frame: pkt({ am: 5, type: PT_DH3, flow: false, budget: 3 }, true, [1, 2, 3]),
+    // First byte 0x0a: not a service number (1 would be read as a telemetry service byte).
+    station: 3, sent: false, frame: pkt({ am: 5, type: PT_DH3, flow: false, budget: 3 }, true, [0x0a, 2, 3]),
     fields: `${AC},5,11,0,0,0,3,1,3`, info: 'DH3 -> AM 5 seqn 0 NAK budget 3 flow stop',
   },
   {
@@ -220,7 +221,7 @@ run(`${label}: piconet payloads: LMP, FHS addresses, telemetry, data`, () => {
     const fields = (n: number, names: string[]): string =>
       tshark(dir, file, ['-Y', `frame.number == ${n}`, '-T', 'fields', '-E', 'separator=,', ...names.flatMap((x) => ['-e', x])]).trim();
     assert.is(fields(5, ['picolink.telemetry.src', 'picolink.telemetry.seq', 'data.data']), '7,1,', 'telemetry chained');
-    assert.is(fields(6, ['data.data']), '010203');
+    assert.is(fields(6, ['data.data']), '0a0203');
     assert.is(fields(8, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr', 'picolink.piconet.lmp.am_addr']), '2,5,3');
     assert.is(fields(9, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr']), '1,9');
     assert.is(fields(10, ['picolink.piconet.lmp.op', 'picolink.piconet.lmp.pm_addr', 'picolink.piconet.extra']), '3,,00');
@@ -403,7 +404,7 @@ function session(file: string, tripleHeader: boolean): number {
   assert.is(paged, 2, 'both paged in');
   const tm = new Uint8Array(TM);
   assert.is(S1.send(0x0102, tm, tm.length), TX_OK);
-  assert.is(M.send(201, new Uint8Array(100).fill(1), 100), TX_OK); // DH3 at 1 Mbit/s
+  assert.is(M.send(201, new Uint8Array(100).fill(0x11), 100), TX_OK); // DH3 at 1 Mbit/s; 0x11: no service byte
   assert.is(M.send(202, new Uint8Array(250).fill(2), 250), TX_OK); // DH5
   assert.is(M.send(ADDR_BROADCAST, new Uint8Array([9, 9]), 2), TX_OK);
   step(50_000);

@@ -18,6 +18,13 @@ export function tsharkVersion(): string | null {
   return `tshark ${m ? m[0] : '(unknown version)'}`;
 }
 
+/** Whether this tshark has a built-in protocol of this filter name (e.g. "cbor"), which the dissector calls when present. */
+export function tsharkHasProtocol(name: string): boolean {
+  const r = spawnSync('tshark', ['-G', 'protocols'], { encoding: 'utf8', env: QUIET, maxBuffer: 64 << 20 });
+  if (r.error || r.status !== 0) return false;
+  return r.stdout.split('\n').some((l) => l.split('\t')[2] === name);
+}
+
 /** Run tshark on `file` with the dissector; asserts it exits 0 without a script complaint. */
 export function tshark(home: string, file: string, args: string[]): string {
   const r = spawnSync('tshark', ['-n', '-X', `lua_script:${DISSECTOR}`, '-r', file, ...args], {
