@@ -1,0 +1,1002 @@
+// Psync conversations (the Psync paper, sections 2 and 3): a fixed set of participants exchange
+// messages, each sent in the context of every message its sender had sent or received, over any MAC
+// (firmware/mac/mac.ts). One endpoint per MAC; one image and one view per conversation at each host.
+//
+// - Conversations: activeOpen(participants) creates an empty image and returns a handle at once; the
+//   first send() travels as the SC message, which carries the participant list, and its id is the
+//   conversation id (initiator address, a 16-bit number that starts at a random value so a restarted
+//   host does not reuse ids). passiveOpen() registers interest in one conversation: when an SC
+//   listing this host arrives, onOpen(conv) is called, then the SC is delivered. SCs that arrive with
+//   no passiveOpen waiting are pending conversations (3.3): the SC alone is kept; later messages of a
+//   pending conversation are discarded, and recovered by retransmission once it is opened.
+//   close() sends nothing (3.1.2): later messages for it are ignored.
+// - Messages are ids (sender address, sequence number), packed as one number mid = sender * 65536 +
+//   seq (see midOf). A sender numbers its messages 1, 2, ... in each conversation; the initiator
+//   continues from the conversation number. send() attaches the message to the image with the leaves
+//   of the view as its immediate predecessors and sends it to every other participant (one unicast
+//   each, or one frame to config.group). There is no pull receive: a message is delivered through
+//   onDeliver as soon as all its predecessors are in the image, so the view is the image.
+//   outstanding(conv) therefore counts the messages that have arrived but wait in the holding queue
+//   for predecessors: the part of G the host knows exists and the view lacks.
+// - Loss (3.2.1): a message whose predecessors are missing waits in the holding queue; after holdUs
+//   an RTX goes to the host it came from (which must have the predecessors, having sent a message in
+//   their context), naming the held message and this image's frontier; rtxTries later it goes to
+//   every participant not masked out; after rtxAllTries more the held message is discarded (a later
+//   message recovers it). A host answers an RTX with every buffered message the requester lacks that
+//   precedes the named message (all it lacks when none is named, or the named one is unknown here),
+//   oldest first, until the MAC refuses one. A message for a conversation this host does not know is
+//   answered with an RTX naming nothing (its SC is then resent first), at most one per rtxUs.
+// - Last ACK (3.2.2): resend(conv, mid) sends a buffered message again, flagged RESENT, to everyone;
+//   a stable message is not resent. A host that already has a RESENT message discards it and sends
+//   its immediate successors back to the resender, and also its own earliest message in the context
+//   of the duplicate when that is not one of them: that is the reply the resender waits for, and it
+//   need not be an immediate successor (the host may have received other messages in between), so
+//   with the successors alone a lost reply could stay lost for good. Other duplicates are discarded
+//   silently.
+// - Failures (3.2.3): maskOut(conv, addr) leaves a participant out of stability; its messages are
+//   then discarded unless a held message of another participant names one at or after it as a
+//   predecessor. maskIn undoes it.
+// - Memory (3.3), every table allocated at creation, per conversation unless said:
+//     conversations  open at once; activeOpen returns PS_E_FULL when none is free, an SC that would
+//                    open one waits as a pending conversation
+//     nodes          graph nodes (the threshold: queries answer for the last `nodes` messages); the
+//                    oldest stable one is reclaimed for a new message. When all hold messages not yet
+//                    stable, arriving messages are discarded and send() refuses: size nodes above the
+//                    unstable messages an image can hold (about participants x messages each sends
+//                    before it waits for stability, acknowledgements included)
+//     bufs           copies of messages, freed when the message becomes stable. send() needs one and
+//                    returns PS_E_FULL without it (the paper's send blocks). A received message gets
+//                    a copy only while more than `reserve` buffers are free; beyond that it joins the
+//                    image without one (counted in `uncopied`) instead of being discarded as the
+//                    paper has it: a host whose buffers are full of messages that wait for
+//                    acknowledgements could otherwise neither take those acknowledgements in nor
+//                    send its own, and would stop for good. The cost is that it cannot answer an
+//                    RTX for such a message; the requester then asks everyone, and the sender still
+//                    has its copy (a sender keeps one until the message is stable, which means every
+//                    participant has it). Messages from others become stable only when this host
+//                    sends in their context too: a participant that never sends soon takes
+//                    everything without copies.
+//     hold           holding-queue entries; when full, a message that must wait is discarded
+//     pending        pending conversations (for the whole endpoint); when full, the SC is discarded
+//     forget         ids of closed and foreign conversations remembered, so their stray messages
+//                    cause no RTX; the oldest is forgotten first
+//   Every discard is one more loss to the retransmission mechanisms (3.3).
+// - Wire format in frame.ts. A conversation has at most 8 participants, so the predecessor list
+//   always fits: an AN needs 8 + 2k header bytes for k predecessors (k <= participants), leaving
+//   mtu - 8 - 2 x participants bytes for data in the worst case (4 bytes on the 28-byte payload of an
+//   nRF24 behind the raw MAC). send() returns PS_E_TOO_LARGE when the data does not fit beside the
+//   current predecessors; maxPayload(conv) says how much does.
+// - Hooks for the later sections: onAttach(conv, frame, len) sees every message as it joins the image
+//   (a log to stable storage), and participants, leaves and per-message queries are exposed.
+// Board code: tables are typed arrays allocated at creation, one timer serves every deadline, and
+// nothing is allocated per message. The MAC must not call onReceive from inside send.
+
+import type { Clock, Timer } from '../../hal/clock.ts';
+import type { Rng } from '../../hal/rng.ts';
+import { TX_OK } from '../../hal/link.ts';
+import type { Mac, MacRxInfo } from '../mac/mac.ts';
+import { isGroupAddr } from '../mac/mac.ts';
+import type { PsHeader } from './frame.ts';
+import { K_RESENT, PF_KIND, PS_AN, PS_MAX_PARTICIPANTS, PS_RTX, PS_SC, emitPs, parsePs, psHeader } from './frame.ts';
+import type { Image } from './graph.ts';
+import { G_BAD, G_DUP, G_MISSING, G_OK, graphImage } from './graph.ts';
+
+const MAXP = PS_MAX_PARTICIPANTS;
+
+/** Results; handles and mids are >= 0. */
+export const PS_OK = 0;
+/** No such conversation (closed, or a stale handle), or the message is not in the image. */
+export const PS_E_UNKNOWN = -1;
+/** A table is full (conversations, buffers, nodes, passive opens). */
+export const PS_E_FULL = -2;
+/** The data does not fit one frame beside the predecessor list. */
+export const PS_E_TOO_LARGE = -3;
+/** Bad argument: participant list (1..8 distinct station addresses including this one), address. */
+export const PS_E_ARG = -4;
+/** resend: the message is stable, so nothing was sent. */
+export const PS_E_STABLE = -5;
+/** This host has sent 65535 messages in the conversation: start a new one. */
+export const PS_E_EXHAUSTED = -6;
+/** resend: this host keeps no copy of that message (received when its buffers were short). */
+export const PS_E_NOCOPY = -7;
+
+export interface PsyncConfig {
+  conversations: number;
+  nodes: number;
+  bufs: number;
+  /** Buffers kept free of received messages for this host's own sends (at least 1 is). */
+  reserve: number;
+  hold: number;
+  pending: number;
+  forget: number;
+  /** Wait before a held message's first RTX, µs (stretched by a random 0-50 %). */
+  holdUs: number;
+  /** Between RTXs for one held message, µs (stretched likewise). */
+  rtxUs: number;
+  /** RTXs to the host a held message came from, then rtxAllTries to every participant. */
+  rtxTries: number;
+  rtxAllTries: number;
+  /** 0: send each message to every other participant; else one frame to this group or broadcast address. */
+  group: number;
+}
+
+export const PSYNC_DEFAULTS: PsyncConfig = {
+  conversations: 2, nodes: 32, bufs: 12, reserve: 2, hold: 4, pending: 2, forget: 4,
+  holdUs: 20_000, rtxUs: 40_000, rtxTries: 4, rtxAllTries: 4, group: 0,
+};
+
+export interface PsyncStats {
+  /** Messages sent by send() (SC and AN). */
+  sent: number;
+  delivered: number;
+  /** Messages put in a holding queue. */
+  held: number;
+  /** Held messages discarded after every RTX went unanswered. */
+  heldDropped: number;
+  rtxSent: number;
+  /** RTXs this host answered with at least one message, and the messages it sent doing so. */
+  rtxAnswered: number;
+  rtxResent: number;
+  /** resend() calls that sent, and successors sent back for RESENT duplicates. */
+  resent: number;
+  successorsResent: number;
+  duplicates: number;
+  /** Messages discarded because the node, holding-queue or pending table was full. */
+  flowDiscarded: number;
+  /** The parts of flowDiscarded refused by a full holding queue and by a full node table. */
+  holdFull: number;
+  nodesFull: number;
+  /** Received messages attached without a copy because buffers ran short. */
+  uncopied: number;
+  /** Message buffers freed on stability, and graph nodes reclaimed. */
+  freed: number;
+  reclaimed: number;
+  maskedDiscarded: number;
+  /** Messages for a conversation this host does not know (answered by an RTX naming nothing). */
+  unknownConv: number;
+  malformed: number;
+  /** Frames the MAC did not take (a full queue: one more loss). */
+  macRefused: number;
+}
+
+export type DeliverFn = (conv: number, sender: number, seq: number, payload: Uint8Array, len: number) => void;
+
+/** A writable list of numbers (a plain array or a typed array with room for 8). */
+export interface NumList {
+  [i: number]: number;
+}
+
+export interface Psync {
+  activeOpen(participants: ArrayLike<number>, n: number): number;
+  /** Register interest in one conversation; completes through onOpen, never from inside this call. */
+  passiveOpen(): number;
+  close(conv: number): number;
+  /** Returns the message's mid, or PS_E_UNKNOWN, PS_E_FULL, PS_E_TOO_LARGE, PS_E_EXHAUSTED. */
+  send(conv: number, payload: Uint8Array, len: number): number;
+  resend(conv: number, mid: number): number;
+  maskOut(conv: number, addr: number): number;
+  maskIn(conv: number, addr: number): number;
+  /** Reclaim the graph nodes of mid and its predecessors whose buffers are free; returns how many. */
+  freeNode(conv: number, mid: number): number;
+  onDeliver(fn: DeliverFn | null): void;
+  onOpen(fn: ((conv: number) => void) | null): void;
+  onAttach(fn: ((conv: number, frame: Uint8Array, len: number) => void) | null): void;
+  cid(conv: number): number;
+  /** The SC's mid, or PS_E_UNKNOWN before it is in the image. */
+  root(conv: number): number;
+  /** Write the mids of the view's leaves into out; returns how many (at most the participant count). */
+  leaves(conv: number, out: NumList): number;
+  participants(conv: number, out: NumList): number;
+  /** Immediate successors / predecessors of mid in the view; returns how many. */
+  next(conv: number, mid: number, out: NumList): number;
+  prev(conv: number, mid: number, out: NumList): number;
+  outstanding(conv: number): number;
+  precedes(conv: number, m1: number, m2: number): boolean;
+  stable(conv: number, mid: number): boolean;
+  /** The largest n for which mid is n-stable (0 if it is not a retained message). */
+  nStable(conv: number, mid: number): number;
+  /** Is mid in the image (retained or reclaimed)? */
+  known(conv: number, mid: number): boolean;
+  /** Does this host keep a copy of mid (so it can send it again)? */
+  hasCopy(conv: number, mid: number): boolean;
+  /** This host's messages in the conversation that are not stable yet. */
+  unstableOwn(conv: number): number;
+  maxPayload(conv: number): number;
+  bufsUsed(conv: number): number;
+  nodesUsed(conv: number): number;
+  readonly stats: PsyncStats;
+}
+
+export interface PsyncOptions {
+  mac: Mac;
+  clock: Clock;
+  /** For the random part of timeouts and the first conversation number. */
+  rng: Rng;
+  config?: PsyncConfig;
+}
+
+export function midOf(sender: number, seq: number): number {
+  return (sender & 0xffff) * 0x10000 + (seq & 0xffff);
+}
+
+export function midSender(mid: number): number {
+  return Math.floor(mid / 0x10000) & 0xffff;
+}
+
+export function midSeq(mid: number): number {
+  return mid & 0xffff;
+}
+
+const FREE = 0;
+const OPEN = 1;
+
+export function psync(o: PsyncOptions): Psync {
+  const mac = o.mac;
+  const clock = o.clock;
+  const rng = o.rng;
+  const cfg = o.config || PSYNC_DEFAULTS;
+  const me = mac.addr;
+  const mtu = mac.caps.mtu;
+  if (mtu < 8 + 2 * MAXP) throw new Error('psync: the MAC mtu ' + mtu + ' cannot carry a full predecessor list');
+  const jitter = (us: number): number => us + (rng.u32() % (Math.floor(us / 2) + 1));
+  const stats: PsyncStats = {
+    sent: 0, delivered: 0, held: 0, heldDropped: 0, rtxSent: 0, rtxAnswered: 0, rtxResent: 0, resent: 0,
+    successorsResent: 0, duplicates: 0, flowDiscarded: 0, holdFull: 0, nodesFull: 0, uncopied: 0, freed: 0, reclaimed: 0, maskedDiscarded: 0, unknownConv: 0,
+    malformed: 0, macRefused: 0,
+  };
+
+  // Conversations.
+  const C = cfg.conversations;
+  const cState = new Uint8Array(C);
+  const cGen = new Uint8Array(C);
+  const cCidAddr = new Uint16Array(C);
+  const cCidNum = new Uint16Array(C);
+  const cN = new Uint8Array(C);
+  const cMe = new Uint8Array(C);
+  const cMasked = new Uint8Array(C);
+  const cAddr = new Uint16Array(C * MAXP);
+  const cFirst = new Uint16Array(C * MAXP);
+  const images: Image[] = [];
+  for (let c = 0; c < C; c++) images.push(graphImage({ nodes: cfg.nodes, bufs: cfg.bufs, frameSize: mtu }, stats));
+  let nextCid = rng.u32() & 0xffff;
+
+  // Holding queues: cfg.hold entries per conversation.
+  const H = cfg.hold;
+  const hUsed = new Uint8Array(C * H);
+  const hQ = new Uint8Array(C * H);
+  const hOrd = new Uint16Array(C * H);
+  const hOff = new Uint16Array(C * H);
+  const hLen = new Uint16Array(C * H);
+  const hSrc = new Uint16Array(C * H);
+  const hTries = new Uint8Array(C * H);
+  const hDeadline = new Float64Array(C * H);
+  const hPredAll = new Uint16Array(C * H * MAXP);
+  const hPred: Uint16Array[] = [];
+  const hBufAll = new Uint8Array(C * H * mtu);
+  const hBuf: Uint8Array[] = [];
+  for (let k = 0; k < C * H; k++) {
+    hPred.push(hPredAll.subarray(k * MAXP, (k + 1) * MAXP));
+    hBuf.push(hBufAll.subarray(k * mtu, (k + 1) * mtu));
+  }
+
+  // Pending conversations: one SC each.
+  const Pn = cfg.pending;
+  const pUsed = new Uint8Array(Pn);
+  const pLen = new Uint16Array(Pn);
+  const pSrc = new Uint16Array(Pn);
+  const pAge = new Float64Array(Pn);
+  const pBufAll = new Uint8Array(Pn * mtu);
+  const pBuf: Uint8Array[] = [];
+  for (let k = 0; k < Pn; k++) pBuf.push(pBufAll.subarray(k * mtu, (k + 1) * mtu));
+  let pClock = 0;
+  let wantOpen = 0;
+  let openDue = false;
+
+  // Closed and foreign conversations.
+  const Kf = cfg.forget;
+  const kUsed = new Uint8Array(Kf);
+  const kAddr = new Uint16Array(Kf);
+  const kNum = new Uint16Array(Kf);
+  let kNext = 0;
+  let unknownNext = 0;
+
+  const hdr = psHeader(); // receive path
+  const hp = psHeader(); // pending SCs
+  const txh = psHeader(); // send
+  const rh = psHeader(); // RTX
+  const predV = new Uint16Array(MAXP);
+  const sendPred = new Uint16Array(MAXP);
+  const front = new Uint16Array(MAXP);
+  const txBuf = new Uint8Array(mtu);
+  const rtxBuf = new Uint8Array(mtu);
+  const dBuf = new Uint8Array(mtu);
+  const succ = new Int16Array(MAXP);
+  let deliverFn: DeliverFn | null = null;
+  let openFn: ((conv: number) => void) | null = null;
+  let attachFn: ((conv: number, frame: Uint8Array, len: number) => void) | null = null;
+  let timer: Timer | null = null;
+  let timerAt = Infinity;
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  function handle(c: number): number {
+    return (cGen[c] << 8) | c;
+  }
+
+  function slotOf(conv: number): number {
+    const c = conv & 0xff;
+    if (!(conv >= 0 && c < C) || cState[c] !== OPEN || cGen[c] !== conv >>> 8) return -1;
+    return c;
+  }
+
+  function findConv(a: number, n: number): number {
+    for (let c = 0; c < C; c++) if (cState[c] === OPEN && cCidAddr[c] === a && cCidNum[c] === n) return c;
+    return -1;
+  }
+
+  function indexOf(c: number, addr: number): number {
+    for (let i = 0; i < cN[c]; i++) if (cAddr[c * MAXP + i] === addr) return i;
+    return -1;
+  }
+
+  /** Ordinal (1..65535) of participant q's message with sequence number seq; 0 if none can have it. */
+  function ordOf(c: number, q: number, seq: number): number {
+    const x = ((seq - cFirst[c * MAXP + q]) & 0xffff) + 1;
+    return x > 0xffff ? 0 : x;
+  }
+
+  function seqOf(c: number, q: number, ord: number): number {
+    return (cFirst[c * MAXP + q] + ord - 1) & 0xffff;
+  }
+
+  function forget(a: number, n: number): void {
+    for (let k = 0; k < Kf; k++) if (kUsed[k] && kAddr[k] === a && kNum[k] === n) return;
+    if (Kf === 0) return;
+    kUsed[kNext] = 1;
+    kAddr[kNext] = a;
+    kNum[kNext] = n;
+    kNext = (kNext + 1) % Kf;
+  }
+
+  function forgotten(a: number, n: number): boolean {
+    for (let k = 0; k < Kf; k++) if (kUsed[k] && kAddr[k] === a && kNum[k] === n) return true;
+    return false;
+  }
+
+  function macSend(dst: number, buf: Uint8Array, len: number): boolean {
+    if (mac.send(dst, buf, len) === TX_OK) return true;
+    stats.macRefused++;
+    return false;
+  }
+
+  /** To every other participant (or the group); RTXs skip participants masked out. */
+  function sendAll(c: number, buf: Uint8Array, len: number, skipMasked: boolean): void {
+    if (cfg.group !== 0) {
+      macSend(cfg.group, buf, len);
+      return;
+    }
+    for (let i = 0; i < cN[c]; i++) {
+      if (i === cMe[c] || (skipMasked && ((cMasked[c] >>> i) & 1))) continue;
+      macSend(cAddr[c * MAXP + i], buf, len);
+    }
+  }
+
+  /** Node of a mid in conversation c, -1 if not retained. */
+  function nodeOf(c: number, mid: number): number {
+    const q = indexOf(c, midSender(mid));
+    if (q < 0) return -1;
+    return images[c].find(q, ordOf(c, q, midSeq(mid)));
+  }
+
+  function midOfNode(c: number, x: number): number {
+    const img = images[c];
+    const q = img.sender(x);
+    return midOf(cAddr[c * MAXP + q], seqOf(c, q, img.ord(x)));
+  }
+
+  // ---- the one timer ---------------------------------------------------------------------------
+
+  function arm(): void {
+    let next = openDue ? clock.now() : Infinity;
+    for (let k = 0; k < C * H; k++) if (hUsed[k] && hDeadline[k] < next) next = hDeadline[k];
+    if (next === timerAt) return;
+    if (timer !== null) clock.cancel(timer);
+    timer = null;
+    timerAt = next;
+    if (next !== Infinity) timer = clock.at(next, tick);
+  }
+
+  function tick(): void {
+    timer = null;
+    timerAt = Infinity;
+    if (openDue) {
+      openDue = false;
+      openPending();
+    }
+    const now = clock.now();
+    for (let k = 0; k < C * H; k++) {
+      if (!hUsed[k] || hDeadline[k] > now) continue;
+      const c = (k / H) | 0;
+      const t = hTries[k];
+      const si = indexOf(c, hSrc[k]);
+      const srcMasked = si >= 0 && ((cMasked[c] >>> si) & 1) === 1;
+      if (t < cfg.rtxTries && !srcMasked) {
+        sendRtx(c, k, hSrc[k]);
+      } else if (t < cfg.rtxTries + cfg.rtxAllTries) {
+        sendRtx(c, k, -1);
+      } else {
+        hUsed[k] = 0;
+        stats.heldDropped++;
+        continue;
+      }
+      hTries[k] = t + 1;
+      hDeadline[k] = now + jitter(cfg.rtxUs);
+    }
+    arm();
+  }
+
+  // ---- retransmission requests -----------------------------------------------------------------
+
+  /** RTX for held entry k (k < 0: naming nothing) to dst, or to everyone when dst < 0. */
+  function sendRtx(c: number, k: number, dst: number): void {
+    const img = images[c];
+    rh.type = PS_RTX;
+    rh.resent = false;
+    rh.cidAddr = cCidAddr[c];
+    rh.cidNum = cCidNum[c];
+    rh.named = k >= 0;
+    rh.idx = k >= 0 ? hQ[k] : 0;
+    rh.seq = k >= 0 ? seqOf(c, hQ[k], hOrd[k]) : 0;
+    rh.mask = 0;
+    for (let q = 0; q < cN[c]; q++) {
+      if (img.have[q] > 0) {
+        rh.mask |= 1 << q;
+        rh.seqs[q] = seqOf(c, q, img.have[q]);
+      }
+    }
+    const n = emitPs(rtxBuf, rh);
+    stats.rtxSent++;
+    if (dst >= 0) macSend(dst, rtxBuf, n);
+    else sendAll(c, rtxBuf, n, true);
+  }
+
+  function answerRtx(c: number, h: PsHeader, src: number): void {
+    const img = images[c];
+    const p = cN[c];
+    if ((h.mask >>> p) !== 0 || (h.named && h.idx >= p)) {
+      stats.malformed++;
+      return;
+    }
+    for (let q = 0; q < p; q++) front[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
+    let x = -1;
+    if (h.named) x = img.find(h.idx, ordOf(c, h.idx, h.seq));
+    if (x >= 0) img.markAncestors(x);
+    let sent = 0;
+    let a = -1;
+    for (;;) {
+      const j = img.nextByAge(a);
+      if (j < 0) break;
+      a = img.age(j);
+      const f = img.frame(j);
+      if (f === null || img.ord(j) <= front[img.sender(j)] || (x >= 0 && !img.marked(j))) continue;
+      if (!macSend(src, f, img.frameLen(j))) break;
+      sent++;
+    }
+    if (sent > 0) {
+      stats.rtxAnswered++;
+      stats.rtxResent += sent;
+    }
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  /** Attach a received message and deliver it; false when a table was full (the message is dropped). */
+  function attachDeliver(c: number, q: number, ord: number, pred: Uint16Array, frame: Uint8Array, off: number, len: number): boolean {
+    const img = images[c];
+    const x = img.attach(q, ord, pred, frame, len, cfg.reserve > 0 ? cfg.reserve : 1);
+    if (x < 0) {
+      stats.flowDiscarded++;
+      stats.nodesFull++;
+      return false;
+    }
+    if (img.frame(x) === null && !img.stable(x)) stats.uncopied++;
+    const conv = handle(c);
+    if (attachFn) attachFn(conv, frame, len);
+    const n = len - off;
+    for (let i = 0; i < n; i++) dBuf[i] = frame[off + i];
+    stats.delivered++;
+    if (deliverFn && slotOf(conv) === c) deliverFn(conv, cAddr[c * MAXP + q], seqOf(c, q, ord), dBuf, n);
+    return true;
+  }
+
+  /** Attach every held message whose predecessors have all arrived, until none is left. */
+  function drain(c: number): void {
+    const conv = handle(c);
+    const img = images[c];
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (let k = c * H; k < (c + 1) * H; k++) {
+        if (!hUsed[k]) continue;
+        const st = img.check(hQ[k], hOrd[k], hPred[k]);
+        if (st === G_MISSING) continue;
+        hUsed[k] = 0; // nothing refills a holding queue during delivery: the bytes stay valid
+        if (st === G_OK && attachDeliver(c, hQ[k], hOrd[k], hPred[k], hBuf[k], hOff[k], hLen[k])) progress = true;
+        if (slotOf(conv) !== c) return; // closed from onDeliver
+      }
+    }
+  }
+
+  /** Does a held message of another participant name (q, ord) or a later message of q as predecessor? */
+  function neededByHeld(c: number, q: number, ord: number): boolean {
+    for (let k = c * H; k < (c + 1) * H; k++) if (hUsed[k] && hQ[k] !== q && hPred[k][q] >= ord) return true;
+    return false;
+  }
+
+  /** An SC or AN for open conversation c. */
+  function onMessage(c: number, h: PsHeader, frame: Uint8Array, len: number, src: number): void {
+    const img = images[c];
+    const p = cN[c];
+    const q = h.type === PS_SC ? 0 : h.idx;
+    if (q >= p || (h.mask >>> p) !== 0) {
+      stats.malformed++;
+      return;
+    }
+    const ord = ordOf(c, q, h.seq);
+    for (let r = 0; r < MAXP; r++) predV[r] = (h.mask >>> r) & 1 ? ordOf(c, r, h.seqs[r]) : 0;
+    const st = img.check(q, ord, predV);
+    // Participant 0's first message is the SC and nothing else.
+    if (st === G_BAD || (h.type === PS_AN && q === 0 && ord === 1)) {
+      stats.malformed++;
+      return;
+    }
+    if (st === G_DUP) {
+      stats.duplicates++;
+      if (h.resent) resendSuccessors(c, img.find(q, ord), src);
+      return;
+    }
+    if (((cMasked[c] >>> q) & 1) && !neededByHeld(c, q, ord)) {
+      stats.maskedDiscarded++;
+      return;
+    }
+    if (st === G_MISSING) {
+      hold(c, q, ord, h.off, frame, len, src);
+      return;
+    }
+    if (attachDeliver(c, q, ord, predV, frame, h.off, len) && slotOf(handle(c)) === c) drain(c);
+  }
+
+  function hold(c: number, q: number, ord: number, off: number, frame: Uint8Array, len: number, src: number): void {
+    let free = -1;
+    for (let k = c * H; k < (c + 1) * H; k++) {
+      if (!hUsed[k]) {
+        if (free < 0) free = k;
+      } else if (hQ[k] === q && hOrd[k] === ord) {
+        stats.duplicates++;
+        return;
+      }
+    }
+    if (free < 0) {
+      stats.flowDiscarded++;
+      stats.holdFull++;
+      return;
+    }
+    const k = free;
+    hUsed[k] = 1;
+    hQ[k] = q;
+    hOrd[k] = ord;
+    hOff[k] = off;
+    hLen[k] = len;
+    hSrc[k] = src;
+    hTries[k] = 0;
+    hDeadline[k] = clock.now() + jitter(cfg.holdUs);
+    for (let r = 0; r < MAXP; r++) hPred[k][r] = predV[r];
+    const b = hBuf[k];
+    for (let i = 0; i < len; i++) b[i] = frame[i];
+    b[PF_KIND] &= ~K_RESENT;
+    stats.held++;
+    arm();
+  }
+
+  /** The duplicate rule of 3.2.2: send the immediate successors of node x, and our reply to it, to the resender. */
+  function resendSuccessors(c: number, x: number, src: number): void {
+    if (x < 0) return;
+    const img = images[c];
+    const n = img.successors(x, succ);
+    let reply = -1;
+    for (let i = 0; i < n; i++) {
+      if (img.sender(succ[i]) === cMe[c]) reply = succ[i];
+      const f = img.frame(succ[i]);
+      if (f !== null && macSend(src, f, img.frameLen(succ[i]))) stats.successorsResent++;
+    }
+    if (reply >= 0) return;
+    // Our earliest message after x, among those we still keep (a stable one the resender has).
+    const q = img.sender(x);
+    const o = img.ord(x);
+    let j = img.nextByAge(img.age(x));
+    while (j >= 0) {
+      if (img.sender(j) === cMe[c] && img.precedes(q, o, cMe[c], img.ord(j))) {
+        const f = img.frame(j);
+        if (f !== null && macSend(src, f, img.frameLen(j))) stats.successorsResent++;
+        return;
+      }
+      j = img.nextByAge(img.age(j));
+    }
+  }
+
+  /** Open a conversation from its SC (parsed in h) in a free slot; returns the slot or -1. */
+  function openFromSc(h: PsHeader, frame: Uint8Array, len: number, src: number): number {
+    let c = 0;
+    while (c < C && cState[c] !== FREE) c++;
+    if (c === C) return -1;
+    let mine = -1;
+    for (let i = 0; i < h.n; i++) if (h.addrs[i] === me) mine = i;
+    cState[c] = OPEN;
+    cGen[c] = (cGen[c] + 1) & 0xff;
+    cCidAddr[c] = h.cidAddr;
+    cCidNum[c] = h.cidNum;
+    cN[c] = h.n;
+    cMe[c] = mine;
+    cMasked[c] = 0;
+    for (let i = 0; i < h.n; i++) {
+      cAddr[c * MAXP + i] = h.addrs[i];
+      cFirst[c * MAXP + i] = i === 0 ? h.cidNum : 1;
+    }
+    images[c].reset(h.n);
+    wantOpen--;
+    const conv = handle(c);
+    if (openFn) openFn(conv);
+    if (slotOf(conv) === c) onMessage(c, h, frame, len, src);
+    return c;
+  }
+
+  function openPending(): void {
+    while (wantOpen > 0) {
+      let k = -1;
+      for (let i = 0; i < Pn; i++) if (pUsed[i] && (k < 0 || pAge[i] < pAge[k])) k = i;
+      if (k < 0) return;
+      if (!parsePs(pBuf[k], pLen[k], hp)) {
+        pUsed[k] = 0;
+        continue;
+      }
+      if (findConv(hp.cidAddr, hp.cidNum) >= 0) {
+        pUsed[k] = 0;
+        continue;
+      }
+      if (openFromSc(hp, pBuf[k], pLen[k], pSrc[k]) < 0) return; // no free slot: it stays pending
+      pUsed[k] = 0; // nothing refills the pending table during delivery
+    }
+  }
+
+  function onSc(h: PsHeader, frame: Uint8Array, len: number, src: number): void {
+    if (forgotten(h.cidAddr, h.cidNum)) return;
+    let listed = false;
+    for (let i = 1; i < h.n; i++) if (h.addrs[i] === me) listed = true;
+    if (!listed) {
+      forget(h.cidAddr, h.cidNum); // someone else's conversation: its messages need no RTX from us
+      return;
+    }
+    let free = -1;
+    for (let k = 0; k < Pn; k++) {
+      if (pUsed[k] && pBuf[k][1] === frame[1] && pBuf[k][2] === frame[2] && pBuf[k][3] === frame[3] && pBuf[k][4] === frame[4]) {
+        stats.duplicates++;
+        return;
+      }
+      if (!pUsed[k] && free < 0) free = k;
+    }
+    if (wantOpen > 0 && openFromSc(h, frame, len, src) >= 0) return;
+    if (free < 0) {
+      stats.flowDiscarded++;
+      return;
+    }
+    pUsed[free] = 1;
+    pLen[free] = len;
+    pSrc[free] = src;
+    pAge[free] = ++pClock;
+    const b = pBuf[free];
+    for (let i = 0; i < len; i++) b[i] = frame[i];
+    b[PF_KIND] &= ~K_RESENT;
+  }
+
+  function pendingHas(a: number, n: number): boolean {
+    for (let k = 0; k < Pn; k++) {
+      const b = pBuf[k];
+      if (pUsed[k] && ((b[1] << 8) | b[2]) === a && ((b[3] << 8) | b[4]) === n) return true;
+    }
+    return false;
+  }
+
+  mac.onReceive(function (payload: Uint8Array, len: number, info: MacRxInfo) {
+    if (!parsePs(payload, len, hdr)) {
+      stats.malformed++;
+      return;
+    }
+    const src = info.src;
+    const c = findConv(hdr.cidAddr, hdr.cidNum);
+    if (hdr.type === PS_RTX) {
+      if (c >= 0) answerRtx(c, hdr, src);
+      return;
+    }
+    if (c >= 0) {
+      onMessage(c, hdr, payload, len, src);
+      return;
+    }
+    if (hdr.type === PS_SC) {
+      onSc(hdr, payload, len, src);
+      return;
+    }
+    if (pendingHas(hdr.cidAddr, hdr.cidNum)) {
+      stats.flowDiscarded++; // 3.3: only the SC of a pending conversation is kept
+      return;
+    }
+    if (forgotten(hdr.cidAddr, hdr.cidNum)) return;
+    stats.unknownConv++;
+    const now = clock.now();
+    if (now < unknownNext) return;
+    unknownNext = now + cfg.rtxUs;
+    // Ask for the conversation from its root: an RTX naming nothing with an empty frontier.
+    rh.type = PS_RTX;
+    rh.resent = false;
+    rh.named = false;
+    rh.idx = 0;
+    rh.seq = 0;
+    rh.mask = 0;
+    rh.cidAddr = hdr.cidAddr;
+    rh.cidNum = hdr.cidNum;
+    const n = emitPs(rtxBuf, rh);
+    stats.rtxSent++;
+    macSend(src, rtxBuf, n);
+  });
+  mac.onSent(null);
+
+  // ---- the interface ---------------------------------------------------------------------------
+
+  return {
+    stats,
+    activeOpen(list: ArrayLike<number>, n: number): number {
+      if (!(n >= 1 && n <= MAXP && n <= list.length)) return PS_E_ARG;
+      let self = false;
+      for (let i = 0; i < n; i++) {
+        const a = list[i];
+        if (!(a >= 0 && a <= 0xffff) || isGroupAddr(a)) return PS_E_ARG;
+        for (let j = 0; j < i; j++) if (list[j] === a) return PS_E_ARG;
+        if (a === me) self = true;
+      }
+      if (!self) return PS_E_ARG;
+      let c = 0;
+      while (c < C && cState[c] !== FREE) c++;
+      if (c === C) return PS_E_FULL;
+      const num = nextCid;
+      nextCid = (nextCid + 1) & 0xffff;
+      cState[c] = OPEN;
+      cGen[c] = (cGen[c] + 1) & 0xff;
+      cCidAddr[c] = me;
+      cCidNum[c] = num;
+      cN[c] = n;
+      cMe[c] = 0;
+      cMasked[c] = 0;
+      cAddr[c * MAXP] = me;
+      cFirst[c * MAXP] = num;
+      let k = 1;
+      for (let i = 0; i < n; i++) {
+        if (list[i] === me) continue;
+        cAddr[c * MAXP + k] = list[i];
+        cFirst[c * MAXP + k] = 1;
+        k++;
+      }
+      images[c].reset(n);
+      return handle(c);
+    },
+    passiveOpen(): number {
+      if (wantOpen >= 255) return PS_E_FULL;
+      wantOpen++;
+      for (let k = 0; k < Pn; k++) if (pUsed[k]) openDue = true;
+      if (openDue) arm();
+      return PS_OK;
+    },
+    close(conv: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      cState[c] = FREE;
+      for (let k = c * H; k < (c + 1) * H; k++) hUsed[k] = 0;
+      forget(cCidAddr[c], cCidNum[c]);
+      arm();
+      return PS_OK;
+    },
+    send(conv: number, payload: Uint8Array, len: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      const img = images[c];
+      const q = cMe[c];
+      const ord = img.have[q] + 1;
+      if (ord > 0xffff) return PS_E_EXHAUSTED;
+      txh.resent = false;
+      txh.cidAddr = cCidAddr[c];
+      txh.cidNum = cCidNum[c];
+      sendPred.fill(0);
+      if (q === 0 && ord === 1) {
+        txh.type = PS_SC;
+        txh.idx = 0;
+        txh.n = cN[c];
+        for (let i = 0; i < cN[c]; i++) txh.addrs[i] = cAddr[c * MAXP + i];
+      } else {
+        txh.type = PS_AN;
+        txh.idx = q;
+        txh.seq = seqOf(c, q, ord);
+        txh.mask = 0;
+        for (let r = 0; r < cN[c]; r++) {
+          const l = img.leaf[r];
+          if (l === 0) continue;
+          txh.mask |= 1 << r;
+          txh.seqs[r] = seqOf(c, r, l);
+          sendPred[r] = l;
+        }
+      }
+      const off = emitPs(txBuf, txh);
+      if (!(len >= 0 && len <= payload.length) || off === 0 || off + len > mtu) return PS_E_TOO_LARGE;
+      for (let i = 0; i < len; i++) txBuf[off + i] = payload[i];
+      if (img.check(q, ord, sendPred) !== G_OK || img.attach(q, ord, sendPred, txBuf, off + len, 0) < 0) return PS_E_FULL;
+      if (attachFn) attachFn(conv, txBuf, off + len);
+      sendAll(c, txBuf, off + len, false);
+      stats.sent++;
+      return midOf(me, seqOf(c, q, ord));
+    },
+    resend(conv: number, mid: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      const img = images[c];
+      const x = nodeOf(c, mid);
+      if (x < 0) return PS_E_UNKNOWN;
+      const f = img.frame(x);
+      if (f === null) return img.stable(x) ? PS_E_STABLE : PS_E_NOCOPY;
+      const n = img.frameLen(x);
+      for (let i = 0; i < n; i++) txBuf[i] = f[i];
+      txBuf[PF_KIND] |= K_RESENT;
+      sendAll(c, txBuf, n, false);
+      stats.resent++;
+      return PS_OK;
+    },
+    maskOut(conv: number, addr: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      const q = indexOf(c, addr);
+      if (q < 0 || q === cMe[c]) return PS_E_ARG;
+      cMasked[c] |= 1 << q;
+      images[c].setMasked(cMasked[c]);
+      images[c].collect();
+      return PS_OK;
+    },
+    maskIn(conv: number, addr: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      const q = indexOf(c, addr);
+      if (q < 0) return PS_E_ARG;
+      cMasked[c] &= ~(1 << q);
+      images[c].setMasked(cMasked[c]);
+      return PS_OK;
+    },
+    freeNode(conv: number, mid: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      const q = indexOf(c, midSender(mid));
+      if (q < 0) return 0;
+      return images[c].freeNode(q, ordOf(c, q, midSeq(mid)));
+    },
+    onDeliver(fn) { deliverFn = fn; },
+    onOpen(fn) { openFn = fn; },
+    onAttach(fn) { attachFn = fn; },
+    cid(conv: number): number {
+      const c = slotOf(conv);
+      return c < 0 ? PS_E_UNKNOWN : midOf(cCidAddr[c], cCidNum[c]);
+    },
+    root(conv: number): number {
+      const c = slotOf(conv);
+      return c < 0 || images[c].have[0] === 0 ? PS_E_UNKNOWN : midOf(cCidAddr[c], cCidNum[c]);
+    },
+    leaves(conv: number, out: NumList): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      let n = 0;
+      for (let q = 0; q < cN[c]; q++) {
+        const l = images[c].leaf[q];
+        if (l !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, l));
+      }
+      return n;
+    },
+    participants(conv: number, out: NumList): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      for (let i = 0; i < cN[c]; i++) out[i] = cAddr[c * MAXP + i];
+      return cN[c];
+    },
+    next(conv: number, mid: number, out: NumList): number {
+      const c = slotOf(conv);
+      const x = c < 0 ? -1 : nodeOf(c, mid);
+      if (x < 0) return 0;
+      const n = images[c].successors(x, succ);
+      for (let i = 0; i < n; i++) out[i] = midOfNode(c, succ[i]);
+      return n;
+    },
+    prev(conv: number, mid: number, out: NumList): number {
+      const c = slotOf(conv);
+      const x = c < 0 ? -1 : nodeOf(c, mid);
+      if (x < 0) return 0;
+      let n = 0;
+      for (let q = 0; q < cN[c]; q++) {
+        const y = images[c].pred(x, q);
+        if (y !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, y));
+      }
+      return n;
+    },
+    outstanding(conv: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      let n = 0;
+      for (let k = c * H; k < (c + 1) * H; k++) n += hUsed[k];
+      return n;
+    },
+    precedes(conv: number, m1: number, m2: number): boolean {
+      const c = slotOf(conv);
+      if (c < 0) return false;
+      const q1 = indexOf(c, midSender(m1));
+      const q2 = indexOf(c, midSender(m2));
+      if (q1 < 0 || q2 < 0) return false;
+      return images[c].precedes(q1, ordOf(c, q1, midSeq(m1)), q2, ordOf(c, q2, midSeq(m2)));
+    },
+    stable(conv: number, mid: number): boolean {
+      const c = slotOf(conv);
+      if (c < 0) return false;
+      const x = nodeOf(c, mid);
+      if (x >= 0) return images[c].stable(x);
+      const q = indexOf(c, midSender(mid));
+      const ord = q < 0 ? 0 : ordOf(c, q, midSeq(mid));
+      return ord !== 0 && ord <= images[c].have[q]; // reclaimed: only stable messages are
+    },
+    nStable(conv: number, mid: number): number {
+      const c = slotOf(conv);
+      const x = c < 0 ? -1 : nodeOf(c, mid);
+      return x < 0 ? 0 : images[c].nStable(x);
+    },
+    known(conv: number, mid: number): boolean {
+      const c = slotOf(conv);
+      if (c < 0) return false;
+      const q = indexOf(c, midSender(mid));
+      const ord = q < 0 ? 0 : ordOf(c, q, midSeq(mid));
+      return ord !== 0 && ord <= images[c].have[q];
+    },
+    hasCopy(conv: number, mid: number): boolean {
+      const c = slotOf(conv);
+      const x = c < 0 ? -1 : nodeOf(c, mid);
+      return x >= 0 && images[c].frame(x) !== null;
+    },
+    unstableOwn(conv: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      const img = images[c];
+      let n = 0;
+      let j = img.nextByAge(-1);
+      while (j >= 0) {
+        if (img.sender(j) === cMe[c] && !img.stable(j)) n++;
+        j = img.nextByAge(img.age(j));
+      }
+      return n;
+    },
+    maxPayload(conv: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      const img = images[c];
+      if (cMe[c] === 0 && img.have[0] === 0) return mtu - (6 + 2 * (cN[c] - 1));
+      let k = 0;
+      for (let q = 0; q < cN[c]; q++) if (img.leaf[q] !== 0) k++;
+      return mtu - 8 - 2 * k;
+    },
+    bufsUsed(conv: number): number {
+      const c = slotOf(conv);
+      return c < 0 ? 0 : images[c].bufsUsed();
+    },
+    nodesUsed(conv: number): number {
+      const c = slotOf(conv);
+      return c < 0 ? 0 : images[c].nodesUsed();
+    },
+  };
+}
