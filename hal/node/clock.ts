@@ -11,12 +11,20 @@ export interface RealClock extends Clock {
   close(): void;
 }
 
+// Deno has no global setImmediate: a zero timeout stands in (Deno does not clamp it to 1 ms).
+const soon: (fn: () => void) => unknown =
+  typeof setImmediate === 'function' ? setImmediate : (fn: () => void) => setTimeout(fn, 0);
+const unsoon = (h: unknown): void => {
+  if (typeof clearImmediate === 'function' && typeof setImmediate === 'function') clearImmediate(h as ReturnType<typeof setImmediate>);
+  else clearTimeout(h as ReturnType<typeof setTimeout>);
+};
+
 export function realClock(): RealClock {
   const t0 = performance.now();
   const now = (): number => Math.floor((performance.now() - t0) * 1000);
   const sched = scheduler(0);
   let armed: ReturnType<typeof setTimeout> | null = null;
-  let immediate: ReturnType<typeof setImmediate> | null = null;
+  let immediate: unknown = null;
   let armedFor = Infinity;
 
   const fire = (): void => {
@@ -28,7 +36,7 @@ export function realClock(): RealClock {
   };
   function disarm(): void {
     if (armed !== null) clearTimeout(armed);
-    if (immediate !== null) clearImmediate(immediate);
+    if (immediate !== null) unsoon(immediate);
     armed = null;
     immediate = null;
   }
@@ -39,7 +47,7 @@ export function realClock(): RealClock {
     armedFor = next;
     // A timer due now runs after pending I/O (setImmediate), not after setTimeout's 1 ms minimum.
     const ms = (next - now()) / 1000;
-    if (ms <= 0) immediate = setImmediate(fire);
+    if (ms <= 0) immediate = soon(fire);
     else armed = setTimeout(fire, ms);
   }
 
