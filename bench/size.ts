@@ -1,5 +1,5 @@
 // Bundle size. Each board's minified bundle in bytes against its budget (boards/<name>.ts), and, when
-// an Espruino interpreter is at hand (PICOLINK_ESPRUINO or `espruino` on PATH), the JsVars the bundle
+// an Espruino interpreter is at hand (ESPRUINO or `espruino` on PATH), the JsVars the bundle
 // occupies once loaded (process.memory().usage after load minus before, on the Linux build; for the
 // simulator board, after create() of a sensor too) against the JsVars of the board it is meant for.
 // Headline: the largest bundle's share of its budget.
@@ -13,7 +13,7 @@ import type { BenchResult, BenchRow } from './run.ts';
 import { boardConfig, boardFiles } from '../rollup.config.js';
 
 function espruino(): string | null {
-  const p = process.env.PICOLINK_ESPRUINO;
+  const p = process.env.ESPRUINO ?? process.env.PICOLINK_ESPRUINO;
   if (p) return existsSync(p) ? p : null;
   const r = spawnSync('sh', ['-c', 'command -v espruino'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
@@ -53,6 +53,6 @@ export async function bench(): Promise<BenchResult> {
       rows.push({ name: `${board.name} loaded${board.name === 'sim' ? ' + sensor' : ''}`, value: v, unit: 'JsVars', note: board.jsvars ? `${((100 * v) / board.jsvars).toFixed(0)}% of the board's ${board.jsvars}` : 'Espruino Linux build' });
     }
   }
-  if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set PICOLINK_ESPRUINO to an Espruino interpreter' });
+  if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set ESPRUINO to an Espruino interpreter' });
   return { name: 'size', rows, headline: { label: 'largest bundle / its byte budget', ratio: worst } };
 }

@@ -1,7 +1,7 @@
 // Runs the minified simulator-board bundle on a real Espruino interpreter (the Linux build), when one
 // is available, and checks that it emits byte for byte the frames Node emits from the same bundle:
 // the telemetry header and the CBOR readings (integers, floats, strings, nesting) under Espruino's own
-// numbers and strings. Set PICOLINK_ESPRUINO to the interpreter's path, or put `espruino` on PATH.
+// numbers and strings. Set ESPRUINO (or PICOLINK_ESPRUINO) to the interpreter's path, or put `espruino` on PATH.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { boardConfig } from '../../rollup.config.js';
 const root = resolve(import.meta.dirname, '../..');
 
 function findEspruino(): string | null {
-  const env = process.env.PICOLINK_ESPRUINO;
+  const env = process.env.ESPRUINO ?? process.env.PICOLINK_ESPRUINO;
   if (env) return existsSync(env) ? env : null;
   const r = spawnSync('sh', ['-c', 'command -v espruino'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
@@ -95,7 +95,7 @@ function parse(out: string): { frames: string[]; stats: unknown } {
 async function onBoth(harness: string, what: string): Promise<{ onEspruino: ReturnType<typeof parse>; onNode: ReturnType<typeof parse> } | null> {
   const espruino = findEspruino();
   if (!espruino) {
-    console.log(`  skip: no Espruino interpreter (set PICOLINK_ESPRUINO=/path/to/espruino, the Linux build); ${what} not run on Espruino`);
+    console.log(`  skip: no Espruino interpreter (set ESPRUINO=/path/to/espruino, the Linux build); ${what} not run on Espruino`);
     return null;
   }
   const dir = mkdtempSync(join(tmpdir(), 'picolink-esp-'));
