@@ -1,0 +1,343 @@
+// FIFO and causal ordered multicast over any MAC (textbook 15.4.3, figure 15.15; lecture notes on
+// FIFO order and the Birman-Schiper-Stephenson protocol), made reliable over a lossy network.
+//
+// - FIFO: each sender numbers its messages 1, 2, 3 ...; a member delivers message s of sender j when
+//   it has delivered s-1 of j, holds it back when it comes too soon, and rejects it as a duplicate
+//   when it has delivered s already.
+// - Causal (BSS): a member's vector S counts the messages it has delivered from each member (its own
+//   entry: the messages it sent). A message carries the sender's vector T, incremented at the sender's
+//   own entry. At member i, a message from j is accepted when T[j] = S[j] + 1 and T[k] <= S[k] for
+//   every k != j; delayed (held back) when T[j] > S[j] + 1 or some T[k] > S[k]; rejected as a
+//   duplicate when T[j] <= S[j] (bssRule). Accepting increments S[j]; held messages are tried again
+//   after every delivery. A member delivers its own message at once, inside multicast().
+// - Beyond the notes, for loss (both): each sender keeps its last `window` messages until every
+//   member has delivered them. Every member answers each DATA with an ACK carrying how many of the
+//   sender's messages it has delivered (cumulative). A message held because an earlier one is
+//   missing earns a NACK to the member whose message is missing (the sender itself, or, for causal,
+//   a member k with T[k] > S[k]), which sends that message again at once (at most once per quarter
+//   timeout). Replies wait a random 0..replyDelayUs and go out together, one per member. A message
+//   still unacknowledged after timeoutUs is sent again to each member that has not acknowledged it,
+//   for ever: the group is fixed, and a member that never answers (crashed) stalls the window, after
+//   which multicast() returns ORDER_E_FULL. Copies are harmless: the rule above rejects them.
+// - Bounds: a sender numbers message s only when every member has delivered s - window, so a member
+//   holds at most window - 1 messages of each other member; the hold-back queue has a slot per
+//   (member, number mod window) and cannot overflow. A DATA outside that window (not from a correct
+//   member) is dropped and counted. Numbers wrap at 65536 and compare in serial order (RFC 1982).
+// Board code: every table is a typed array allocated at creation; one timer serves every deadline.
+
+import type { Timer } from '../../hal/clock.ts';
+import { TX_OK } from '../../hal/link.ts';
+import type { MacRxInfo } from '../mac/mac.ts';
+import type { OrderHeader } from './frame.ts';
+import { O_HDR, P_CAUSAL, P_FIFO, T_ACK, T_DATA, T_NACK, causalHdr, emitSeq, emitVec, parseOrder, vecAt } from './frame.ts';
+import type { DeliverFn, OrderGroup, OrderOptions } from './group.ts';
+import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, indexOf, memberIndex, orderStats } from './group.ts';
+
+export const BSS_ACCEPT = 0;
+export const BSS_DELAY = 1;
+export const BSS_REJECT = 2;
+
+/**
+ * The Birman-Schiper-Stephenson rule for a message from member j whose vector T is in buf at vecOff
+ * (u16 big-endian entries), at a member whose vector is S: BSS_ACCEPT, BSS_DELAY or BSS_REJECT.
+ * Entries compare in serial order mod 65536.
+ */
+export function bssRule(S: Uint16Array, buf: Uint8Array, vecOff: number, j: number, n: number): number {
+  const tj = (buf[vecOff + 2 * j] << 8) | buf[vecOff + 2 * j + 1];
+  const d = (tj - S[j]) & 0xffff;
+  if (d === 0 || d >= 0x8000) return BSS_REJECT;
+  if (d > 1) return BSS_DELAY;
+  for (let k = 0; k < n; k++) {
+    if (k === j) continue;
+    const tk = (buf[vecOff + 2 * k] << 8) | buf[vecOff + 2 * k + 1];
+    if (((S[k] - tk) & 0xffff) >= 0x8000) return BSS_DELAY; // T[k] > S[k]
+  }
+  return BSS_ACCEPT;
+}
+
+function seqcast(o: OrderOptions, proto: number): OrderGroup {
+  const mac = o.mac;
+  const clock = o.clock;
+  const rng = o.rng;
+  const cfg = o.config || ORDER_DEFAULTS;
+  const me = memberIndex(o.members, mac.addr, cfg);
+  const n = o.members.length;
+  const causal = proto === P_CAUSAL;
+  const hdrLen = causal ? causalHdr(n) : O_HDR;
+  const mtu = mac.caps.mtu;
+  if (mtu < hdrLen + 1) throw new Error('order: the MAC mtu ' + mtu + ' is too small for a ' + n + '-member header');
+  const W = cfg.window;
+  const wmask = W - 1;
+  const addrs = new Uint16Array(n);
+  for (let i = 0; i < n; i++) addrs[i] = o.members[i];
+
+  // S: messages delivered from each member (own entry: messages sent), mod 65536.
+  const S = new Uint16Array(n);
+  // Send history: own frames by number mod W, whole (header and data), as they first went out.
+  const hAll = new Uint8Array(W * mtu);
+  const hBuf: Uint8Array[] = [];
+  for (let i = 0; i < W; i++) hBuf.push(hAll.subarray(i * mtu, (i + 1) * mtu));
+  const hLen = new Uint16Array(W);
+  const hDeadline = new Float64Array(W);
+  /** When each history frame last went out as a NACK answer (NACK copies are answered once per quarter timeout). */
+  const hNacked = new Float64Array(W).fill(-Infinity);
+  // acked[m]: how many of our messages member m has delivered (our own entry follows S[me]).
+  const acked = new Uint16Array(n);
+  // Hold-back queue: a slot per (member j, number mod W), whole frames.
+  const rAll = new Uint8Array(n * W * mtu);
+  const rBuf: Uint8Array[] = [];
+  for (let i = 0; i < n * W; i++) rBuf.push(rAll.subarray(i * mtu, (i + 1) * mtu));
+  const rUsed = new Uint8Array(n * W);
+  const rSeq = new Uint16Array(n * W);
+  const rLen = new Uint16Array(n * W);
+  let holdCount = 0;
+  const scratch = new Uint8Array(O_HDR);
+  const hdr: OrderHeader = { proto: 0, type: 0, seq: 0, ts: 0, n: 0, off: 0 };
+  const stats = orderStats();
+  let onDeliverFn: DeliverFn | null = null;
+  let timer: Timer | null = null;
+  let timerAt = Infinity;
+  // Replies owed, one bit per member, sent together at flushAt (see OrderConfig.replyDelayUs).
+  let oweAck = 0;
+  let oweNack = 0;
+  let flushAt = Infinity;
+
+  function jitter(us: number): number {
+    return us + (rng.u32() % (Math.floor(us / 2) + 1));
+  }
+
+  function pending(): number {
+    let p = 0;
+    for (let m = 0; m < n; m++) {
+      const d = (S[me] - acked[m]) & 0xffff;
+      if (m !== me && d > p) p = d;
+    }
+    return p;
+  }
+
+  // ---- the one timer: retransmission of unacknowledged messages ---------------------------------
+
+  function arm(): void {
+    let next = flushAt;
+    const p = pending();
+    for (let i = 0; i < p; i++) {
+      const t = hDeadline[(S[me] - i) & wmask];
+      if (t < next) next = t;
+    }
+    if (next === timerAt) return;
+    if (timer !== null) clock.cancel(timer);
+    timer = null;
+    timerAt = next;
+    if (next !== Infinity) timer = clock.at(next, tick);
+  }
+
+  function tick(): void {
+    timer = null;
+    timerAt = Infinity;
+    const now = clock.now();
+    if (flushAt <= now) flush();
+    const p = pending();
+    for (let i = p - 1; i >= 0; i--) {
+      const s = (S[me] - i) & 0xffff;
+      const slot = s & wmask;
+      if (hDeadline[slot] > now) continue;
+      hDeadline[slot] = now + jitter(cfg.timeoutUs);
+      for (let m = 0; m < n; m++) {
+        if (m === me || ((s - acked[m]) & 0xffff) === 0 || ((s - acked[m]) & 0xffff) >= 0x8000) continue;
+        stats.retransmissions++;
+        // A full MAC queue is one more loss: try this message again a quarter timeout from now.
+        if (mac.send(addrs[m], hBuf[slot], hLen[slot]) !== TX_OK) hDeadline[slot] = now + (cfg.timeoutUs >> 2);
+      }
+    }
+    arm();
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------------
+
+  /** Owe member m an ACK (or a NACK, which acknowledges as well); sent a random moment later. */
+  function owe(type: number, m: number): void {
+    if (type === T_NACK) oweNack |= 1 << m;
+    else oweAck |= 1 << m;
+    if (flushAt !== Infinity) return;
+    flushAt = clock.now() + (rng.u32() % (cfg.replyDelayUs + 1));
+    arm();
+  }
+
+  function flush(): void {
+    flushAt = Infinity;
+    for (let m = 0; m < n; m++) {
+      if ((oweNack >>> m) & 1) control(T_NACK, m, S[m]);
+      else if ((oweAck >>> m) & 1) control(T_ACK, m, S[m]);
+    }
+    oweAck = 0;
+    oweNack = 0;
+  }
+
+  function control(type: number, m: number, cum: number): void {
+    emitSeq(scratch, proto, type, cum);
+    if (mac.send(addrs[m], scratch, O_HDR) !== TX_OK) return;
+    if (type === T_ACK) stats.acksSent++;
+    else stats.nacksSent++;
+  }
+
+  /** The number of the message of member j in frame buf (parsed already). */
+  function numberOf(buf: Uint8Array, j: number): number {
+    return causal ? vecAt(buf, j) : (buf[1] << 8) | buf[2];
+  }
+
+  /** Accept, delay or reject the DATA of member j in buf[0..len) (its header already checked). */
+  function rule(buf: Uint8Array, j: number): number {
+    if (causal) return bssRule(S, buf, 2, j, n);
+    const d = (numberOf(buf, j) - S[j]) & 0xffff;
+    return d === 0 || d >= 0x8000 ? BSS_REJECT : d === 1 ? BSS_ACCEPT : BSS_DELAY;
+  }
+
+  function deliver(buf: Uint8Array, len: number, j: number): void {
+    S[j] = (S[j] + 1) & 0xffff;
+    owe(T_ACK, j);
+    stats.delivered++;
+    if (onDeliverFn) onDeliverFn(buf, hdrLen, len - hdrLen, addrs[j]);
+  }
+
+  /** Deliver every held message the rule now accepts, until none is; free those it rejects. */
+  function drain(): void {
+    let again = true;
+    while (again && holdCount > 0) {
+      again = false;
+      for (let r = 0; r < n * W; r++) {
+        if (!rUsed[r]) continue;
+        const j = (r / W) | 0;
+        const v = rule(rBuf[r], j);
+        if (v === BSS_DELAY) continue;
+        rUsed[r] = 0;
+        holdCount--;
+        if (v === BSS_ACCEPT) {
+          deliver(rBuf[r], rLen[r], j);
+          again = true;
+        }
+      }
+    }
+  }
+
+  /** NACK each member whose next message the held frame in buf (from j) waits for. */
+  function nackMissing(buf: Uint8Array, j: number): void {
+    for (let k = 0; k < n; k++) {
+      if (k === me) continue;
+      const t = numberOf(buf, k);
+      const missing = k === j ? ((t - S[k]) & 0xffff) > 1 : ((S[k] - t) & 0xffff) >= 0x8000;
+      if (missing) owe(T_NACK, k);
+      if (!causal) return; // FIFO: only the sender's own number is in the frame
+    }
+  }
+
+  function onData(payload: Uint8Array, len: number, j: number): void {
+    if (causal ? hdr.n !== n : false) {
+      stats.malformed++;
+      return;
+    }
+    const s = numberOf(payload, j);
+    const d = (s - S[j]) & 0xffff;
+    if (d > W && d < 0x8000) {
+      stats.outOfWindow++;
+      return;
+    }
+    const v = rule(payload, j);
+    if (v === BSS_REJECT) {
+      stats.duplicates++;
+      owe(T_ACK, j); // our acknowledgement may be what was lost
+      return;
+    }
+    if (v === BSS_ACCEPT) {
+      deliver(payload, len, j);
+      drain();
+    } else {
+      const r = j * W + (s & wmask);
+      if (rUsed[r] && rSeq[r] === s) stats.duplicates++;
+      else {
+        if (!rUsed[r]) holdCount++;
+        rUsed[r] = 1;
+        rSeq[r] = s;
+        rLen[r] = len;
+        for (let i = 0; i < len; i++) rBuf[r][i] = payload[i];
+        stats.held++;
+      }
+      nackMissing(payload, j);
+    }
+    owe(T_ACK, j);
+  }
+
+  function onAck(m: number, cum: number, nack: boolean): void {
+    // Believe a count only if it is ahead of what we knew and not beyond what we sent.
+    const ahead = ((cum - acked[m]) & 0xffff) < 0x8000 && ((S[me] - cum) & 0xffff) < 0x8000;
+    if (ahead) acked[m] = cum;
+    const want = (cum + 1) & 0xffff;
+    if (nack && ahead && ((S[me] - want) & 0xffff) < 0x8000) {
+      const slot = want & wmask;
+      const now = clock.now();
+      if (hNacked[slot] + (cfg.timeoutUs >> 2) <= now) {
+        hNacked[slot] = now;
+        stats.retransmissions++;
+        mac.send(addrs[m], hBuf[slot], hLen[slot]);
+      }
+    }
+    arm();
+  }
+
+  mac.onReceive(function (payload: Uint8Array, len: number, info: MacRxInfo) {
+    const j = indexOf(addrs, n, info.src);
+    if (j < 0 || j === me) {
+      stats.strangers++;
+      return;
+    }
+    if (!parseOrder(payload, len, hdr) || hdr.proto !== proto) {
+      stats.malformed++;
+      return;
+    }
+    if (hdr.type === T_DATA) onData(payload, len, j);
+    else if (hdr.type === T_ACK || hdr.type === T_NACK) onAck(j, hdr.seq, hdr.type === T_NACK);
+    else stats.malformed++;
+  });
+  mac.onSent(null);
+
+  return {
+    stats,
+    maxPayload: mtu - hdrLen,
+    pending,
+    holding: () => holdCount,
+    onDeliver(fn: DeliverFn | null): void {
+      onDeliverFn = fn;
+    },
+    multicast(payload: Uint8Array, len: number): number {
+      if (!(len >= 0 && len <= mtu - hdrLen && len <= payload.length)) return ORDER_E_TOO_LARGE;
+      if (pending() >= W) return ORDER_E_FULL;
+      const s = (S[me] + 1) & 0xffff;
+      S[me] = s;
+      acked[me] = s;
+      const slot = s & wmask;
+      const buf = hBuf[slot];
+      const off = causal ? emitVec(buf, S, n) : emitSeq(buf, P_FIFO, T_DATA, s);
+      for (let i = 0; i < len; i++) buf[off + i] = payload[i];
+      hLen[slot] = off + len;
+      hNacked[slot] = -Infinity;
+      const now = clock.now();
+      hDeadline[slot] = now + jitter(cfg.timeoutUs);
+      stats.sent++;
+      if (cfg.groupAddr) mac.send(cfg.groupAddr, buf, off + len);
+      else for (let m = 0; m < n; m++) if (m !== me) mac.send(addrs[m], buf, off + len); // a refused send is a loss: the timer resends
+      arm();
+      stats.delivered++;
+      if (onDeliverFn) onDeliverFn(buf, off, len, addrs[me]);
+      return ORDER_OK;
+    },
+  };
+}
+
+/** Reliable FIFO-ordered multicast to a fixed group. */
+export function fifo(o: OrderOptions): OrderGroup {
+  return seqcast(o, P_FIFO);
+}
+
+/** Reliable causally ordered multicast to a fixed group (Birman-Schiper-Stephenson). */
+export function causal(o: OrderOptions): OrderGroup {
+  return seqcast(o, P_CAUSAL);
+}
