@@ -1,0 +1,599 @@
+// Library routines on top of a Psync endpoint (the Psync paper, sections 3.2.2, 3.2.4 and 4.2): the
+// ordered broadcast by waves with commit, send_stable, acknowledgements, the last-ACK watchdog and a
+// small delete protocol over mask_out. One conversation per library object.
+//
+// - Messages: every payload this library sends starts with a kind byte: LB_DATA (application data),
+//   LB_REMOVE (a participant is taken out, its 16-bit address follows). An empty message is an ACK.
+//   Every send in the conversation must go through the library (it records each message it sees).
+// - Waves (4.2): the committed messages are closed under predecessors, and each participant's messages
+//   form a chain, so the committed part of the view is one count per participant. The current wave is
+//   the roots of the uncommitted part: for each participant, its first uncommitted message when all of
+//   that message's immediate predecessors are committed (at most one per participant). The wave is
+//   complete as soon as one root is stable (every other participant has sent a message in its context,
+//   so every later message follows it and no other root can still arrive); then all the roots are
+//   committed, sorted by participant index (the order of the SC's list, the same at every host), and
+//   the data among them handed to onCommit. Committing as each message becomes stable would not do:
+//   messages become stable in different orders at different hosts. Each record keeps its immediate
+//   predecessors and a copy of its data from the moment it joins the view, so the Psync endpoint may
+//   free buffers and reclaim graph nodes as it likes.
+// - ACKs (figure 8): after receiving a message that is not an ACK, a host that sends nothing within
+//   ackUs sends an ACK (an empty message); ACKs themselves are not acknowledged, so a quiet
+//   conversation falls silent. The watchdog (3.2.2): while some message that is not an ACK is not
+//   committed, or committed but not yet stable here (a wave commits on one stable root; layers above
+//   may wait for the others to be stable too), every tickUs without a new delivery or commit the host
+//   resends its newest own message that is not stable, and each other participant's oldest such
+//   message that is not stable (the duplicate rule then brings back the replies this host missed,
+//   which their senders, holding every reply, never resend), at most `retries` times in a row.
+// - send_stable (figure 6): send, then every stableUs check the message; resend it when it is not
+//   stable, and after stableTries report failure with the participants that have not sent a message in
+//   its context (3.2.4: how a participant concludes that a host failed). Reported through onStable as
+//   soon as the message is stable, without blocking.
+// - Failures (3.2.4): remove(addr) masks the participant out (Psync then ignores its new messages) and
+//   sends a REMOVE marker; a host that receives a marker for a participant it has not removed removes it
+//   too, and a host that reads its own address stops sending. While a participant r is removed, a wave
+//   root is complete when every running participant has sent in its context and r has too, or every
+//   running participant's marker for r is in the view. A message of r reaches a running host's view
+//   only if some running host received it before masking r out (later ones are ignored unless another
+//   participant's message needs them), and that host's marker follows it: with all the markers in view,
+//   every message of r that any running host will ever have is in this view, so every host commits the
+//   same waves. This holds for one failure at a time; agreeing on failures in general needs the
+//   paper's delete protocol [18], which this does not attempt (a partitioned pair may remove each other).
+// Board code: every table is allocated at creation; one timer; nothing is allocated per message.
+
+import type { Clock, Timer } from '../../hal/clock.ts';
+import type { Rng } from '../../hal/rng.ts';
+import { PS_MAX_PARTICIPANTS } from './frame.ts';
+import type { Psync } from './psync.ts';
+import { PS_E_FULL, PS_E_TOO_LARGE, PS_E_UNKNOWN, PS_OK, PS_E_ARG, midOf, midSender, midSeq } from './psync.ts';
+
+const MAXP = PS_MAX_PARTICIPANTS;
+
+/** Kind byte: application data follows. */
+export const LB_DATA = 1;
+/** Kind byte: the participant whose address follows (2 bytes, big-endian) is taken out. */
+export const LB_REMOVE = 2;
+/** Kind of an empty message. */
+export const LB_ACK = 0;
+/** Not attached to a conversation, or attached to another. */
+export const LB_E_UNKNOWN = PS_E_UNKNOWN;
+/** Every send_stable slot is in use. */
+export const LB_E_BUSY = -8;
+/** This host has been removed from the conversation by the others. */
+export const LB_E_REMOVED = -9;
+
+export interface LibConfig {
+  /** Messages of the view not yet committed, own included (the records); at least 4 x participants. */
+  records: number;
+  /** Data bytes kept per record: the largest data a message may carry through the library. */
+  dataBytes: number;
+  /** Wait before acknowledging a received message with an ACK, µs (a send in between acknowledges it). */
+  ackUs: number;
+  /** Watchdog period, µs (stretched by a random 0-50 %). */
+  tickUs: number;
+  /** Watchdog resends in a row without a delivery or commit before it gives up. */
+  retries: number;
+  /** send_stable calls in progress at once. */
+  stableSlots: number;
+  /** send_stable: wait per try, µs, and tries (one resend each but the last). */
+  stableUs: number;
+  stableTries: number;
+}
+
+export const LIB_DEFAULTS: LibConfig = {
+  records: 48, dataBytes: 24, ackUs: 10_000, tickUs: 150_000, retries: 40, stableSlots: 4, stableUs: 300_000, stableTries: 6,
+};
+
+export interface LibStats {
+  /** Messages of others delivered to the library, and own messages sent through it (ACKs included). */
+  delivered: number;
+  sent: number;
+  acksSent: number;
+  /** Waves committed, and data messages handed to onCommit. */
+  waves: number;
+  committed: number;
+  /** Watchdog resends. */
+  resent: number;
+  stableOk: number;
+  stableFailed: number;
+  removed: number;
+  /** Messages that found no free record (their waves then never complete: size `records` up). */
+  lost: number;
+  /** Received data longer than dataBytes (committed cut short). */
+  truncated: number;
+  /** Most records in use at once. */
+  peakRecords: number;
+}
+
+/** (conv, mid, data, len): data[0..len) is valid during the call only. */
+export type LibMsgFn = (conv: number, mid: number, data: Uint8Array, len: number) => void;
+
+export interface PsyncLib {
+  /** Follow conversation conv (right after activeOpen, or in onOpen before its SC is delivered). */
+  attach(conv: number): number;
+  conv(): number;
+  /** Send data (the first send of the initiator is the SC). Returns the mid or a PS_E_ / LB_E_ code. */
+  send(data: Uint8Array, len: number): number;
+  /** Send data and report through onStable when it is stable, or that it failed. */
+  sendStable(data: Uint8Array, len: number): number;
+  /** Take a participant out (3.2.4): mask it out and tell the others. */
+  remove(addr: number): number;
+  /** Is mid stable in the sense the waves use (running participants, and removed ones as above)? */
+  complete(mid: number): boolean;
+  /** Data from others as it joins the view (context order). */
+  onDeliver(fn: LibMsgFn | null): void;
+  /** Data of every participant, own included, in the total order of the waves (the same at every host). */
+  onCommit(fn: LibMsgFn | null): void;
+  /** send_stable outcome; missing: bit i set for participant index i that never sent in mid's context. */
+  onStable(fn: ((conv: number, mid: number, ok: boolean, missing: number) => void) | null): void;
+  /** A participant was taken out here (by remove or by a marker); addr is this host's own when others removed it. */
+  onRemoved(fn: ((conv: number, addr: number) => void) | null): void;
+  /** After every delivery, send and commit (for layers that wait on stability). */
+  onProgress(fn: ((conv: number) => void) | null): void;
+  /** Participant index of an address, -1 if none. */
+  indexOf(addr: number): number;
+  /** Messages of participant index q committed so far. */
+  committedOf(q: number): number;
+  /** Has mid been committed here? */
+  isCommitted(mid: number): boolean;
+  recordsUsed(): number;
+  readonly stats: LibStats;
+}
+
+export interface LibOptions {
+  ps: Psync;
+  /** This host's address (the MAC's). */
+  addr: number;
+  clock: Clock;
+  rng: Rng;
+  config?: LibConfig;
+}
+
+export function psyncLib(o: LibOptions): PsyncLib {
+  const ps = o.ps;
+  const clock = o.clock;
+  const rng = o.rng;
+  const cfg = o.config || LIB_DEFAULTS;
+  const myAddr = o.addr;
+  const U = cfg.records;
+  const D = cfg.dataBytes;
+  const S = cfg.stableSlots;
+  const stats: LibStats = {
+    delivered: 0, sent: 0, acksSent: 0, waves: 0, committed: 0, resent: 0, stableOk: 0, stableFailed: 0, removed: 0,
+    lost: 0, truncated: 0, peakRecords: 0,
+  };
+
+  // The conversation.
+  let conv = -1;
+  let P = 0;
+  let me = 0;
+  const addrs = new Uint16Array(MAXP);
+  const first = new Uint16Array(MAXP);
+  const committed = new Uint16Array(MAXP);
+  /** Ordinal of each participant's newest message in the view. */
+  const last = new Uint16Array(MAXP);
+  /** markers[r]: bit s when participant s's REMOVE marker for r is in the view. */
+  const markers = new Uint8Array(MAXP);
+  let removed = 0;
+  /** Own markers still to send (send refused for lack of buffers). */
+  let markerDue = 0;
+  let expelled = false;
+
+  // Records of uncommitted messages.
+  const rUsed = new Uint8Array(U);
+  const rQ = new Uint8Array(U);
+  const rOrd = new Uint16Array(U);
+  const rKind = new Uint8Array(U);
+  /** Committed, kept until it is complete so that the watchdog sees it through (3.2.2). */
+  const rDone = new Uint8Array(U);
+  const rLen = new Uint16Array(U);
+  const rPred = new Uint16Array(U * MAXP);
+  const rDataAll = new Uint8Array(U * D);
+  const rData: Uint8Array[] = [];
+  for (let k = 0; k < U; k++) rData.push(rDataAll.subarray(k * D, (k + 1) * D));
+  let used = 0;
+  const wave = new Int16Array(MAXP);
+  let advancing = false;
+
+  // send_stable slots.
+  const sMid = new Float64Array(S).fill(-1);
+  const sDeadline = new Float64Array(S);
+  const sTries = new Uint8Array(S);
+
+  const prevOut = new Float64Array(MAXP);
+  const txBuf = new Uint8Array(D + 1);
+  const dBuf = new Uint8Array(D);
+  const EMPTY = new Uint8Array(0);
+
+  let needAck = false;
+  let ackAt = 0;
+  let tickAt = 0;
+  let tries = 0;
+  let progress = 0;
+  let progressSeen = -1;
+  let lastOwn = -1;
+  let timer: Timer | null = null;
+  let timerAt = Infinity;
+
+  let deliverFn: LibMsgFn | null = null;
+  let commitFn: LibMsgFn | null = null;
+  let stableFn: ((conv: number, mid: number, ok: boolean, missing: number) => void) | null = null;
+  let removedFn: ((conv: number, addr: number) => void) | null = null;
+  let progressFn: ((conv: number) => void) | null = null;
+
+  function indexOf(addr: number): number {
+    for (let i = 0; i < P; i++) if (addrs[i] === addr) return i;
+    return -1;
+  }
+
+  function ordOf(q: number, seq: number): number {
+    return ((seq - first[q]) & 0xffff) + 1;
+  }
+
+  function seqOf(q: number, ord: number): number {
+    return (first[q] + ord - 1) & 0xffff;
+  }
+
+  function midAt(q: number, ord: number): number {
+    return midOf(addrs[q], seqOf(q, ord));
+  }
+
+  /** Has participant r sent a message in the context of mid (r's newest message follows it)? */
+  function ackedBy(mid: number, r: number): boolean {
+    return last[r] !== 0 && ps.precedes(conv, mid, midAt(r, last[r]));
+  }
+
+  /** Every participant other than r that is not removed has its marker for r in the view. */
+  function markersDone(r: number): boolean {
+    for (let s = 0; s < P; s++) {
+      if (s === r || ((removed >>> s) & 1)) continue;
+      if (((markers[r] >>> s) & 1) === 0) return false;
+    }
+    return true;
+  }
+
+  function complete(mid: number): boolean {
+    const q = indexOf(midSender(mid));
+    if (q < 0) return false;
+    // Psync's stability leaves the masked-out (removed) participants aside; they are checked here.
+    const st = ps.stable(conv, mid);
+    for (let r = 0; r < P; r++) {
+      if (r === q) continue;
+      if ((removed >>> r) & 1) {
+        if (!markersDone(r) && !ackedBy(mid, r)) return false;
+      } else if (!st && !ackedBy(mid, r)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Record a message as it joins the view. */
+  function store(q: number, seq: number, kind: number, payload: Uint8Array, len: number): void {
+    const ord = ordOf(q, seq);
+    last[q] = ord;
+    if (kind === LB_REMOVE && len >= 3) {
+      const r = indexOf((payload[1] << 8) | payload[2]);
+      if (r >= 0) markers[r] |= 1 << q;
+    }
+    let k = 0;
+    while (k < U && rUsed[k]) k++;
+    if (k === U) {
+      stats.lost++;
+      return;
+    }
+    rUsed[k] = 1;
+    used++;
+    if (used > stats.peakRecords) stats.peakRecords = used;
+    rQ[k] = q;
+    rOrd[k] = ord;
+    rKind[k] = kind;
+    rDone[k] = 0;
+    for (let r = 0; r < MAXP; r++) rPred[k * MAXP + r] = 0;
+    const n = ps.prev(conv, midAt(q, ord), prevOut);
+    for (let i = 0; i < n; i++) {
+      const r = indexOf(midSender(prevOut[i]));
+      if (r >= 0) rPred[k * MAXP + r] = ordOf(r, midSeq(prevOut[i]));
+    }
+    let dl = kind === LB_DATA ? len - 1 : 0;
+    if (dl > D) {
+      dl = D;
+      stats.truncated++;
+    }
+    rLen[k] = dl;
+    const b = rData[k];
+    for (let i = 0; i < dl; i++) b[i] = payload[1 + i];
+  }
+
+  /** The record of participant q's next message to commit when it is a root of the uncommitted part. */
+  function rootOf(q: number): number {
+    const want = committed[q] + 1;
+    for (let k = 0; k < U; k++) {
+      if (!rUsed[k] || rDone[k] || rQ[k] !== q || rOrd[k] !== want) continue;
+      for (let r = 0; r < P; r++) if (rPred[k * MAXP + r] > committed[r]) return -1;
+      return k;
+    }
+    return -1;
+  }
+
+  /** Commit complete waves, one after another, until the current one is not complete. */
+  function advance(): void {
+    if (advancing || conv < 0) return;
+    advancing = true;
+    for (;;) {
+      let ready = false;
+      let any = false;
+      for (let q = 0; q < P; q++) {
+        const k = rootOf(q);
+        wave[q] = k;
+        if (k < 0) continue;
+        any = true;
+        if (!ready && complete(midAt(q, rOrd[k]))) ready = true;
+      }
+      if (!any || !ready) break;
+      stats.waves++;
+      for (let q = 0; q < P; q++) if (wave[q] >= 0) committed[q] = rOrd[wave[q]];
+      for (let q = 0; q < P; q++) {
+        const k = wave[q];
+        if (k < 0) continue;
+        if (rKind[k] === LB_DATA) {
+          stats.committed++;
+          progress++;
+          if (commitFn) commitFn(conv, midAt(q, rOrd[k]), rData[k], rLen[k]);
+        }
+        rDone[k] = 1;
+      }
+    }
+    // Committed records leave once complete (ACKs at once: nobody waits for them).
+    for (let k = 0; k < U; k++) {
+      if (rUsed[k] && rDone[k] && (rKind[k] === LB_ACK || complete(midAt(rQ[k], rOrd[k])))) {
+        rUsed[k] = 0;
+        used--;
+      }
+    }
+    advancing = false;
+  }
+
+  function checkStable(): void {
+    for (let i = 0; i < S; i++) {
+      const mid = sMid[i];
+      if (mid < 0 || !ps.stable(conv, mid)) continue;
+      sMid[i] = -1;
+      stats.stableOk++;
+      if (stableFn) stableFn(conv, mid, true, 0);
+    }
+  }
+
+  function busy(): boolean {
+    if (markerDue !== 0) return true;
+    for (let i = 0; i < S; i++) if (sMid[i] >= 0) return true;
+    for (let k = 0; k < U; k++) if (rUsed[k] && rKind[k] !== LB_ACK) return true;
+    return false;
+  }
+
+  function arm(): void {
+    let next = Infinity;
+    if (conv >= 0) {
+      if (needAck && ackAt < next) next = ackAt;
+      for (let i = 0; i < S; i++) if (sMid[i] >= 0 && sDeadline[i] < next) next = sDeadline[i];
+      if (busy() && tries < cfg.retries) {
+        if (tickAt === 0) tickAt = clock.now() + cfg.tickUs + (rng.u32() % (Math.floor(cfg.tickUs / 2) + 1));
+        if (tickAt < next) next = tickAt;
+      } else {
+        tickAt = 0;
+      }
+    }
+    if (next === timerAt) return;
+    if (timer !== null) clock.cancel(timer);
+    timer = null;
+    timerAt = next;
+    if (next !== Infinity) timer = clock.at(next, onTimer);
+  }
+
+  function after(): void {
+    advance();
+    checkStable();
+    if (progressFn && conv >= 0) progressFn(conv);
+    arm();
+  }
+
+  /** Send one library message; on success record it. */
+  function sendRaw(buf: Uint8Array, len: number, kind: number): number {
+    const mid = ps.send(conv, buf, len);
+    if (mid < 0) return mid;
+    stats.sent++;
+    needAck = false;
+    if (kind !== LB_ACK) lastOwn = mid;
+    store(me, midSeq(mid), kind, buf, len);
+    return mid;
+  }
+
+  function sendMarkers(): void {
+    for (let r = 0; r < P; r++) {
+      if (((markerDue >>> r) & 1) === 0) continue;
+      txBuf[0] = LB_REMOVE;
+      txBuf[1] = addrs[r] >> 8;
+      txBuf[2] = addrs[r] & 0xff;
+      if (sendRaw(txBuf, 3, LB_REMOVE) >= 0) markerDue &= ~(1 << r);
+    }
+  }
+
+  function takeOut(r: number): void {
+    if ((removed >>> r) & 1) return;
+    removed |= 1 << r;
+    stats.removed++;
+    ps.maskOut(conv, addrs[r]);
+    markerDue |= 1 << r;
+    sendMarkers();
+    if (removedFn) removedFn(conv, addrs[r]);
+  }
+
+  /**
+   * The last ACK of someone else's message may be what is missing here, and its sender may already
+   * have every ACK (so it resends nothing): resend each participant's oldest uncommitted message that
+   * is not stable, so that the hosts that have it send back their successors (3.2.2).
+   */
+  function resendOthers(): void {
+    for (let q = 0; q < P; q++) {
+      if (q === me) continue;
+      let best = -1;
+      for (let k = 0; k < U; k++) {
+        if (rUsed[k] && rQ[k] === q && rKind[k] !== LB_ACK && (best < 0 || rOrd[k] < rOrd[best])) best = k;
+      }
+      if (best < 0) continue;
+      const mid = midAt(q, rOrd[best]);
+      if (!ps.stable(conv, mid) && ps.resend(conv, mid) === PS_OK) stats.resent++;
+    }
+  }
+
+  function onTimer(): void {
+    timer = null;
+    timerAt = Infinity;
+    if (conv < 0) return;
+    const now = clock.now();
+    if (needAck && ackAt <= now && !expelled) {
+      if (sendRaw(EMPTY, 0, LB_ACK) >= 0) stats.acksSent++;
+      else ackAt = now + cfg.ackUs;
+    }
+    for (let i = 0; i < S; i++) {
+      const mid = sMid[i];
+      if (mid < 0 || sDeadline[i] > now) continue;
+      if (ps.stable(conv, mid)) continue; // reported by checkStable below
+      sTries[i]++;
+      if (sTries[i] < cfg.stableTries) {
+        ps.resend(conv, mid);
+        sDeadline[i] = now + cfg.stableUs;
+        continue;
+      }
+      let missing = 0;
+      for (let r = 0; r < P; r++) if (r !== me && !((removed >>> r) & 1) && !ackedBy(mid, r)) missing |= 1 << r;
+      sMid[i] = -1;
+      stats.stableFailed++;
+      if (stableFn) stableFn(conv, mid, false, missing);
+    }
+    if (tickAt !== 0 && tickAt <= now) {
+      tickAt = 0;
+      if (progress === progressSeen) {
+        tries++;
+        if (markerDue !== 0 && !expelled) sendMarkers();
+        if (lastOwn >= 0 && !ps.stable(conv, lastOwn) && ps.resend(conv, lastOwn) === PS_OK) stats.resent++;
+        resendOthers();
+      } else {
+        tries = 0;
+      }
+      progressSeen = progress;
+    }
+    after();
+  }
+
+  function sendData(data: Uint8Array, len: number): number {
+    if (conv < 0) return LB_E_UNKNOWN;
+    if (expelled) return LB_E_REMOVED;
+    if (!(len >= 0 && len <= D && len <= data.length)) return PS_E_TOO_LARGE;
+    if (U - used <= P) return PS_E_FULL; // leave records for the others' messages
+    txBuf[0] = LB_DATA;
+    for (let i = 0; i < len; i++) txBuf[1 + i] = data[i];
+    const mid = sendRaw(txBuf, len + 1, LB_DATA);
+    if (mid >= 0) after();
+    return mid;
+  }
+
+  ps.onDeliver(function (c: number, sender: number, seq: number, payload: Uint8Array, len: number) {
+    if (c !== conv) return;
+    const q = indexOf(sender);
+    if (q < 0) return;
+    const kind = len === 0 ? LB_ACK : payload[0];
+    stats.delivered++;
+    progress++;
+    tries = 0;
+    store(q, seq, kind, payload, len);
+    if (kind !== LB_ACK && !needAck && !expelled) {
+      needAck = true;
+      ackAt = clock.now() + cfg.ackUs + (rng.u32() % (Math.floor(cfg.ackUs / 2) + 1));
+    }
+    if (kind === LB_DATA && deliverFn) {
+      const n = len - 1 > D ? D : len - 1;
+      for (let i = 0; i < n; i++) dBuf[i] = payload[1 + i];
+      deliverFn(conv, midOf(sender, seq), dBuf, n);
+    } else if (kind === LB_REMOVE && len >= 3) {
+      const r = indexOf((payload[1] << 8) | payload[2]);
+      if (r === me) {
+        if (!expelled) {
+          expelled = true;
+          needAck = false;
+          if (removedFn) removedFn(conv, myAddr);
+        }
+      } else if (r >= 0 && !expelled) {
+        takeOut(r);
+      }
+    }
+    after();
+  });
+
+  return {
+    stats,
+    attach(c: number): number {
+      const n = ps.participants(c, addrs);
+      if (n === 0) return PS_E_UNKNOWN;
+      conv = c;
+      P = n;
+      me = indexOf(myAddr);
+      if (me < 0) {
+        conv = -1;
+        return PS_E_ARG;
+      }
+      for (let q = 0; q < MAXP; q++) {
+        first[q] = q === 0 ? midSeq(ps.cid(c)) : 1;
+        committed[q] = 0;
+        last[q] = 0;
+        markers[q] = 0;
+      }
+      removed = 0;
+      markerDue = 0;
+      expelled = false;
+      rUsed.fill(0);
+      rDone.fill(0);
+      used = 0;
+      sMid.fill(-1);
+      needAck = false;
+      tickAt = 0;
+      tries = 0;
+      lastOwn = -1;
+      return PS_OK;
+    },
+    conv: () => conv,
+    send: sendData,
+    sendStable(data: Uint8Array, len: number): number {
+      let i = 0;
+      while (i < S && sMid[i] >= 0) i++;
+      if (i === S) return LB_E_BUSY;
+      const mid = sendData(data, len);
+      if (mid < 0) return mid;
+      sMid[i] = mid;
+      sTries[i] = 0;
+      sDeadline[i] = clock.now() + cfg.stableUs;
+      arm();
+      return mid;
+    },
+    remove(addr: number): number {
+      if (conv < 0) return LB_E_UNKNOWN;
+      const r = indexOf(addr);
+      if (r < 0 || r === me) return PS_E_ARG;
+      takeOut(r);
+      after();
+      return PS_OK;
+    },
+    complete: (mid: number) => conv >= 0 && complete(mid),
+    onDeliver(fn) { deliverFn = fn; },
+    onCommit(fn) { commitFn = fn; },
+    onStable(fn) { stableFn = fn; },
+    onRemoved(fn) { removedFn = fn; },
+    onProgress(fn) { progressFn = fn; },
+    indexOf,
+    committedOf: (q: number) => committed[q],
+    isCommitted(mid: number): boolean {
+      const q = indexOf(midSender(mid));
+      return q >= 0 && ordOf(q, midSeq(mid)) <= committed[q];
+    },
+    recordsUsed: () => used,
+  };
+}
