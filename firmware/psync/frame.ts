@@ -4,11 +4,11 @@
 // predecessor costs 2 bytes and the predecessor list 1 + 2k bytes for k predecessors.
 //
 //   offset   field  size    meaning
-//   0        kind   u8      bits 0-1 type: 0 SC, 1 AN, 2 RTX, 3 reserved; bit 2 RESENT (an SC or AN
+//   0        kind   u8      bits 0-1 type: 0 SC, 1 AN, 2 RTX, 3 RS; bit 2 RESENT (an SC or AN
 //                           sent again by resend(): a host that has it already answers with its
 //                           immediate successors, section 3.2.2); bits 3-5 participant index (AN: the
-//                           sender; RTX: the sender of the named message; SC: 0); bit 6 (RTX only) a
-//                           message is named; bit 7 zero (version 0)
+//                           sender; RTX: the sender of the named message; RS: the sender; SC: 0);
+//                           bit 6 RTX: a message is named; RS: an answer; bit 7 zero (version 0)
 //   1        cid    u16+u16 conversation id = the SC's message id: initiator address, initiator
 //                           sequence number (big-endian, as every field)
 //   SC (participant 0 is the initiator, the cid address; the SC's sequence number is the cid's):
@@ -25,6 +25,14 @@
 //   5        seq    u16     the held message whose predecessors are missing (0 when bit 6 is clear)
 //   7        front  u8      bit i set: the requester's image holds messages of participant i
 //   8        fseq   2k      the newest such message's sequence number, for each set bit in index order
+//   RS (section 5.1, figure 10: a participant restarted; the same layout as an RTX):
+//   5        seq    u16     announcement: 0. Answer: the newest message of the restarted participant
+//                           the answering host has (ordinal 0 encodes as the sequence number before
+//                           its first), so it knows which of its own messages to recover before sending
+//   7        front  u8      announcement: the restarted host's frontier, as in an RTX. Answer: the
+//                           answering host's stable frontier (the newest message of each participant
+//                           that has been stable there: its copy may be gone everywhere)
+//   8        fseq   2k
 //
 // The RTX names the boundary of the requester's image as its per-participant frontier rather than as
 // its leaves: an image is closed under predecessors and each participant's messages form a chain,
@@ -38,6 +46,7 @@ import { isGroupAddr } from '../mac/mac.ts';
 export const PS_SC = 0;
 export const PS_AN = 1;
 export const PS_RTX = 2;
+export const PS_RS = 3;
 
 /** Participants in one conversation: the width of the preds and frontier masks. */
 export const PS_MAX_PARTICIPANTS = 8;
@@ -61,7 +70,7 @@ export interface PsHeader {
   resent: boolean;
   /** AN: sender's participant index; RTX: the named message's sender index; SC: 0. */
   idx: number;
-  /** RTX: a message is named (idx, seq). */
+  /** RTX: a message is named (idx, seq). RS: this is an answer. */
   named: boolean;
   cidAddr: number;
   cidNum: number;
@@ -101,13 +110,14 @@ export function psHeaderLen(h: PsHeader): number {
  * RTX), or 0 if buf is too short or h is out of range (type, n, index).
  */
 export function emitPs(buf: Uint8Array, h: PsHeader): number {
-  if (h.type > PS_RTX || h.idx > 7) return 0;
+  if (h.type > PS_RS || h.idx > 7) return 0;
   if (h.type === PS_SC && !(h.n >= 1 && h.n <= PS_MAX_PARTICIPANTS)) return 0;
   const n = psHeaderLen(h);
   if (buf.length < n) return 0;
+  const ctl = h.type >= PS_RTX;
   const unnamed = h.type === PS_RTX && !h.named;
-  buf[PF_KIND] = h.type | (h.resent && h.type !== PS_RTX ? K_RESENT : 0) | (h.type === PS_SC || unnamed ? 0 : h.idx << 3) |
-    (h.type === PS_RTX && h.named ? K_NAMED : 0);
+  buf[PF_KIND] = h.type | (h.resent && !ctl ? K_RESENT : 0) | (h.type === PS_SC || unnamed ? 0 : h.idx << 3) |
+    (ctl && h.named ? K_NAMED : 0);
   buf[PF_CID] = (h.cidAddr >>> 8) & 0xff;
   buf[PF_CID + 1] = h.cidAddr & 0xff;
   buf[PF_CID + 2] = (h.cidNum >>> 8) & 0xff;
@@ -119,7 +129,7 @@ export function emitPs(buf: Uint8Array, h: PsHeader): number {
       buf[PF_PIDS + 2 * (i - 1) + 1] = h.addrs[i] & 0xff;
     }
   } else {
-    const seq = unnamed ? 0 : h.seq;
+    const seq = unnamed || (h.type === PS_RS && !h.named) ? 0 : h.seq;
     buf[PF_SEQ] = (seq >>> 8) & 0xff;
     buf[PF_SEQ + 1] = seq & 0xff;
     buf[PF_MASK] = h.mask & 0xff;
@@ -137,17 +147,18 @@ export function emitPs(buf: Uint8Array, h: PsHeader): number {
 }
 
 /**
- * Parse buf[0..len) into h; false when it is too short, uses reserved bits or type 3, an SC lists 0
- * or more than 8 participants, a group address or one address twice, or an RTX has bytes after its
+ * Parse buf[0..len) into h; false when it is too short, uses reserved bits, an SC lists 0 or more
+ * than 8 participants, a group address or one address twice, or an RTX or RS has bytes after its
  * frontier. Reads nothing at or past len.
  */
 export function parsePs(buf: Uint8Array, len: number, h: PsHeader): boolean {
   if (!(len >= PS_MIN && len <= buf.length)) return false;
   const k = buf[PF_KIND];
   const type = k & 3;
-  if ((k & 0x80) !== 0 || type === 3) return false;
-  if (type !== PS_RTX && (k & K_NAMED) !== 0) return false;
-  if (type === PS_RTX && (k & K_RESENT) !== 0) return false;
+  const ctl = type >= PS_RTX;
+  if ((k & 0x80) !== 0) return false;
+  if (!ctl && (k & K_NAMED) !== 0) return false;
+  if (ctl && (k & K_RESENT) !== 0) return false;
   if (type === PS_SC && ((k >>> 3) & 7) !== 0) return false;
   h.type = type;
   h.resent = (k & K_RESENT) !== 0;
@@ -179,8 +190,9 @@ export function parsePs(buf: Uint8Array, len: number, h: PsHeader): boolean {
   h.seq = (buf[PF_SEQ] << 8) | buf[PF_SEQ + 1];
   const m = buf[PF_MASK];
   const end = PF_SEQS + 2 * bits(m);
-  if (len < end || (type === PS_RTX && len !== end)) return false;
+  if (len < end || (ctl && len !== end)) return false;
   if (type === PS_RTX && !h.named && (h.idx !== 0 || h.seq !== 0)) return false;
+  if (type === PS_RS && !h.named && h.seq !== 0) return false;
   let o = PF_SEQS;
   for (let i = 0; i < PS_MAX_PARTICIPANTS; i++) {
     if ((m >>> i) & 1) {

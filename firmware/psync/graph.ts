@@ -61,6 +61,14 @@ export interface Image {
   readonly have: Uint16Array;
   /** leaf[q]: the ordinal of q's message that is a leaf of the view, or 0. */
   readonly leaf: Uint16Array;
+  /** done[q]: q's messages that have been stable here (a prefix of its chain: stability is closed under predecessors). */
+  readonly done: Uint16Array;
+  /**
+   * Take every message up to cut[q] of each participant q as in the image without its content
+   * (section 5: a restart's view, or messages stable elsewhere whose copies are gone). The cut must be
+   * closed under predecessors. Returns how many messages this added.
+   */
+  raise(cut: ArrayLike<number>): number;
   /** Participants excluded from stability (mask_out), as a bit mask. Call collect() after changing it. */
   setMasked(bits: number): void;
   /** Can message (q, o) with predecessor ordinals pred[0..p) (0: none) attach? G_OK, G_DUP, G_MISSING, G_BAD. */
@@ -131,6 +139,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
   for (let i = 0; i < B; i++) bView.push(bAll.subarray(i * F, (i + 1) * F));
   const have = new Uint16Array(MAXP);
   const leaf = new Uint16Array(MAXP);
+  const done = new Uint16Array(MAXP);
   const stats: GraphStats = shared || { freed: 0, reclaimed: 0 };
   let p = 1;
   let all = 1;
@@ -159,6 +168,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
     for (let i = 0; i < N; i++) {
       if (nSender[i] >= 0 && !nDone[i] && isStable(i)) {
         nDone[i] = 1;
+        if (nOrd[i] > done[nSender[i]]) done[nSender[i]] = nOrd[i];
         if (nBuf[i] >= 0) {
           freeBuf(i);
           n++;
@@ -225,7 +235,22 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
   return {
     have,
     leaf,
+    done,
     stats,
+    raise(cut: ArrayLike<number>): number {
+      let n = 0;
+      for (let q = 0; q < p; q++) {
+        const o = cut[q];
+        if (!(o > have[q])) continue;
+        n += o - have[q];
+        have[q] = o;
+        // Possibly not a leaf (a later message of another may follow it); a send lists it anyway,
+        // which is harmless: the next send's predecessors clear every leaf.
+        leaf[q] = o;
+        if (o > done[q]) done[q] = o;
+      }
+      return n;
+    },
     reset(n: number): void {
       p = n;
       all = (1 << n) - 1;
@@ -236,6 +261,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       bUsed.fill(0);
       have.fill(0);
       leaf.fill(0);
+      done.fill(0);
     },
     count: () => p,
     setMasked(b: number): void {

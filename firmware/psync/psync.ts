@@ -67,7 +67,28 @@
 //   nRF24 behind the raw MAC). send() returns PS_E_TOO_LARGE when the data does not fit beside the
 //   current predecessors; maxPayload(conv) says how much does.
 // - Hooks for the later sections: onAttach(conv, frame, len) sees every message as it joins the image
-//   (a log to stable storage), and participants, leaves and per-message queries are exposed.
+//   (log.ts writes it to stable storage), and participants, leaves and per-message queries are exposed.
+// - Recovery (section 5): restart(cid, participants, mids) reopens a conversation after a crash with
+//   an empty image and a view cut: mids names the newest message of each participant in the view the
+//   application checkpointed (frontier(), the paper's get_mids; a leaf set names fewer, and what it
+//   leaves out is received again), or nothing to replay from the root. Messages up to the cut join the
+//   image undelivered; later ones, own included, are delivered in context order (own ones only come back
+//   this way), and the application's sends are suppressed, returning the old ids in order, until they
+//   pass the image's own messages. The local log is fed in first through inject() (no network effects).
+//   On the next tick the RS (figure 10) goes to every other participant, with this image's frontier,
+//   and again every rtxUs until each has answered (rtxTries + rtxAllTries times at most). A host that
+//   receives an RS tells its application through onRestart(conv, addr) (which may mask_in the
+//   participant, the join protocol being the application's), answers with an RS carrying how many of
+//   the restarted host's own messages it has and its stable frontier, and sends every message it keeps
+//   that the restarted host lacks; the RTX mechanism fetches the rest as later messages need it.
+//   Departure from the paper: it keeps stable messages (on disk) so that a restarted host can rebuild its
+//   image from the root; here buffers are freed on stability, so the restarted host takes what is
+//   stable at an answering host and missing here as received without content (`skipped`: every
+//   participant had it, the restarted host included unless masked out). The restart is complete, and
+//   onRestart(conv, own address) says so, once every participant not masked out answered and this
+//   host's own messages are back (as far as any host had them); until then send() of a new message
+//   returns PS_E_RECOVERING. Own messages that the checkpoint counted but no host had and the log had
+//   not written are as if never sent (`lostOwn`): the next send takes their ids.
 // Board code: tables are typed arrays allocated at creation, one timer serves every deadline, and
 // nothing is allocated per message. The MAC must not call onReceive from inside send.
 
@@ -77,7 +98,7 @@ import { TX_OK } from '../../hal/link.ts';
 import type { Mac, MacRxInfo } from '../mac/mac.ts';
 import { isGroupAddr } from '../mac/mac.ts';
 import type { PsHeader } from './frame.ts';
-import { K_RESENT, PF_KIND, PS_AN, PS_MAX_PARTICIPANTS, PS_RTX, PS_SC, emitPs, parsePs, psHeader } from './frame.ts';
+import { K_RESENT, PF_KIND, PS_AN, PS_MAX_PARTICIPANTS, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader } from './frame.ts';
 import type { Image } from './graph.ts';
 import { G_BAD, G_DUP, G_MISSING, G_OK, graphImage } from './graph.ts';
 
@@ -99,6 +120,8 @@ export const PS_E_STABLE = -5;
 export const PS_E_EXHAUSTED = -6;
 /** resend: this host keeps no copy of that message (received when its buffers were short). */
 export const PS_E_NOCOPY = -7;
+/** send: the conversation is restarting (section 5) and this host's own messages are not all back yet. */
+export const PS_E_RECOVERING = -10;
 
 export interface PsyncConfig {
   conversations: number;
@@ -154,6 +177,16 @@ export interface PsyncStats {
   maskedDiscarded: number;
   /** Messages for a conversation this host does not know (answered by an RTX naming nothing). */
   unknownConv: number;
+  /** Section 5: RS messages sent (announcements, and answers to others' restarts). */
+  rsSent: number;
+  rsAnswered: number;
+  /** Messages a restart took as received without their content (stable elsewhere, copies gone). */
+  skipped: number;
+  /** Frames a restart took back from the local log (inject), and sends it suppressed as already sent. */
+  injected: number;
+  suppressed: number;
+  /** Own messages a checkpoint counted that no host had and the log had not written (see finishRestart). */
+  lostOwn: number;
   malformed: number;
   /** Frames the MAC did not take (a full queue: one more loss). */
   macRefused: number;
@@ -181,6 +214,22 @@ export interface Psync {
   onDeliver(fn: DeliverFn | null): void;
   onOpen(fn: ((conv: number) => void) | null): void;
   onAttach(fn: ((conv: number, frame: Uint8Array, len: number) => void) | null): void;
+  /**
+   * Section 5.1: rejoin conversation cid (the SC's mid) after a crash. participants in the SC's order
+   * (the first is cid's address), mids[0..nMids) the view to resume from: pass what frontier() returned
+   * at the checkpoint (the newest message of each participant in the view; the paper's leaf set names
+   * fewer, and the messages it leaves out are received again). nMids 0 replays from the root (5.2).
+   * Returns a handle; feed the local log through inject() at once, then the RS goes out on the next tick.
+   */
+  restart(cid: number, participants: ArrayLike<number>, n: number, mids: ArrayLike<number>, nMids: number): number;
+  /** A frame from the local log (section 5.1): taken as received, without network side effects. */
+  inject(conv: number, frame: Uint8Array, len: number): number;
+  /** Out-of-band: addr restarted conv (RS received); addr is this host's own when its restart is complete. */
+  onRestart(fn: ((conv: number, addr: number) => void) | null): void;
+  /** Still restarting: sends of new messages are refused with PS_E_RECOVERING. */
+  recovering(conv: number): boolean;
+  /** get_mids for a checkpoint: the newest message of each participant in the view; returns how many. */
+  frontier(conv: number, out: NumList): number;
   cid(conv: number): number;
   /** The SC's mid, or PS_E_UNKNOWN before it is in the image. */
   root(conv: number): number;
@@ -242,7 +291,7 @@ export function psync(o: PsyncOptions): Psync {
   const stats: PsyncStats = {
     sent: 0, delivered: 0, held: 0, heldDropped: 0, rtxSent: 0, rtxAnswered: 0, rtxResent: 0, resent: 0,
     successorsResent: 0, duplicates: 0, flowDiscarded: 0, holdFull: 0, nodesFull: 0, uncopied: 0, freed: 0, reclaimed: 0, maskedDiscarded: 0, unknownConv: 0,
-    malformed: 0, macRefused: 0,
+    malformed: 0, macRefused: 0, rsSent: 0, rsAnswered: 0, skipped: 0, injected: 0, suppressed: 0, lostOwn: 0,
   };
 
   // Conversations.
@@ -256,6 +305,19 @@ export function psync(o: PsyncOptions): Psync {
   const cMasked = new Uint8Array(C);
   const cAddr = new Uint16Array(C * MAXP);
   const cFirst = new Uint16Array(C * MAXP);
+  // Section 5: restart state. cSent is the ordinal of the application's last send: below have[me]
+  // after a restart, sends are suppressed (they are in the image already).
+  const cSent = new Uint16Array(C);
+  const cRec = new Uint8Array(C);
+  const cRsAck = new Uint8Array(C);
+  const cRsTries = new Uint8Array(C);
+  const cRsAt = new Float64Array(C);
+  const cFloor = new Uint16Array(C);
+  // The view a restart resumes from (per participant): messages up to it join the image undelivered.
+  const cVcut = new Uint16Array(C * MAXP);
+  const cut = new Uint16Array(MAXP);
+  const sc = new Uint16Array(MAXP);
+  let injecting = false;
   const images: Image[] = [];
   for (let c = 0; c < C; c++) images.push(graphImage({ nodes: cfg.nodes, bufs: cfg.bufs, frameSize: mtu }, stats));
   let nextCid = rng.u32() & 0xffff;
@@ -314,6 +376,7 @@ export function psync(o: PsyncOptions): Psync {
   let deliverFn: DeliverFn | null = null;
   let openFn: ((conv: number) => void) | null = null;
   let attachFn: ((conv: number, frame: Uint8Array, len: number) => void) | null = null;
+  let restartFn: ((conv: number, addr: number) => void) | null = null;
   let timer: Timer | null = null;
   let timerAt = Infinity;
 
@@ -399,6 +462,7 @@ export function psync(o: PsyncOptions): Psync {
   function arm(): void {
     let next = openDue ? clock.now() : Infinity;
     for (let k = 0; k < C * H; k++) if (hUsed[k] && hDeadline[k] < next) next = hDeadline[k];
+    for (let c = 0; c < C; c++) if (cState[c] === OPEN && cRec[c] && cRsAt[c] < next) next = cRsAt[c];
     if (next === timerAt) return;
     if (timer !== null) clock.cancel(timer);
     timer = null;
@@ -414,6 +478,16 @@ export function psync(o: PsyncOptions): Psync {
       openPending();
     }
     const now = clock.now();
+    for (let c = 0; c < C; c++) {
+      if (cState[c] !== OPEN || !cRec[c] || cRsAt[c] > now) continue;
+      if (cRsTries[c] < cfg.rtxTries + cfg.rtxAllTries) {
+        sendRs(c);
+        cRsTries[c]++;
+        cRsAt[c] = now + jitter(cfg.rtxUs);
+      } else {
+        finishRestart(c, true);
+      }
+    }
     for (let k = 0; k < C * H; k++) {
       if (!hUsed[k] || hDeadline[k] > now) continue;
       const c = (k / H) | 0;
@@ -488,6 +562,136 @@ export function psync(o: PsyncOptions): Psync {
     }
   }
 
+  // ---- restart (section 5) ----------------------------------------------------------------------
+
+  /** The RS announcement, with this image's frontier, to every participant that has not answered. */
+  function sendRs(c: number): void {
+    const img = images[c];
+    rh.type = PS_RS;
+    rh.resent = false;
+    rh.named = false;
+    rh.cidAddr = cCidAddr[c];
+    rh.cidNum = cCidNum[c];
+    rh.idx = cMe[c];
+    rh.seq = 0;
+    rh.mask = 0;
+    for (let q = 0; q < cN[c]; q++) {
+      if (img.have[q] > 0) {
+        rh.mask |= 1 << q;
+        rh.seqs[q] = seqOf(c, q, img.have[q]);
+      }
+    }
+    const n = emitPs(rtxBuf, rh);
+    for (let i = 0; i < cN[c]; i++) {
+      if (i === cMe[c] || ((cRsAck[c] >>> i) & 1)) continue;
+      macSend(cAddr[c * MAXP + i], rtxBuf, n);
+      stats.rsSent++;
+    }
+  }
+
+  /**
+   * Restart complete: every other participant answered (or the RS tries ran out, force). Own messages
+   * the answers reported and nobody could send back are taken without content, so new messages never
+   * reuse their ids.
+   */
+  function finishRestart(c: number, force: boolean): void {
+    const img = images[c];
+    const q = cMe[c];
+    if (!force) {
+      for (let i = 0; i < cN[c]; i++) if (i !== q && !((cRsAck[c] >>> i) & 1) && !((cMasked[c] >>> i) & 1)) return;
+      if (img.have[q] < cFloor[c]) return;
+    }
+    if (img.have[q] < cFloor[c]) {
+      for (let r = 0; r < MAXP; r++) cut[r] = 0;
+      cut[q] = cFloor[c];
+      stats.skipped += img.raise(cut);
+    }
+    if (cSent[c] > img.have[q]) {
+      // Sent before the crash, in the checkpoint, but no host has it and the log had not written it:
+      // as if never sent; the next send takes its id.
+      stats.lostOwn += cSent[c] - img.have[q];
+      cSent[c] = img.have[q];
+    }
+    cRec[c] = 0;
+    arm();
+    if (restartFn) restartFn(handle(c), me);
+  }
+
+  /** An RS for open conversation c: a participant restarted (announcement) or answers our restart. */
+  function onRs(c: number, h: PsHeader, src: number): void {
+    const p = cN[c];
+    const i = h.idx;
+    if (i >= p || i === cMe[c] || cAddr[c * MAXP + i] !== src || (h.mask >>> p) !== 0) {
+      stats.malformed++;
+      return;
+    }
+    const img = images[c];
+    if (h.named) {
+      if (!cRec[c]) return;
+      cRsAck[c] |= 1 << i;
+      const fl = ordOf(c, cMe[c], h.seq);
+      if (fl > cFloor[c]) cFloor[c] = fl;
+      // Stable there: every participant (or every one not masked out there) has had it, and copies
+      // are freed on stability, so nobody may be able to send it again; take it as received.
+      for (let q = 0; q < p; q++) cut[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
+      stats.skipped += img.raise(cut);
+      drain(c);
+      if (slotOf(handle(c)) === c && cRec[c]) finishRestart(c, false);
+      return;
+    }
+    // Announcement: tell the application (it may mask the participant back in, 5), answer with what
+    // we know of it and our stable frontier, then send every message it lacks that we keep.
+    const conv = handle(c);
+    if (restartFn) restartFn(conv, src);
+    if (slotOf(conv) !== c) return;
+    rh.type = PS_RS;
+    rh.resent = false;
+    rh.named = true;
+    rh.cidAddr = cCidAddr[c];
+    rh.cidNum = cCidNum[c];
+    rh.idx = cMe[c];
+    rh.seq = seqOf(c, i, img.have[i]);
+    rh.mask = 0;
+    for (let q = 0; q < p; q++) {
+      if (img.done[q] > 0) {
+        rh.mask |= 1 << q;
+        rh.seqs[q] = seqOf(c, q, img.done[q]);
+      }
+    }
+    const n = emitPs(rtxBuf, rh);
+    if (macSend(src, rtxBuf, n)) stats.rsSent++;
+    stats.rsAnswered++;
+    h.named = false;
+    answerRtx(c, h, src);
+  }
+
+  /** Fill a free slot for a conversation of n participants listed in SC order; returns it or -1. */
+  function openSlot(cidAddr: number, cidNum: number, list: ArrayLike<number>, n: number): number {
+    let c = 0;
+    while (c < C && cState[c] !== FREE) c++;
+    if (c === C) return -1;
+    cState[c] = OPEN;
+    cGen[c] = (cGen[c] + 1) & 0xff;
+    cCidAddr[c] = cidAddr;
+    cCidNum[c] = cidNum;
+    cN[c] = n;
+    cMe[c] = 0;
+    cMasked[c] = 0;
+    cSent[c] = 0;
+    cRec[c] = 0;
+    cRsAck[c] = 0;
+    cRsTries[c] = 0;
+    cFloor[c] = 0;
+    for (let i = 0; i < MAXP; i++) cVcut[c * MAXP + i] = 0;
+    for (let i = 0; i < n; i++) {
+      cAddr[c * MAXP + i] = list[i];
+      cFirst[c * MAXP + i] = i === 0 ? cidNum : 1;
+      if (list[i] === me) cMe[c] = i;
+    }
+    images[c].reset(n);
+    return c;
+  }
+
   // ---- receiving -------------------------------------------------------------------------------
 
   /** Attach a received message and deliver it; false when a table was full (the message is dropped). */
@@ -501,7 +705,11 @@ export function psync(o: PsyncOptions): Psync {
     }
     if (img.frame(x) === null && !img.stable(x)) stats.uncopied++;
     const conv = handle(c);
-    if (attachFn) attachFn(conv, frame, len);
+    if (attachFn && !injecting) attachFn(conv, frame, len);
+    // The view a restart resumed from is not delivered again. Own messages come back only after a
+    // restart (from the log or from others) and are delivered like any other, so a replay shows the
+    // application its whole history in context order; sending them again is suppressed (5.2).
+    if (ord <= cVcut[c * MAXP + q]) return true;
     const n = len - off;
     for (let i = 0; i < n; i++) dBuf[i] = frame[off + i];
     stats.delivered++;
@@ -564,6 +772,7 @@ export function psync(o: PsyncOptions): Psync {
       return;
     }
     if (attachDeliver(c, q, ord, predV, frame, h.off, len) && slotOf(handle(c)) === c) drain(c);
+    if (cRec[c] && slotOf(handle(c)) === c && cRsAck[c] !== 0) finishRestart(c, false);
   }
 
   function hold(c: number, q: number, ord: number, off: number, frame: Uint8Array, len: number, src: number): void {
@@ -626,23 +835,8 @@ export function psync(o: PsyncOptions): Psync {
 
   /** Open a conversation from its SC (parsed in h) in a free slot; returns the slot or -1. */
   function openFromSc(h: PsHeader, frame: Uint8Array, len: number, src: number): number {
-    let c = 0;
-    while (c < C && cState[c] !== FREE) c++;
-    if (c === C) return -1;
-    let mine = -1;
-    for (let i = 0; i < h.n; i++) if (h.addrs[i] === me) mine = i;
-    cState[c] = OPEN;
-    cGen[c] = (cGen[c] + 1) & 0xff;
-    cCidAddr[c] = h.cidAddr;
-    cCidNum[c] = h.cidNum;
-    cN[c] = h.n;
-    cMe[c] = mine;
-    cMasked[c] = 0;
-    for (let i = 0; i < h.n; i++) {
-      cAddr[c * MAXP + i] = h.addrs[i];
-      cFirst[c * MAXP + i] = i === 0 ? h.cidNum : 1;
-    }
-    images[c].reset(h.n);
+    const c = openSlot(h.cidAddr, h.cidNum, h.addrs, h.n);
+    if (c < 0) return -1;
     wantOpen--;
     const conv = handle(c);
     if (openFn) openFn(conv);
@@ -717,6 +911,10 @@ export function psync(o: PsyncOptions): Psync {
       if (c >= 0) answerRtx(c, hdr, src);
       return;
     }
+    if (hdr.type === PS_RS) {
+      if (c >= 0) onRs(c, hdr, src);
+      return;
+    }
     if (c >= 0) {
       onMessage(c, hdr, payload, len, src);
       return;
@@ -763,28 +961,12 @@ export function psync(o: PsyncOptions): Psync {
         if (a === me) self = true;
       }
       if (!self) return PS_E_ARG;
-      let c = 0;
-      while (c < C && cState[c] !== FREE) c++;
-      if (c === C) return PS_E_FULL;
-      const num = nextCid;
-      nextCid = (nextCid + 1) & 0xffff;
-      cState[c] = OPEN;
-      cGen[c] = (cGen[c] + 1) & 0xff;
-      cCidAddr[c] = me;
-      cCidNum[c] = num;
-      cN[c] = n;
-      cMe[c] = 0;
-      cMasked[c] = 0;
-      cAddr[c * MAXP] = me;
-      cFirst[c * MAXP] = num;
       let k = 1;
-      for (let i = 0; i < n; i++) {
-        if (list[i] === me) continue;
-        cAddr[c * MAXP + k] = list[i];
-        cFirst[c * MAXP + k] = 1;
-        k++;
-      }
-      images[c].reset(n);
+      sc[0] = me;
+      for (let i = 0; i < n; i++) if (list[i] !== me) sc[k++] = list[i];
+      const c = openSlot(me, nextCid, sc, n);
+      if (c < 0) return PS_E_FULL;
+      nextCid = (nextCid + 1) & 0xffff;
       return handle(c);
     },
     passiveOpen(): number {
@@ -808,6 +990,13 @@ export function psync(o: PsyncOptions): Psync {
       if (c < 0) return PS_E_UNKNOWN;
       const img = images[c];
       const q = cMe[c];
+      if (cSent[c] < img.have[q]) {
+        // Already in the image (sent before a restart): suppressed, with the id it had (5.2).
+        cSent[c]++;
+        stats.suppressed++;
+        return midOf(me, seqOf(c, q, cSent[c]));
+      }
+      if (cRec[c]) return PS_E_RECOVERING;
       const ord = img.have[q] + 1;
       if (ord > 0xffff) return PS_E_EXHAUSTED;
       txh.resent = false;
@@ -836,6 +1025,7 @@ export function psync(o: PsyncOptions): Psync {
       if (!(len >= 0 && len <= payload.length) || off === 0 || off + len > mtu) return PS_E_TOO_LARGE;
       for (let i = 0; i < len; i++) txBuf[off + i] = payload[i];
       if (img.check(q, ord, sendPred) !== G_OK || img.attach(q, ord, sendPred, txBuf, off + len, 0) < 0) return PS_E_FULL;
+      cSent[c] = ord;
       if (attachFn) attachFn(conv, txBuf, off + len);
       sendAll(c, txBuf, off + len, false);
       stats.sent++;
@@ -885,6 +1075,62 @@ export function psync(o: PsyncOptions): Psync {
     onDeliver(fn) { deliverFn = fn; },
     onOpen(fn) { openFn = fn; },
     onAttach(fn) { attachFn = fn; },
+    onRestart(fn) { restartFn = fn; },
+    restart(cid: number, list: ArrayLike<number>, n: number, mids: ArrayLike<number>, nMids: number): number {
+      const ca = midSender(cid);
+      if (!(n >= 1 && n <= MAXP && n <= list.length && list[0] === ca && cid >= 0 && nMids >= 0 && nMids <= mids.length)) return PS_E_ARG;
+      let self = false;
+      for (let i = 0; i < n; i++) {
+        const a = list[i];
+        if (!(a >= 0 && a <= 0xffff) || isGroupAddr(a)) return PS_E_ARG;
+        for (let j = 0; j < i; j++) if (list[j] === a) return PS_E_ARG;
+        if (a === me) self = true;
+      }
+      if (!self || findConv(ca, midSeq(cid)) >= 0) return PS_E_ARG;
+      const c = openSlot(ca, midSeq(cid), list, n);
+      if (c < 0) return PS_E_FULL;
+      for (let k = 0; k < nMids; k++) {
+        const q = indexOf(c, midSender(mids[k]));
+        const o = q < 0 ? 0 : ordOf(c, q, midSeq(mids[k]));
+        if (q >= 0 && o > cVcut[c * MAXP + q]) cVcut[c * MAXP + q] = o;
+      }
+      // The image itself starts empty: the log and the other hosts fill it (with copies of what is
+      // not stable yet, which a raise would lose); the view cut only keeps those messages undelivered.
+      cSent[c] = cVcut[c * MAXP + cMe[c]];
+      cRec[c] = n > 1 ? 1 : 0;
+      cRsAt[c] = clock.now();
+      arm();
+      return handle(c);
+    },
+    inject(conv: number, frame: Uint8Array, len: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return PS_E_UNKNOWN;
+      if (!parsePs(frame, len, hdr) || hdr.type > PS_AN || findConv(hdr.cidAddr, hdr.cidNum) !== c) return PS_E_ARG;
+      hdr.resent = false;
+      stats.injected++;
+      // A log frame whose predecessors are missing (the log lost some) is held as if its sender had
+      // sent it: the RTX goes there.
+      const q = hdr.type === PS_SC ? 0 : hdr.idx;
+      const src = q < cN[c] && q !== cMe[c] ? cAddr[c * MAXP + q] : cAddr[c * MAXP + (cMe[c] === 0 ? 1 : 0)];
+      injecting = true;
+      onMessage(c, hdr, frame, len, src);
+      injecting = false;
+      return PS_OK;
+    },
+    recovering(conv: number): boolean {
+      const c = slotOf(conv);
+      return c >= 0 && cRec[c] === 1;
+    },
+    frontier(conv: number, out: NumList): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      let n = 0;
+      for (let q = 0; q < cN[c]; q++) {
+        const h = images[c].have[q];
+        if (h !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, h));
+      }
+      return n;
+    },
     cid(conv: number): number {
       const c = slotOf(conv);
       return c < 0 ? PS_E_UNKNOWN : midOf(cCidAddr[c], cCidNum[c]);

@@ -49,6 +49,22 @@ export interface EspruinoSerial extends EspruinoConsolePort {
   write(data: Uint8Array): void;
 }
 
+/**
+ * The part of require("Storage") the store driver calls (src/jswrap_storage.c): plain files of fixed
+ * size in flash, as opposed to StorageFile (open()), which cannot hold the byte 0xFF.
+ */
+export interface EspruinoStorage {
+  /**
+   * Write data (a string, or an array/typed array written as bytes) into file `name` (at most 28
+   * characters). offset 0 creates the file anew with `size` bytes, all 0xFF until written; another
+   * offset writes into the existing file, and only bytes still 0xFF may be written. True on success.
+   */
+  write(name: string, data: Uint8Array, offset: number, size?: number): boolean;
+  /** length bytes from offset as a string (one char per byte, memory-mapped), or undefined without the file. */
+  read(name: string, offset: number, length: number): string | undefined;
+  erase(name: string): void;
+}
+
 declare global {
   /** Espruino built-in (absent under Node): see EspruinoTimers.getTime. */
   function getTime(): number;

@@ -1,9 +1,9 @@
-// Psync wire format (firmware/psync/frame.ts): golden bytes for SC, AN and RTX, round trips, and
+// Psync wire format (firmware/psync/frame.ts): golden bytes for SC, AN, RTX and RS, round trips, and
 // parsing of malformed and random input (never throws, never reads past len).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PS_AN, PS_RTX, PS_SC, emitPs, parsePs, psHeader, psHeaderLen } from '../../../firmware/psync/frame.ts';
+import { PS_AN, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader, psHeaderLen } from '../../../firmware/psync/frame.ts';
 import type { PsHeader } from '../../../firmware/psync/frame.ts';
 
 const hex = (b: Uint8Array, n: number) => Buffer.from(b.subarray(0, n)).toString('hex');
@@ -71,11 +71,29 @@ test('golden bytes: RTX naming a message, and RTX naming nothing', () => {
   assert.is(hex(b, 8), '02' + 'abcd0002' + '0000' + '00', 'an unnamed RTX carries neither index nor seq');
 });
 
+test('golden bytes: RS announcement and RS answer', () => {
+  const b = new Uint8Array(32);
+  const h = hdr({ type: PS_RS, idx: 2, cidAddr: 1, cidNum: 0x1234, seq: 9, mask: 0b101, seqs: [0x1236, 0, 4] });
+  assert.is(emitPs(b, h), 12);
+  // kind = RS 3 | index 2 << 3 = 0x13; an announcement's seq is always 0
+  assert.is(hex(b, 12), '13' + '00011234' + '0000' + '05' + '1236' + '0004');
+  const p = psHeader();
+  assert.ok(parsePs(b, 12, p));
+  assert.equal([p.type, p.idx, p.named, p.seq, p.mask], [PS_RS, 2, false, 0, 0b101]);
+  assert.not.ok(parsePs(b, 13, p), 'nothing may follow an RS frontier');
+  const a = hdr({ type: PS_RS, named: true, idx: 1, cidAddr: 1, cidNum: 0x1234, seq: 7, mask: 0b1, seqs: [0x1240] });
+  assert.is(emitPs(b, a), 10);
+  // kind = RS 3 | index 1 << 3 | answer 0x40 = 0x4b; seq: the restarted host's newest message here
+  assert.is(hex(b, 10), '4b' + '00011234' + '0007' + '01' + '1240');
+  assert.ok(parsePs(b, 10, p));
+  assert.equal(view(p), view(a));
+});
+
 test('emit refuses short buffers and out-of-range headers', () => {
   assert.is(emitPs(new Uint8Array(11), hdr({ type: PS_AN, mask: 0b11 })), 0);
   assert.is(emitPs(new Uint8Array(32), hdr({ type: PS_SC, n: 0 })), 0);
   assert.is(emitPs(new Uint8Array(32), hdr({ type: PS_SC, n: 9 })), 0);
-  assert.is(emitPs(new Uint8Array(32), hdr({ type: 3 })), 0);
+  assert.is(emitPs(new Uint8Array(32), hdr({ type: 4 })), 0);
   assert.is(emitPs(new Uint8Array(32), hdr({ type: PS_AN, idx: 8 })), 0);
 });
 
@@ -84,7 +102,9 @@ test('parse refuses malformed messages', () => {
   const bad: [string, string][] = [
     ['short', '0100011234'],
     ['reserved bit 7', '81000112340001 00'],
-    ['type 3', '03000112340001 00'],
+    ['RS announcement with a seq', '03000112340001 00'],
+    ['RESENT on an RS', '07000112340000 00'],
+    ['RS with trailing bytes', '03000112340000 00 00'],
     ['named bit on an AN', '41000112340001 0100 00'],
     ['RESENT on an RTX', '06000112340000 00'],
     ['SC with a sender index', '08000112340100'],
@@ -131,15 +151,15 @@ test('round trips of random valid headers', () => {
   const buf = new Uint8Array(64);
   fc.assert(
     fc.property(
-      fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 0xfeff }),
+      fc.integer({ min: 0, max: 3 }), fc.boolean(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 0xfeff }),
       fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 255 }),
       fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.uniqueArray(fc.integer({ min: 0, max: 0xfeff }), { minLength: 7, maxLength: 7 }),
       fc.integer({ min: 1, max: 8 }),
       (type, flag, idx, cidAddr, cidNum, seq, mask, seqs, addrs, n) => {
         const others = addrs.filter((a) => a !== cidAddr);
         const h = hdr({
-          type, resent: type !== PS_RTX && flag, named: type === PS_RTX && flag, idx: type === PS_SC || (type === PS_RTX && !flag) ? 0 : idx, cidAddr, cidNum,
-          seq: type === PS_RTX && !flag ? 0 : seq, mask: type === PS_SC ? 0 : mask, seqs, n: Math.min(n, others.length + 1),
+          type, resent: type < PS_RTX && flag, named: type >= PS_RTX && flag, idx: type === PS_SC || (type === PS_RTX && !flag) ? 0 : idx, cidAddr, cidNum,
+          seq: type >= PS_RTX && !flag ? 0 : seq, mask: type === PS_SC ? 0 : mask, seqs, n: Math.min(n, others.length + 1),
           addrs: [cidAddr, ...others].slice(0, 8),
         });
         const len = emitPs(buf, h);

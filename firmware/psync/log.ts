@@ -1,0 +1,231 @@
+// Psync's local log (the Psync paper, section 5.1): every message of one conversation, as it joins this
+// host's image, written to non-volatile storage (hal/store.ts) asynchronously, so that a restarted host
+// rebuilds most of its image from the log and asks the other hosts only for the rest. The paper allows
+// the stored copy to lag behind the image ("there is no requirement that the volatile and nonvolatile
+// images be updated atomically or even that the changes ... keep pace"): a crash loses what is still
+// queued here, and the RS/RTX mechanisms recover it from the others.
+//
+// Layout of the store (big-endian):
+//   0   magic 'P' (0x50), version 1
+//   2   cid       u16 address + u16 number (the SC's mid)
+//   6   n         u8 participants, then 2n bytes of addresses in the SC's order
+//   7+2n records  [len u8 (1..254)][the frame as psync sent or received it], in attach order (a
+//                 topological order of the context graph: predecessors come first); a len byte of 0xFF
+//                 is unwritten flash, the end of the log
+// Frames are appended to a queue of `queueBytes` in the attach path (no storage access there) and
+// written by a timer every flushUs. When the queue is full a frame is not logged (counted in `dropped`;
+// the others supply it at restart); when the store is full logging stops (`full`): take a checkpoint
+// (psync.frontier()) and call reset(), which erases the store and starts a new log, as the paper's
+// "close the current conversation and start a new one" or explicit freeing would.
+// replayLog() reads a log back into a restarted endpoint through psync.inject(), frame by frame.
+// Board code: the queue and the read buffer are allocated once; one timer.
+
+import type { Clock, Timer } from '../../hal/clock.ts';
+import type { Store } from '../../hal/store.ts';
+import { PS_MAX_PARTICIPANTS } from './frame.ts';
+import type { Psync } from './psync.ts';
+import { midOf, midSender, midSeq } from './psync.ts';
+
+export const LOG_MAGIC = 0x50;
+export const LOG_VERSION = 1;
+const END = 0xff;
+
+export interface LogConfig {
+  /** Bytes queued between writes to the store. */
+  queueBytes: number;
+  /** Wait between writes, µs. */
+  flushUs: number;
+}
+
+export const LOG_DEFAULTS: LogConfig = { queueBytes: 512, flushUs: 50_000 };
+
+export interface LogStats {
+  /** Frames queued, and written to the store. */
+  logged: number;
+  written: number;
+  /** Frames not logged: the queue was full, or the store was. */
+  dropped: number;
+  /** Store writes refused (full): logging has stopped until reset(). */
+  full: number;
+}
+
+export interface PsyncLog {
+  /** Log conversation conv from now on (erases the store and writes the header). */
+  start(conv: number): void;
+  /** After a restart: go on appending to the log read back (end: LogHeader.end after replayLog). */
+  resume(conv: number, end: number): void;
+  /** After a checkpoint: erase and start again for the same conversation. */
+  reset(): void;
+  /** Stop logging; what is queued is dropped (a board's crash does this too). */
+  stop(): void;
+  /** Write what is queued now (also called by the timer). */
+  flush(): void;
+  /** Bytes of the store in use. */
+  used(): number;
+  readonly stats: LogStats;
+}
+
+export interface LogOptions {
+  ps: Psync;
+  store: Store;
+  clock: Clock;
+  config?: LogConfig;
+}
+
+export function psyncLog(o: LogOptions): PsyncLog {
+  const ps = o.ps;
+  const store = o.store;
+  const clock = o.clock;
+  const cfg = o.config || LOG_DEFAULTS;
+  const Q = cfg.queueBytes;
+  const q = new Uint8Array(Q);
+  const hdr = new Uint8Array(7 + 2 * PS_MAX_PARTICIPANTS);
+  const addrs = new Uint16Array(PS_MAX_PARTICIPANTS);
+  const stats: LogStats = { logged: 0, written: 0, dropped: 0, full: 0 };
+  let conv = -1;
+  let qHead = 0; // bytes queued: q[0..qHead)
+  let qFrames = 0;
+  let off = 0; // next write offset in the store
+  let stopped = false;
+  let timer: Timer | null = null;
+
+  function flush(): void {
+    timer = null;
+    if (qHead === 0) return;
+    if (!stopped && store.write(off, q, qHead)) {
+      off += qHead;
+      stats.written += qFrames;
+    } else {
+      if (!stopped) stats.full++;
+      stopped = true;
+      stats.dropped += qFrames;
+    }
+    qHead = 0;
+    qFrames = 0;
+  }
+
+  function begin(): void {
+    store.erase();
+    stopped = false;
+    qHead = 0;
+    qFrames = 0;
+    const cid = ps.cid(conv);
+    const n = ps.participants(conv, addrs);
+    hdr[0] = LOG_MAGIC;
+    hdr[1] = LOG_VERSION;
+    const a = midSender(cid);
+    const s = midSeq(cid);
+    hdr[2] = a >>> 8;
+    hdr[3] = a & 0xff;
+    hdr[4] = s >>> 8;
+    hdr[5] = s & 0xff;
+    hdr[6] = n;
+    for (let i = 0; i < n; i++) {
+      hdr[7 + 2 * i] = addrs[i] >>> 8;
+      hdr[8 + 2 * i] = addrs[i] & 0xff;
+    }
+    off = 7 + 2 * n;
+    if (!store.write(0, hdr, off)) {
+      stopped = true;
+      stats.full++;
+    }
+  }
+
+  ps.onAttach(function (c: number, frame: Uint8Array, len: number) {
+    if (c !== conv) return;
+    if (stopped || len < 1 || len >= END || qHead + 1 + len > Q) {
+      stats.dropped++;
+      return;
+    }
+    q[qHead] = len;
+    for (let i = 0; i < len; i++) q[qHead + 1 + i] = frame[i];
+    qHead += 1 + len;
+    qFrames++;
+    stats.logged++;
+    if (timer === null) timer = clock.at(clock.now() + cfg.flushUs, flush);
+  });
+
+  return {
+    stats,
+    start(c: number): void {
+      conv = c;
+      begin();
+    },
+    resume(c: number, end: number): void {
+      conv = c;
+      stopped = false;
+      qHead = 0;
+      qFrames = 0;
+      off = end;
+    },
+    reset(): void {
+      if (timer !== null) clock.cancel(timer);
+      timer = null;
+      begin();
+    },
+    flush(): void {
+      if (timer !== null) clock.cancel(timer);
+      flush();
+    },
+    stop(): void {
+      if (timer !== null) clock.cancel(timer);
+      timer = null;
+      conv = -1;
+      qHead = 0;
+      qFrames = 0;
+    },
+    used: () => off,
+  };
+}
+
+/** What a log's header says; filled by readLogHeader. */
+export interface LogHeader {
+  cid: number;
+  n: number;
+  participants: Uint16Array;
+  /** Offset of the first record, and (after replayLog) of the end of the log. */
+  off: number;
+  end: number;
+}
+
+export function logHeader(): LogHeader {
+  return { cid: 0, n: 0, participants: new Uint16Array(PS_MAX_PARTICIPANTS), off: 0, end: 0 };
+}
+
+/** Read the header of the log in store into h; false when there is no valid log. */
+export function readLogHeader(store: Store, h: LogHeader, buf: Uint8Array): boolean {
+  if (buf.length < 7 + 2 * PS_MAX_PARTICIPANTS) return false;
+  const k = store.read(0, buf, 7);
+  if (k < 7 || buf[0] !== LOG_MAGIC || buf[1] !== LOG_VERSION) return false;
+  const n = buf[6];
+  if (!(n >= 1 && n <= PS_MAX_PARTICIPANTS)) return false;
+  h.cid = midOf((buf[2] << 8) | buf[3], (buf[4] << 8) | buf[5]);
+  h.n = n;
+  if (store.read(7, buf, 2 * n) < 2 * n) return false;
+  for (let i = 0; i < n; i++) h.participants[i] = (buf[2 * i] << 8) | buf[2 * i + 1];
+  h.off = 7 + 2 * n;
+  return true;
+}
+
+/**
+ * Feed the records of the log in store (header already read into h) to a restarted endpoint's
+ * conversation conv, in order; buf holds one record (at least 255 bytes). Stops at the end of the log
+ * or at a record cut short, and leaves that offset in h.end. Returns the frames injected.
+ */
+export function replayLog(store: Store, h: LogHeader, ps: Psync, conv: number, buf: Uint8Array): number {
+  let off = h.off;
+  let n = 0;
+  const cap = store.capacity();
+  while (off < cap) {
+    if (store.read(off, buf, 1) < 1) break;
+    const len = buf[0];
+    if (len === END || len === 0) break;
+    if (store.read(off + 1, buf, len) < len) break;
+    ps.inject(conv, buf, len);
+    n++;
+    off += 1 + len;
+  }
+  h.end = off;
+  return n;
+}
+
