@@ -126,12 +126,20 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
   const nOrd = new Uint16Array(N);
   const nPred = new Uint16Array(N * MAXP);
   const nAck = new Uint8Array(N);
+  // Node of (q, o) at slot q * N + o % N: a participant's retained messages are a suffix of its chain
+  // (reclaiming keeps the reclaimed set closed under predecessors) of at most N, so the slot is unique;
+  // find() checks it, so stale slots need no clearing. Constant-time lookups for 16 bytes a node.
+  const nIdx = new Int16Array(MAXP * N).fill(-1);
   const nBuf = new Int16Array(N).fill(-1);
   /** Has been stable (its buffer freed): only such nodes are reclaimed. */
   const nDone = new Uint8Array(N);
   const nAge = new Float64Array(N);
   const nMark = new Uint16Array(N);
   const stack = new Int16Array(N);
+  // Nodes that gained an acknowledgement bit in the last attach: only they can have become stable.
+  const touched = new Int16Array(N);
+  let nTouched = 0;
+  let hint = 0;
   const bAll = new Uint8Array(B * F);
   const bLen = new Uint16Array(B);
   const bUsed = new Uint8Array(B);
@@ -148,9 +156,9 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
   let stamp = 0;
 
   function find(q: number, o: number): number {
-    if (o === 0) return -1;
-    for (let i = 0; i < N; i++) if (nSender[i] === q && nOrd[i] === o) return i;
-    return -1;
+    if (o === 0 || !(q >= 0 && q < MAXP)) return -1;
+    const i = nIdx[q * N + (o % N)];
+    return i >= 0 && nSender[i] === q && nOrd[i] === o ? i : -1;
   }
 
   function isStable(i: number): boolean {
@@ -189,6 +197,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
         if (j >= 0 && (nAck[j] & bit) === 0) {
           nAck[j] |= bit;
           stack[top++] = j;
+          touched[nTouched++] = j;
         }
       }
     }
@@ -220,11 +229,17 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
 
   /** A node slot for a new message: a free one, else the oldest that has been stable; -1 if none. */
   function nodeSlot(): number {
-    let old = -1;
-    for (let i = 0; i < N; i++) {
-      if (nSender[i] < 0) return i;
-      if (nDone[i] && (old < 0 || nAge[i] < nAge[old])) old = i;
+    // Free slots first, searched from where the last one was found (amortized constant while the
+    // table fills), then the oldest node that has been stable.
+    for (let k = 0; k < N; k++) {
+      const i = hint + k < N ? hint + k : hint + k - N;
+      if (nSender[i] < 0) {
+        hint = i + 1 < N ? i + 1 : 0;
+        return i;
+      }
     }
+    let old = -1;
+    for (let i = 0; i < N; i++) if (nDone[i] && (old < 0 || nAge[i] < nAge[old])) old = i;
     if (old >= 0) {
       nSender[old] = -1;
       stats.reclaimed++;
@@ -307,6 +322,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       }
       nSender[i] = q;
       nOrd[i] = o;
+      nIdx[q * N + (o % N)] = i;
       nAck[i] = 0;
       nDone[i] = 0;
       nBuf[i] = b;
@@ -319,8 +335,17 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       }
       leaf[q] = o;
       have[q] = o;
+      nTouched = 0;
+      touched[nTouched++] = i;
       acknowledge(i, 1 << q);
-      collect();
+      for (let k = 0; k < nTouched; k++) {
+        const j = touched[k];
+        if (!nDone[j] && isStable(j)) {
+          nDone[j] = 1;
+          if (nOrd[j] > done[nSender[j]]) done[nSender[j]] = nOrd[j];
+          if (nBuf[j] >= 0) freeBuf(j);
+        }
+      }
       return i;
     },
     find,
