@@ -13,6 +13,7 @@ const cases: [string, string[]][] = [
   ['csma-hidden', ['--quick']],
   ['piconet', ['--quick']],
   ['rr', ['--quick', '--rounds=1', '--calls=20', '--ms=50']],
+  ['psync', ['--quick', '--calls=20', '--passes=100', '--sizes=100,1000', '--window=100']],
 ];
 
 for (const [name, args] of cases) {

@@ -1,0 +1,61 @@
+// What `npm run bench -- psync` and its peer processes (bench/peer/psync-peer.ts) share: the station
+// addressing, the Psync and MAC settings, the TCP greeting, and a Link that sends each frame of the raw
+// MAC only to the station it names. The paper's Table II runs Psync on host-specific addresses, one
+// IP datagram to each participating host (section 6.2); a udpLink with every participant as its peer
+// would instead send each of Psync's N - 1 unicasts to all N - 1 hosts.
+import type { Link } from '../../hal/link.ts';
+import type { UdpEndpoint, UdpLink } from '../../hal/node/udp.ts';
+import { PSYNC_DEFAULTS } from '../../firmware/psync/psync.ts';
+import type { PsyncConfig } from '../../firmware/psync/psync.ts';
+
+/** Process index i (0: the measuring process) is station i + 1 on the raw MAC. */
+export const addrOf = (index: number): number => index + 1;
+
+/**
+ * The board-sized defaults (every table is a linear scan, see the scaling part of bench/psync.ts, so
+ * small tables are also the fast ones), but a holding queue of 8. A token holder's datagrams to the
+ * others leave one after another; if it is descheduled half-way (8 processes on a few CPUs), the
+ * token runs on and a host may get up to N - 2 messages in the context of the one it still lacks.
+ * With the default 4 a fifth is discarded, and when that was the token nothing later names it: the
+ * ring stops, as the paper's last-ACK problem says (3.2.2), since only a timeout and resend by the
+ * application would recover it. N - 1 entries are enough with one token in flight.
+ */
+export const BENCH_PSYNC: PsyncConfig = { ...PSYNC_DEFAULTS, hold: 8 };
+
+/** Raw MAC queue depth: Psync queues N - 1 frames (up to 7) at once. */
+export const MAC_DEPTH = 16;
+
+/** First byte on a TCP connection: the connecting process's index, or this for a plain echo. */
+export const TCP_ECHO = 0xff;
+
+export interface RoutedLink extends Link {
+  /** ports[i]: the UDP port of process index i (station addrOf(i)). */
+  setRoutes(ports: number[]): void;
+}
+
+/** Frames of the raw MAC start with the destination station (u16, big-endian). */
+export function routedLink(link: UdpLink): RoutedLink {
+  let byAddr: UdpEndpoint[][] = [];
+  let all: UdpEndpoint[] = [];
+  return {
+    caps: link.caps,
+    setRoutes(ports: number[]): void {
+      byAddr = [];
+      all = [];
+      ports.forEach((port, i) => {
+        const ep = { address: '127.0.0.1', port };
+        byAddr[addrOf(i)] = [ep];
+        all.push(ep);
+      });
+    },
+    send(frame: Uint8Array, len: number): boolean {
+      if (len < 2) return false;
+      const to = byAddr[(frame[0] << 8) | frame[1]] ?? all;
+      link.setPeers(to);
+      return link.send(frame, len);
+    },
+    onReceive: (fn) => link.onReceive(fn),
+    onSent: (fn) => link.onSent(fn),
+    busy: () => link.busy(),
+  };
+}
