@@ -2,6 +2,9 @@
 // clock, printing a status line each simulated second and a summary at the end.
 //   npm start -- [--for 5s] [--seed N] [--sensors N] [--speed 1|10|max] [--pcap file.pcap] [--trace] [--json]
 // Without --for it runs until Ctrl-C. Exit codes: 0 done, 2 bad arguments.
+// startDemo (everything after the arguments are read) is shared with `picolink sim demo`.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { demo } from './sim/demo.ts';
 import type { DemoSummary } from './sim/demo.ts';
@@ -51,6 +54,75 @@ function table(s: DemoSummary): string {
   return out.join('\n');
 }
 
+/** A demonstration run as `npm start` and `picolink sim demo` describe it, their arguments read. */
+export interface DemoRunOptions {
+  seed: number;
+  sensors: number;
+  wearables: number;
+  /** Stop after this much simulated time, µs; Infinity: run until Ctrl-C. */
+  forUs: number;
+  /** Simulated seconds per wall second; Infinity: as fast as it can (needs forUs). */
+  speed: number;
+  pcap?: string;
+  /** Receives every medium and wire event line. */
+  trace?: (line: string) => void;
+  json: boolean;
+  /** Receives each line of status and summary. */
+  out: (line: string) => void;
+}
+
+/**
+ * Starts the demonstration network and returns the function that runs it to the end. Throws an Error
+ * saying what is wrong when the options cannot run (a usage error for the caller to report).
+ */
+export function startDemo(o: DemoRunOptions): () => Promise<void> {
+  const { forUs, speed, out } = o;
+  if (speed === Infinity && forUs === Infinity) throw new Error('--speed max needs --for, or it would never stop');
+  let d: ReturnType<typeof demo>;
+  try {
+    d = demo({ seed: o.seed, sensors: o.sensors, wearables: o.wearables, pcapPath: o.pcap, trace: o.trace });
+  } catch (e) {
+    throw new Error(`cannot start the demo: ${(e as Error).message}`);
+  }
+  const finish = (): void => {
+    d.close();
+    const s = d.summary();
+    out(o.json ? JSON.stringify(s) : table(s));
+    if (o.pcap && !o.json) out(`capture written to ${o.pcap}; open it with: tshark -X lua_script:host/wireshark/picolink.lua -r ${o.pcap}`);
+  };
+
+  return async () => {
+    if (speed === Infinity) {
+      d.runUntil(forUs);
+      finish();
+      return;
+    }
+    // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.
+    const t0 = performance.now();
+    let nextStatus = 1_000_000;
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        clearInterval(timer);
+        process.off('SIGINT', stop);
+        resolve();
+      };
+      const timer = setInterval(() => {
+        const target = Math.min(forUs, Math.floor((performance.now() - t0) * 1000 * speed));
+        d.runUntil(target);
+        while (target >= nextStatus && !o.json) {
+          const s = d.summary();
+          const sent = s.sensors.reduce((a, x) => a + x.sent, 0);
+          out(`t=${(nextStatus / 1e6).toFixed(0)}s  sent ${sent}  at host ${s.host.decoded}  collisions at gateway ${s.gateway.collisions}  crc rejects ${s.serial.crcErrors}`);
+          nextStatus += 1_000_000;
+        }
+        if (target >= forUs) stop();
+      }, 20);
+      process.on('SIGINT', stop);
+    });
+    finish();
+  };
+}
+
 async function main(): Promise<void> {
   let v;
   try {
@@ -83,48 +155,25 @@ async function main(): Promise<void> {
   const speed = v.speed === 'max' ? Infinity : Number(v.speed);
   if (!(speed > 0)) fail(`--speed must be a positive number or "max", not "${v.speed}"`);
 
-  let d;
+  let go;
   try {
-    d = demo({ seed, sensors, wearables, pcapPath: v.pcap, trace: v.trace ? (l) => console.log(l) : undefined });
+    go = startDemo({
+      seed, sensors, wearables, forUs, speed, pcap: v.pcap, json: v.json,
+      trace: v.trace ? (l) => console.log(l) : undefined, out: (l) => console.log(l),
+    });
   } catch (e) {
-    fail(`cannot start the demo: ${(e as Error).message}`);
+    fail((e as Error).message);
   }
-  const finish = (): void => {
-    d.close();
-    const s = d.summary();
-    console.log(v.json ? JSON.stringify(s) : table(s));
-    if (v.pcap && !v.json) console.log(`capture written to ${v.pcap}; open it with: tshark -X lua_script:host/wireshark/picolink.lua -r ${v.pcap}`);
-  };
-
-  if (speed === Infinity) {
-    if (forUs === Infinity) fail('--speed max needs --for, or it would never stop');
-    d.runUntil(forUs);
-    finish();
-    return;
-  }
-  // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.
-  const t0 = performance.now();
-  let nextStatus = 1_000_000;
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      clearInterval(timer);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    const timer = setInterval(() => {
-      const target = Math.min(forUs, Math.floor((performance.now() - t0) * 1000 * speed));
-      d.runUntil(target);
-      while (target >= nextStatus && !v.json) {
-        const s = d.summary();
-        const sent = s.sensors.reduce((a, x) => a + x.sent, 0);
-        console.log(`t=${(nextStatus / 1e6).toFixed(0)}s  sent ${sent}  at host ${s.host.decoded}  collisions at gateway ${s.gateway.collisions}  crc rejects ${s.serial.crcErrors}`);
-        nextStatus += 1_000_000;
-      }
-      if (target >= forUs) stop();
-    }, 20);
-    process.on('SIGINT', stop);
-  });
-  finish();
+  await go();
 }
 
-await main();
+/** Is this file the program node was started with (not a module `picolink sim demo` imports)? */
+function isProgram(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isProgram()) await main();
