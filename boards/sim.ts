@@ -8,6 +8,14 @@
 // request-reply. Sensors serve two operations: OP_READ (idempotent: a fresh reading) and OP_COUNT
 // (at-most-once: adds one to a counter and returns it, so a call that ran twice would show). The
 // gateway, given `callees`, calls them in turn every callUs: OP_READ over RR, OP_COUNT over RRA.
+// Given `conversation` (participant addresses, the initiator first), a sensor takes part in one Psync
+// conversation (the Psync paper; firmware/psync/) on the SVC_PSYNC port: the sensors agree on a shared
+// alarm threshold. Every proposeUs or so a sensor proposes one (env.propose, e.g. its last reading plus
+// a margin); proposals go out through the library's ordered broadcast by waves (section 4.2), and the
+// last committed proposal is the threshold. Proposals cross on the air, so taking the last one received
+// would leave sensors disagreeing; the waves commit them in one order at every participant. The device
+// keeps a running checksum of the committed sequence (each message id and its data) and the checksums
+// of its last DIGESTS committed prefixes, so a host compares participants without storing sequences.
 
 import type { BoardInfo } from './board.ts';
 import type { Link } from '../hal/link.ts';
@@ -25,11 +33,17 @@ import { ADDR_BROADCAST } from '../firmware/mac/mac.ts';
 import { piconetMaster, piconetSlave } from '../firmware/mac/piconet/piconet.ts';
 import type { PiconetMaster, PiconetSlave } from '../firmware/mac/piconet/piconet.ts';
 import { PICONET_BT } from '../firmware/mac/piconet/config.ts';
-import { macPorts, SVC_RR, SVC_TELEMETRY } from '../firmware/mac/ports.ts';
+import { macPorts, SVC_PSYNC, SVC_RR, SVC_TELEMETRY } from '../firmware/mac/ports.ts';
 import type { MacPorts } from '../firmware/mac/ports.ts';
 import { PROTO_RR, PROTO_RRA } from '../firmware/rr/frame.ts';
 import { RR_E_TIMEOUT, RR_OK, rr } from '../firmware/rr/rr.ts';
 import type { Rr } from '../firmware/rr/rr.ts';
+import type { Mac } from '../firmware/mac/mac.ts';
+import { midSender, midSeq, psync } from '../firmware/psync/psync.ts';
+import type { Psync, PsyncConfig } from '../firmware/psync/psync.ts';
+import { psyncLib } from '../firmware/psync/library.ts';
+import type { LibConfig, PsyncLib } from '../firmware/psync/library.ts';
+import { PS_MAX_PARTICIPANTS } from '../firmware/psync/frame.ts';
 
 export const OP_READ = 1;
 export const OP_COUNT = 2;
@@ -38,14 +52,55 @@ export const board: BoardInfo = {
   name: 'sim',
   title: 'Simulated device (hal/sim radio, serial wire)',
   jsvars: 0,
-  // Every role, both MACs and request-reply (telemetry, relay, CBOR, CSMA/CA, piconet, ports, R/RR/RRA):
-  // the simulator runs them all. A real board carries only its own role's code.
-  budgetBytes: 40960,
+  // Every role, both MACs, request-reply and Psync (telemetry, relay, CBOR, CSMA/CA, piconet, ports,
+  // R/RR/RRA, Psync conversations and their library, 26.6 kB of the 63.1 kB): the simulator runs them
+  // all. A real board carries only its own role's code.
+  budgetBytes: 65536,
   mtu: 32,
   radio: 'simulated media: CSMA/CA (nRF24L01+ timing), piconet (Bluetooth BR timing)',
   roles: ['sensor', 'gateway', 'hub', 'wearable'],
   autostart: false,
 };
+
+/**
+ * Psync for the conversation, sized for a board: one conversation of up to CONV_MAX participants, every
+ * table allocated at creation. With the library's below, 5.0 kB of typed arrays per device (4.2 kB in
+ * Psync: 48 graph nodes of 35 bytes, 28 message buffers of 27, 6 holding-queue entries of 59; 0.8 kB in
+ * the library: 24 records of 26 bytes), in 92 arrays and 65 views: on Espruino about 420 JsVars of data
+ * at 12 bytes a block and 2 to 3 per array or view, so some 800 JsVars, a third of a Puck.js. Smaller
+ * tables (32 nodes, 20 buffers, 16 records) halve the commits in the demonstration and let records run
+ * out. Frames go to the broadcast address, one per message: a unicast to each participant would cost an
+ * acknowledged CSMA/CA exchange per participant on a channel shared with telemetry, and one to a
+ * participant out of range would exhaust its retries for nothing. A participant that did not hear a
+ * message (out of range, or a collision: broadcasts are not acknowledged) gets it through Psync's
+ * retransmission requests from a participant in range that has it, so every participant relays for the
+ * others: `bufs` exceeds `records` + `reserve` so that a participant keeps a copy of every message it
+ * holds that is not stable (a copy it lacked could not be had from anyone else in range, and a
+ * participant relying on it would stall for good).
+ */
+export const CONV_PSYNC: PsyncConfig = {
+  conversations: 1, nodes: 48, bufs: 28, reserve: 2, hold: 6, pending: 1, forget: 2,
+  holdUs: 20000, rtxUs: 40000, rtxTries: 3, rtxAllTries: 4, group: ADDR_BROADCAST,
+};
+/**
+ * The library: a record per uncommitted message, 2 bytes of data (a threshold). Sensors propose about
+ * every second, and each proposal carries the context of what its sender has seen, so it acknowledges
+ * the others' proposals: an empty acknowledgement follows only after ackUs without one (each would be
+ * one more broadcast and more retransmission requests at the participants out of range). The watchdog
+ * resends once a second, at most `retries` times in a row while nothing commits: proposals are what
+ * moves the conversation on.
+ */
+export const CONV_LIB: LibConfig = {
+  records: 24, dataBytes: 2, ackUs: 3000000, tickUs: 1000000, retries: 4, stableSlots: 1, stableUs: 300000, stableTries: 6,
+};
+/**
+ * Participants the 32-byte radio carries. Psync's largest frame is an AN naming one predecessor per
+ * participant: 8 + 2n header bytes, then the library's kind byte and a 2-byte threshold; the CSMA/CA
+ * payload (24 bytes) less the service byte leaves 23, so n <= 6.
+ */
+export const CONV_MAX = 6;
+/** Checksums of the last DIGESTS committed prefixes kept (a power of two). */
+export const DIGESTS = 32;
 
 export interface SimEnv {
   role: string;
@@ -69,6 +124,36 @@ export interface SimEnv {
   /** Gateway role: the sensors to call, and how often, µs (default 2 s). */
   callees?: number[];
   callUs?: number;
+  /** Sensor role: the conversation's participants (2..CONV_MAX addresses, the initiator first); this sensor takes part when listed. */
+  conversation?: number[];
+  /** Sensor role in a conversation: mean time between proposals, µs (default 1 s). */
+  proposeUs?: number;
+  /** Sensor role in a conversation: the threshold to propose (0..65535; default 250). */
+  propose?: () => number;
+}
+
+/** A device's part in the conversation. */
+export interface ConversationStats {
+  /**
+   * Proposals sent, and proposals skipped: before the conversation opened here, or while it lags (more
+   * than half the library's records in use; proposing then would only pile up uncommitted messages).
+   */
+  proposed: number;
+  skipped: number;
+  /** Proposals committed here (anyone's, in the waves' order). */
+  committed: number;
+  /** The agreed threshold: the last committed proposal (-1 before the first). */
+  threshold: number;
+  /** Running checksum of the committed sequence (0 when empty). */
+  digest: number;
+}
+
+export interface SimConversation {
+  ps: Psync;
+  lib: PsyncLib;
+  stats: ConversationStats;
+  /** Checksum of the first n committed proposals; -1 when n is above `committed` or more than DIGESTS below. */
+  digestAt(n: number): number;
 }
 
 /** What the gateway's calls came to. `counts[i]`: the last OP_COUNT result from callees[i] (0: none yet). */
@@ -94,6 +179,8 @@ export interface SimDevice {
   counter(): number;
   /** Gateway role with callees. */
   caller: CallerStats | null;
+  /** Sensor listed in env.conversation. */
+  conversation: SimConversation | null;
 }
 
 /** Call each callee in turn, one call at a time, alternating OP_READ (RR) and OP_COUNT (RRA). */
@@ -148,6 +235,85 @@ function pageAll(m: PiconetMaster, clock: Clock, peers: number[]): void {
   next();
 }
 
+/**
+ * Psync needs a MAC whose mtu carries the predecessor list of 8 participants (24 bytes); the port has
+ * 23. This view of the port reports 24 and refuses longer frames (the port itself does): with at most
+ * CONV_MAX participants and the library limited to 2 data bytes, no frame is longer than 23.
+ */
+function psyncPort(port: Mac): Mac {
+  const need = 8 + 2 * PS_MAX_PARTICIPANTS;
+  return {
+    caps: { mtu: port.caps.mtu < need ? need : port.caps.mtu, carrierSense: port.caps.carrierSense },
+    addr: port.addr,
+    send: port.send,
+    onReceive: port.onReceive,
+    onSent: port.onSent,
+    queued: port.queued,
+  };
+}
+
+/** Join the conversation on `port`: the first listed opens it, the others wait for its SC; all propose. */
+function converse(env: SimEnv, port: Mac, list: number[]): SimConversation {
+  const n = list.length;
+  // The largest frame: an AN naming a predecessor of each participant, the kind byte and a threshold.
+  if (!(n >= 2 && n <= PS_MAX_PARTICIPANTS && 11 + 2 * n <= port.caps.mtu)) {
+    throw new Error('sim board: a conversation of ' + n + ' participants; this radio carries 2..' + CONV_MAX);
+  }
+  const clock = env.clock;
+  const rng = env.rng;
+  const ps = psync({ mac: psyncPort(port), clock: clock, rng: rng, config: CONV_PSYNC });
+  const lib = psyncLib({ ps: ps, addr: env.id, clock: clock, rng: rng, config: CONV_LIB });
+  const st: ConversationStats = { proposed: 0, skipped: 0, committed: 0, threshold: -1, digest: 0 };
+  const ring = new Uint32Array(DIGESTS);
+  const tx = new Uint8Array(2);
+  const every = env.proposeUs || 1000000;
+  let h = 0;
+  function mix(b: number): void {
+    h = ((h << 5) - h + b) | 0; // h * 31 + b, modulo 2^32
+  }
+  lib.onCommit(function (_conv, mid, data, len) {
+    const s = midSender(mid);
+    const q = midSeq(mid);
+    mix(s >> 8);
+    mix(s & 0xff);
+    mix(q >> 8);
+    mix(q & 0xff);
+    for (let i = 0; i < len; i++) mix(data[i]);
+    if (len === 2) st.threshold = (data[0] << 8) | data[1];
+    st.committed++;
+    st.digest = h >>> 0;
+    ring[st.committed & (DIGESTS - 1)] = st.digest;
+  });
+  if (list[0] === env.id) {
+    const conv = ps.activeOpen(list, n);
+    if (conv < 0 || lib.attach(conv) < 0) throw new Error('sim board: cannot open the conversation (' + conv + ')');
+  } else {
+    ps.onOpen(function (conv) { lib.attach(conv); });
+    ps.passiveOpen();
+  }
+  function propose(): void {
+    const t = env.propose ? env.propose() : 250;
+    tx[0] = (t >> 8) & 0xff;
+    tx[1] = t & 0xff;
+    if (lib.recordsUsed() <= CONV_LIB.records >> 1 && lib.send(tx, 2) >= 0) st.proposed++;
+    else st.skipped++;
+    // Uniform over 0.5..1.5 of the mean, so that proposals of different sensors cross.
+    clock.at(clock.now() + Math.floor(every / 2) + (rng.u32() % (every + 1)), propose);
+  }
+  // The initiator's first proposal is the SC: it goes soon, so the others can take part from their first.
+  clock.at(clock.now() + (list[0] === env.id ? rng.u32() % (Math.floor(every / 8) + 1) : Math.floor(every / 2) + (rng.u32() % (every + 1))), propose);
+  return {
+    ps: ps,
+    lib: lib,
+    stats: st,
+    digestAt(k: number): number {
+      if (k === 0) return 0;
+      if (!(k <= st.committed && k > st.committed - DIGESTS)) return -1;
+      return ring[k & (DIGESTS - 1)];
+    },
+  };
+}
+
 export function create(env: SimEnv): SimDevice {
   const read = env.read || function () { return {}; };
   const period = env.periodUs || 1000000;
@@ -166,11 +332,14 @@ export function create(env: SimEnv): SimDevice {
       rr: null,
       counter: zero,
       caller: null,
+      conversation: null,
     };
   }
   const mac = csma({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: CSMA_NRF24 });
   const ports = macPorts(mac);
   const r = rr({ mac: ports.port(SVC_RR), clock: env.clock, rng: env.rng });
+  const list = env.conversation;
+  const talk = list && list.indexOf(env.id) >= 0 && env.role === 'sensor' ? converse(env, ports.port(SVC_PSYNC), list) : null;
   if (env.role === 'sensor') {
     let counter = 0;
     r.register(OP_READ, function (args, req) {
@@ -191,6 +360,7 @@ export function create(env: SimEnv): SimDevice {
       rr: r,
       counter: function () { return counter; },
       caller: null,
+      conversation: talk,
     };
   }
   if (env.role === 'gateway') {
@@ -199,7 +369,7 @@ export function create(env: SimEnv): SimDevice {
     const radio = macLink(ports.port(SVC_TELEMETRY), ADDR_BROADCAST);
     return {
       mac: mac, piconet: null, telemetry: null, gateway: gateway({ radio: radio, uplink: env.uplink, clock: env.clock, depth: 8, retryUs: 2000 }),
-      ports: ports, rr: r, counter: zero, caller: callAround(r, env.clock, env.callees || [], env.callUs || 2000000),
+      ports: ports, rr: r, counter: zero, caller: callAround(r, env.clock, env.callees || [], env.callUs || 2000000), conversation: null,
     };
   }
   if (env.role === 'hub') {
@@ -209,7 +379,7 @@ export function create(env: SimEnv): SimDevice {
     // The relay of the gateway role, between the two MACs: piconet readings up to the sink over
     // CSMA/CA, what the hub receives there down to its piconet as broadcasts.
     const relay = gateway({ radio: macLink(master, ADDR_BROADCAST), uplink: macLink(ports.port(SVC_TELEMETRY), env.sink || 0), clock: env.clock, depth: 8, retryUs: 2000 });
-    return { mac: mac, piconet: master, telemetry: null, gateway: relay, ports: ports, rr: r, counter: zero, caller: null };
+    return { mac: mac, piconet: master, telemetry: null, gateway: relay, ports: ports, rr: r, counter: zero, caller: null, conversation: null };
   }
   throw new Error('sim board: unknown role "' + env.role + '"; roles are ' + board.roles.join(', '));
 }

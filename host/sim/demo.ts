@@ -8,6 +8,12 @@
 // wearables: it pages them in, polls them, and relays their readings over CSMA/CA to the gateway.
 // The gateway also calls the sensors with request-reply (over the same CSMA/CA MAC, through service
 // ports): a fresh reading over RR, and an at-most-once counter over RRA, one call at a time in turn.
+// The sensors also hold a Psync conversation (the Psync paper; up to 6 of them, as many as a 32-byte
+// frame carries, sensor 1 initiating): about once a second each proposes an alarm threshold (its last
+// reading plus 3 °C), the proposals are committed in one order at every sensor by the library's
+// ordered broadcast by waves, and the last committed one is the shared threshold. Sensors out of each
+// other's range get what they missed from those between them (Psync's retransmission requests); the
+// summary says what each committed and whether every two committed the same prefix.
 // Everything is seeded: the same seed gives the same trace, byte for byte (its SHA-256 is printed).
 // Later issues grow this into the full network with MACs and the bridge.
 
@@ -25,6 +31,7 @@ import type { Link } from '../../hal/link.ts';
 import { CAP_PROTO, fileSink, pcap, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { FileSink } from '../../hal/mw/pcap.ts';
 import { create as sourceCreate } from '../../boards/sim.ts';
+import { CONV_MAX } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import type { Telemetry } from '../../firmware/telemetry.ts';
 import type { Gateway } from '../../firmware/gateway.ts';
@@ -45,6 +52,8 @@ export interface DemoOptions {
   trace?: (line: string) => void;
   /** How often the gateway calls a sensor, µs (default 250 ms; 0: no calls). */
   callUs?: number;
+  /** How often each sensor in the conversation proposes an alarm threshold, mean µs (default 1 s; 0: no conversation). */
+  proposeUs?: number;
   /** The sim board's create(): by default from source (boards/sim.ts); a test passes the one from dist/sim.js. */
   create?: (env: SimEnv) => SimDevice;
 }
@@ -58,6 +67,8 @@ export const WEARABLE_FIRST = 41;
 /** The piconet channel: Bluetooth BR at 1 Mbit/s (72 bits of access code and payload CRC besides the bytes). */
 export const DEMO_PICONET = { bitrate: 1_000_000, mtu: 400, preambleBits: 72 };
 const GATEWAY_STATION = 0;
+/** Most radio hops between two participants of the conversation (see participantsOf). */
+export const MAX_HOPS = 3;
 const HOST_STATION = 100;
 
 export interface SensorSummary {
@@ -71,6 +82,32 @@ export interface SensorSummary {
   atHost: number;
   heardHost: number;
   collisionsHere: number;
+}
+
+export interface DemoConversationSummary {
+  /** Each participant: proposals it sent and skipped (see ConversationStats), proposals it committed, waves, the threshold it holds (-1: none yet). */
+  participants: { id: number; proposed: number; skipped: number; committed: number; waves: number; threshold: number }[];
+  /** Psync messages sent by all participants: proposals, acknowledgements (empty messages) and the SC. */
+  sent: number;
+  /** Messages Psync delivered, summed over participants (each message is delivered at every other one). */
+  delivered: number;
+  /** Proposals committed by the participant furthest ahead, and by the one furthest behind. */
+  committed: number;
+  commonPrefix: number;
+  /** Waves committed by the participant furthest ahead. */
+  waves: number;
+  /** Messages sent again (answers to retransmission requests, watchdog resends, successors sent back for a resent duplicate), and the requests. */
+  retransmissions: number;
+  rtxRequests: number;
+  /** Messages Psync dropped for full tables, and messages the library found no record for (both should stay near 0). */
+  flowDiscarded: number;
+  recordsLost: number;
+  /**
+   * Every pair of participants committed the same sequence up to the shorter of the two (compared by
+   * the devices' checksums of their committed prefixes). null: some pair could not be compared (one
+   * was more than DIGESTS commits ahead of the other) and none differed.
+   */
+  agree: boolean | null;
 }
 
 export interface DemoSummary {
@@ -90,9 +127,79 @@ export interface DemoSummary {
     /** OP_COUNT executions at the sensors, and duplicates their servers filtered. */
     counted: number; duplicatesFiltered: number; repliesResent: number;
   };
+  /** The sensors' Psync conversation on a shared alarm threshold; null when it is off. */
+  conversation: DemoConversationSummary | null;
   captureRecords: number;
   traceLines: number;
   traceSha256: string;
+}
+
+/** Radio hops between two participants, at most, within the set (Infinity when it is not connected). */
+function hopDiameter(ids: number[], hears: (from: number, to: number) => boolean): number {
+  let worst = 0;
+  for (const s of ids) {
+    const dist = new Map<number, number>([[s, 0]]);
+    const queue = [s];
+    while (queue.length > 0) {
+      const u = queue.shift()!;
+      for (const v of ids) {
+        if (!dist.has(v) && hears(u, v) && hears(v, u)) {
+          dist.set(v, dist.get(u)! + 1);
+          queue.push(v);
+        }
+      }
+    }
+    worst = Math.max(worst, dist.size < ids.length ? Infinity : Math.max(...dist.values()));
+  }
+  return worst;
+}
+
+/**
+ * Who holds the conversation. Psync brings a participant a message it did not hear from any
+ * participant that has it, so sensors out of each other's range still converse through those between
+ * them, but each hop costs a round of messages (the one between must send in the context of what it
+ * passes on), and a long chain commits slowly and piles up uncommitted messages. So: the first sensors,
+ * as many as a frame carries (CONV_MAX), when no two are more than MAX_HOPS hops apart; otherwise
+ * sensor 1 and the sensors it hears. With fewer than 5 sensors on the circle no sensor hears another,
+ * and there is no conversation.
+ */
+export function participantsOf(ids: number[], hears: (from: number, to: number) => boolean): number[] {
+  const first = ids.slice(0, CONV_MAX);
+  if (first.length >= 2 && hopDiameter(first, hears) <= MAX_HOPS) return first;
+  const star = ids.slice(0, 1);
+  for (const id of ids.slice(1)) if (star.length < CONV_MAX && hears(ids[0], id) && hears(id, ids[0])) star.push(id);
+  return star.length >= 2 ? star : [];
+}
+
+function conversationSummary(devs: SimDevice[]): DemoConversationSummary {
+  const cs = devs.map((d) => d.conversation!);
+  const sum = (f: (c: NonNullable<SimDevice['conversation']>) => number): number => cs.reduce((a, c) => a + f(c), 0);
+  let agree: boolean | null = true;
+  for (let i = 0; i < cs.length; i++) {
+    for (let j = i + 1; j < cs.length; j++) {
+      const k = Math.min(cs[i].stats.committed, cs[j].stats.committed);
+      const a = cs[i].digestAt(k), b = cs[j].digestAt(k);
+      if (a < 0 || b < 0) {
+        if (agree) agree = null;
+      } else if (a !== b) agree = false;
+    }
+  }
+  return {
+    participants: devs.map((d) => {
+      const c = d.conversation!;
+      return { id: d.mac!.addr, proposed: c.stats.proposed, skipped: c.stats.skipped, committed: c.stats.committed, waves: c.lib.stats.waves, threshold: c.stats.threshold };
+    }),
+    sent: sum((c) => c.ps.stats.sent),
+    delivered: sum((c) => c.ps.stats.delivered),
+    committed: Math.max(...cs.map((c) => c.stats.committed)),
+    commonPrefix: Math.min(...cs.map((c) => c.stats.committed)),
+    waves: Math.max(...cs.map((c) => c.lib.stats.waves)),
+    retransmissions: sum((c) => c.ps.stats.rtxResent + c.ps.stats.resent + c.ps.stats.successorsResent),
+    rtxRequests: sum((c) => c.ps.stats.rtxSent),
+    flowDiscarded: sum((c) => c.ps.stats.flowDiscarded),
+    recordsLost: sum((c) => c.lib.stats.lost),
+    agree,
+  };
 }
 
 export interface Demo {
@@ -141,18 +248,28 @@ export function demo(o: DemoOptions): Demo {
   // sensors across the circle do not (hidden stations), everyone reaches the gateway.
   const gwStation = air.station({ id: GATEWAY_STATION, x: 0, y: 0, range: 70 });
   const sensors: { st: Station; dev: SimDevice; app: Telemetry; mac: NonNullable<SimDevice['mac']>; heardHost: number; atHost: number }[] = [];
+  const stations: Station[] = [];
   for (let i = 0; i < n; i++) {
     const a = (2 * Math.PI * i) / n;
-    const st = air.station({ id: i + 1, x: Math.round(50 * Math.cos(a)), y: Math.round(50 * Math.sin(a)), range: 70 });
+    stations.push(air.station({ id: i + 1, x: Math.round(50 * Math.cos(a)), y: Math.round(50 * Math.sin(a)), range: 70 }));
+  }
+  const proposeUs = o.proposeUs ?? 1_000_000;
+  const talkers = proposeUs > 0 ? participantsOf(stations.map((x) => x.id), air.hears) : [];
+  const conversation = talkers.length >= 2 ? talkers : undefined;
+  for (let i = 0; i < n; i++) {
+    const st = stations[i];
     const link = cap(st.link, st.id);
     const id = st.id;
     let mv = 3000;
+    let t = 220;
     const dev = create({
       role: 'sensor', id, radio: link, clock: sched, rng, periodUs: 250_000, sink: GATEWAY_STATION,
       read: () => {
         mv -= below(rng, 3);
-        return { t: 180 + below(rng, 80), h: 40 + below(rng, 20), mv }; // t in 0.1 °C
+        t = 180 + below(rng, 80); // 0.1 °C
+        return { t, h: 40 + below(rng, 20), mv };
       },
+      conversation, proposeUs, propose: () => t + 30,
     });
     const rec = { st, dev, app: dev.telemetry!, mac: dev.mac!, heardHost: 0, atHost: 0 };
     const h = { src: 0, seq: 0 };
@@ -274,6 +391,7 @@ export function demo(o: DemoOptions): Demo {
           duplicatesFiltered: sensors.reduce((a, x) => a + x.dev.rr!.stats.duplicatesFiltered, 0),
           repliesResent: sensors.reduce((a, x) => a + x.dev.rr!.stats.repliesResent, 0),
         },
+        conversation: conversation ? conversationSummary(sensors.map((x) => x.dev).filter((x) => x.conversation)) : null,
         captureRecords: records,
         traceLines,
         traceSha256: hash.copy().digest('hex'),

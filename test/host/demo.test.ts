@@ -1,3 +1,6 @@
+// The demonstration network (host/sim/demo.ts) and `npm start`: the same seed gives the same trace,
+// readings, calls and status frames take their paths, the sensors' Psync conversation commits the same
+// sequence at every participant, bad arguments are refused, and the capture opens in tshark.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -6,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { demo } from '../../host/sim/demo.ts';
 import { parseDuration } from '../../host/cli/duration.ts';
+import { create as sourceCreate, CONV_MAX } from '../../boards/sim.ts';
+import type { SimDevice } from '../../boards/sim.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -70,6 +75,97 @@ test('readings travel sensor -> radio -> gateway -> serial -> host, and status f
   }
 });
 
+/**
+ * Run the demo, polling every participant every 50 ms for the checksums of its committed prefixes
+ * (a device keeps the last 32), so that the prefixes of every length are compared, not only at the end.
+ */
+function converse(seed: number, us: number, sensors = 5) {
+  const devs: SimDevice[] = [];
+  const d = demo({ seed, sensors, create: (env) => {
+    const dev = sourceCreate(env);
+    if (dev.conversation) devs.push(dev);
+    return dev;
+  } });
+  const prefixes = new Map<number, number[]>(); // participant -> checksum after k commits, at [k]
+  const poll = () => {
+    for (const dev of devs) {
+      const c = dev.conversation!;
+      const seen = prefixes.get(dev.mac!.addr) ?? [0];
+      prefixes.set(dev.mac!.addr, seen);
+      for (let k = seen.length; k <= c.stats.committed; k++) {
+        const x = c.digestAt(k);
+        assert.ok(x >= 0, `participant ${dev.mac!.addr}: checksum of its first ${k} commits kept`);
+        seen.push(x);
+      }
+    }
+  };
+  for (let t = 50_000; t <= us; t += 50_000) {
+    d.runUntil(t);
+    poll();
+  }
+  return { s: d.summary(), devs, prefixes };
+}
+
+test('the sensors converse: every participant commits the same sequence of proposals, seed after seed', () => {
+  for (const [seed, sensors] of [[1, 5], [2, 5], [3, 5], [4, 5], [5, 6], [6, 8]]) {
+    const { s, devs, prefixes } = converse(seed, 8_000_000, sensors);
+    const c = s.conversation!;
+    const what = `seed ${seed}, ${sensors} sensors: ${JSON.stringify(c)}`;
+    assert.equal(c.participants.map((p) => p.id), [1, 2, 3, 4, 5, 6].slice(0, Math.min(sensors, CONV_MAX)), what);
+    assert.is(devs.length, c.participants.length);
+    const proposed = c.participants.reduce((a, p) => a + p.proposed, 0);
+    assert.ok(c.commonPrefix >= 5 && c.committed <= proposed, what);
+    assert.ok(c.sent >= proposed && c.delivered > 0 && c.waves > 0, what);
+    assert.is(c.recordsLost, 0, what);
+    // every pair agrees on every prefix both have committed
+    const ids = [...prefixes.keys()];
+    for (const a of ids) {
+      for (const b of ids) {
+        const pa = prefixes.get(a)!, pb = prefixes.get(b)!;
+        const k = Math.min(pa.length, pb.length);
+        assert.equal(pa.slice(0, k), pb.slice(0, k), `${what}: participants ${a} and ${b}`);
+      }
+    }
+    assert.is(c.agree, true, what);
+    // the checksum follows the sequence: each commit changes it
+    const longest = Math.max(...ids.map((i) => prefixes.get(i)!.length));
+    const seq = ids.map((i) => prefixes.get(i)!).find((p) => p.length === longest)!;
+    assert.is(new Set(seq).size, seq.length, `${what}: one checksum per prefix`);
+    // the threshold is the last committed proposal (the last reading + 3 °C): the same where the prefix is
+    for (const p of c.participants) assert.ok(p.threshold >= 210 && p.threshold < 290, what);
+    for (const p of c.participants) {
+      for (const q of c.participants) if (p.committed === q.committed) assert.is(p.threshold, q.threshold, what);
+    }
+  }
+});
+
+test('who converses: the first sensors when close enough, else sensor 1 and its neighbours; none when no sensor hears another', () => {
+  const run = (sensors: number) => {
+    const d = demo({ seed: 1, sensors });
+    d.runUntil(3_000_000);
+    return d.summary();
+  };
+  // seven sensors: 1..6 would form a chain five hops long; sensor 1 hears 2 and 7
+  const seven = run(7).conversation!;
+  assert.equal(seven.participants.map((p) => p.id), [1, 2, 7]);
+  assert.ok(seven.commonPrefix >= 1 && seven.agree === true, JSON.stringify(seven));
+  // 32 sensors: the first six are neighbours
+  assert.equal(run(32).conversation!.participants.map((p) => p.id), [1, 2, 3, 4, 5, 6]);
+  // four sensors on the circle are 71 m apart, beyond the 70 m range
+  assert.is(run(4).conversation, null);
+});
+
+test('proposeUs: 0 turns the conversation off, and its traffic with it', () => {
+  const on = demo({ seed: 8 });
+  const off = demo({ seed: 8, proposeUs: 0 });
+  on.runUntil(2_000_000);
+  off.runUntil(2_000_000);
+  assert.is(off.summary().conversation, null);
+  assert.ok(on.summary().conversation!.sent > 0);
+  assert.ok(off.summary().traceLines < on.summary().traceLines, 'fewer frames on the air');
+  assert.ok(off.summary().host.decoded > 30, 'the rest of the network runs as before');
+});
+
 test('parseDuration reads units and rejects junk', () => {
   assert.is(parseDuration('5s'), 5e6);
   assert.is(parseDuration('500ms'), 5e5);
@@ -91,7 +187,9 @@ test('npm start: --for ends the run with a summary and exit 0; a capture is writ
   assert.match(r.stdout, /trace: +\d+ lines, sha256 [0-9a-f]{64}/);
   assert.ok(statSync(cap).size > 1000);
   const again = start(['--for', '2s', '--speed', 'max', '--seed', '4', '--json']);
-  assert.is(JSON.parse(again.stdout).traceSha256, /sha256 ([0-9a-f]{64})/.exec(r.stdout)![1]);
+  const json = JSON.parse(again.stdout);
+  assert.is(json.traceSha256, /sha256 ([0-9a-f]{64})/.exec(r.stdout)![1]);
+  assert.is(json.conversation.participants.length, 5, 'the JSON summary carries the conversation');
 });
 
 test('npm start: bad arguments exit 2 and say what to do', () => {
