@@ -171,18 +171,18 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
     stats.freed++;
   }
 
+  /** Node i has become stable: record it and free its buffer; true when a buffer was freed. */
+  function settle(i: number): boolean {
+    nDone[i] = 1;
+    if (nOrd[i] > done[nSender[i]]) done[nSender[i]] = nOrd[i];
+    if (nBuf[i] < 0) return false;
+    freeBuf(i);
+    return true;
+  }
+
   function collect(): number {
     let n = 0;
-    for (let i = 0; i < N; i++) {
-      if (nSender[i] >= 0 && !nDone[i] && isStable(i)) {
-        nDone[i] = 1;
-        if (nOrd[i] > done[nSender[i]]) done[nSender[i]] = nOrd[i];
-        if (nBuf[i] >= 0) {
-          freeBuf(i);
-          n++;
-        }
-      }
-    }
+    for (let i = 0; i < N; i++) if (nSender[i] >= 0 && !nDone[i] && isStable(i) && settle(i)) n++;
     return n;
   }
 
@@ -340,11 +340,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       acknowledge(i, 1 << q);
       for (let k = 0; k < nTouched; k++) {
         const j = touched[k];
-        if (!nDone[j] && isStable(j)) {
-          nDone[j] = 1;
-          if (nOrd[j] > done[nSender[j]]) done[nSender[j]] = nOrd[j];
-          if (nBuf[j] >= 0) freeBuf(j);
-        }
+        if (!nDone[j] && isStable(j)) settle(j);
       }
       return i;
     },

@@ -451,6 +451,24 @@ export function psync(o: PsyncOptions): Psync {
     return images[c].find(q, ordOf(c, q, midSeq(mid)));
   }
 
+  /** The mids of ordinals per participant (0: none), e.g. the frontier or the leaves; returns how many. */
+  function midsOf(c: number, ords: Uint16Array, out: NumList): number {
+    let n = 0;
+    for (let q = 0; q < cN[c]; q++) if (ords[q] !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, ords[q]));
+    return n;
+  }
+
+  /** Put ordinals per participant into an RTX or RS header's mask and sequence numbers. */
+  function maskOf(c: number, ords: Uint16Array, h: PsHeader): void {
+    h.mask = 0;
+    for (let q = 0; q < cN[c]; q++) {
+      if (ords[q] > 0) {
+        h.mask |= 1 << q;
+        h.seqs[q] = seqOf(c, q, ords[q]);
+      }
+    }
+  }
+
   function midOfNode(c: number, x: number): number {
     const img = images[c];
     const q = img.sender(x);
@@ -521,13 +539,7 @@ export function psync(o: PsyncOptions): Psync {
     rh.named = k >= 0;
     rh.idx = k >= 0 ? hQ[k] : 0;
     rh.seq = k >= 0 ? seqOf(c, hQ[k], hOrd[k]) : 0;
-    rh.mask = 0;
-    for (let q = 0; q < cN[c]; q++) {
-      if (img.have[q] > 0) {
-        rh.mask |= 1 << q;
-        rh.seqs[q] = seqOf(c, q, img.have[q]);
-      }
-    }
+    maskOf(c, img.have, rh);
     const n = emitPs(rtxBuf, rh);
     stats.rtxSent++;
     if (dst >= 0) macSend(dst, rtxBuf, n);
@@ -574,13 +586,7 @@ export function psync(o: PsyncOptions): Psync {
     rh.cidNum = cCidNum[c];
     rh.idx = cMe[c];
     rh.seq = 0;
-    rh.mask = 0;
-    for (let q = 0; q < cN[c]; q++) {
-      if (img.have[q] > 0) {
-        rh.mask |= 1 << q;
-        rh.seqs[q] = seqOf(c, q, img.have[q]);
-      }
-    }
+    maskOf(c, img.have, rh);
     const n = emitPs(rtxBuf, rh);
     for (let i = 0; i < cN[c]; i++) {
       if (i === cMe[c] || ((cRsAck[c] >>> i) & 1)) continue;
@@ -651,18 +657,25 @@ export function psync(o: PsyncOptions): Psync {
     rh.cidNum = cCidNum[c];
     rh.idx = cMe[c];
     rh.seq = seqOf(c, i, img.have[i]);
-    rh.mask = 0;
-    for (let q = 0; q < p; q++) {
-      if (img.done[q] > 0) {
-        rh.mask |= 1 << q;
-        rh.seqs[q] = seqOf(c, q, img.done[q]);
-      }
-    }
+    maskOf(c, img.done, rh);
     const n = emitPs(rtxBuf, rh);
     if (macSend(src, rtxBuf, n)) stats.rsSent++;
     stats.rsAnswered++;
     h.named = false;
     answerRtx(c, h, src);
+  }
+
+  /** 1..8 distinct station addresses, this host's among them. */
+  function validList(list: ArrayLike<number>, n: number): boolean {
+    if (!(n >= 1 && n <= MAXP && n <= list.length)) return false;
+    let self = false;
+    for (let i = 0; i < n; i++) {
+      const a = list[i];
+      if (!(a >= 0 && a <= 0xffff) || isGroupAddr(a)) return false;
+      for (let j = 0; j < i; j++) if (list[j] === a) return false;
+      if (a === me) self = true;
+    }
+    return self;
   }
 
   /** Fill a free slot for a conversation of n participants listed in SC order; returns it or -1. */
@@ -952,15 +965,7 @@ export function psync(o: PsyncOptions): Psync {
   return {
     stats,
     activeOpen(list: ArrayLike<number>, n: number): number {
-      if (!(n >= 1 && n <= MAXP && n <= list.length)) return PS_E_ARG;
-      let self = false;
-      for (let i = 0; i < n; i++) {
-        const a = list[i];
-        if (!(a >= 0 && a <= 0xffff) || isGroupAddr(a)) return PS_E_ARG;
-        for (let j = 0; j < i; j++) if (list[j] === a) return PS_E_ARG;
-        if (a === me) self = true;
-      }
-      if (!self) return PS_E_ARG;
+      if (!validList(list, n)) return PS_E_ARG;
       let k = 1;
       sc[0] = me;
       for (let i = 0; i < n; i++) if (list[i] !== me) sc[k++] = list[i];
@@ -1078,15 +1083,8 @@ export function psync(o: PsyncOptions): Psync {
     onRestart(fn) { restartFn = fn; },
     restart(cid: number, list: ArrayLike<number>, n: number, mids: ArrayLike<number>, nMids: number): number {
       const ca = midSender(cid);
-      if (!(n >= 1 && n <= MAXP && n <= list.length && list[0] === ca && cid >= 0 && nMids >= 0 && nMids <= mids.length)) return PS_E_ARG;
-      let self = false;
-      for (let i = 0; i < n; i++) {
-        const a = list[i];
-        if (!(a >= 0 && a <= 0xffff) || isGroupAddr(a)) return PS_E_ARG;
-        for (let j = 0; j < i; j++) if (list[j] === a) return PS_E_ARG;
-        if (a === me) self = true;
-      }
-      if (!self || findConv(ca, midSeq(cid)) >= 0) return PS_E_ARG;
+      if (!validList(list, n) || list[0] !== ca || !(cid >= 0 && nMids >= 0 && nMids <= mids.length)) return PS_E_ARG;
+      if (findConv(ca, midSeq(cid)) >= 0) return PS_E_ARG;
       const c = openSlot(ca, midSeq(cid), list, n);
       if (c < 0) return PS_E_FULL;
       for (let k = 0; k < nMids; k++) {
@@ -1123,13 +1121,7 @@ export function psync(o: PsyncOptions): Psync {
     },
     frontier(conv: number, out: NumList): number {
       const c = slotOf(conv);
-      if (c < 0) return 0;
-      let n = 0;
-      for (let q = 0; q < cN[c]; q++) {
-        const h = images[c].have[q];
-        if (h !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, h));
-      }
-      return n;
+      return c < 0 ? 0 : midsOf(c, images[c].have, out);
     },
     cid(conv: number): number {
       const c = slotOf(conv);
@@ -1141,13 +1133,7 @@ export function psync(o: PsyncOptions): Psync {
     },
     leaves(conv: number, out: NumList): number {
       const c = slotOf(conv);
-      if (c < 0) return 0;
-      let n = 0;
-      for (let q = 0; q < cN[c]; q++) {
-        const l = images[c].leaf[q];
-        if (l !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, l));
-      }
-      return n;
+      return c < 0 ? 0 : midsOf(c, images[c].leaf, out);
     },
     participants(conv: number, out: NumList): number {
       const c = slotOf(conv);

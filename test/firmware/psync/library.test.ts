@@ -14,9 +14,9 @@ import type { Medium } from '../../../hal/sim/medium.ts';
 import { faulty } from '../../../hal/mw/faulty.ts';
 import type { FaultOptions } from '../../../hal/mw/faulty.ts';
 import { xoshiro, below } from '../../../hal/prng.ts';
-import { TX_ERR } from '../../../hal/link.ts';
 import { rawMac } from '../../../firmware/mac/raw.ts';
-import type { Mac, MacRxInfo } from '../../../firmware/mac/mac.ts';
+import type { Mac } from '../../../firmware/mac/mac.ts';
+import { crashable } from './crashable.ts';
 import { PSYNC_DEFAULTS, PS_OK, midOf, midSender, midSeq, psync } from '../../../firmware/psync/psync.ts';
 import type { DeliverFn, Psync, PsyncConfig } from '../../../firmware/psync/psync.ts';
 import { LIB_DEFAULTS, LB_E_REMOVED, psyncLib } from '../../../firmware/psync/library.ts';
@@ -53,21 +53,6 @@ interface Net {
 }
 
 const hex = (b: Uint8Array, len: number) => Buffer.from(b.subarray(0, len)).toString('hex');
-
-/** A MAC that can crash: once dead it sends nothing and hears nothing. */
-function crashable(inner: Mac): Mac & { dead: boolean } {
-  const w = {
-    dead: false,
-    caps: inner.caps,
-    addr: inner.addr,
-    send: (dst: number, p: Uint8Array, len: number) => (w.dead ? TX_ERR : inner.send(dst, p, len)),
-    onReceive: (fn: ((p: Uint8Array, len: number, info: MacRxInfo) => void) | null) =>
-      inner.onReceive(fn && ((p, len, info) => { if (!w.dead) fn(p, len, info); })),
-    onSent: (fn: ((status: number, transmissions: number, dst: number) => void) | null) => inner.onSent(fn),
-    queued: () => inner.queued(),
-  };
-  return w;
-}
 
 /** n hosts with addresses 1..n on one medium, faults under each, a library over each endpoint. */
 function net(n: number, faults: Partial<FaultOptions>, cfg: Partial<PsyncConfig> = {}, lcfg: Partial<LibConfig> = {}, seed = 1): Net {

@@ -12,11 +12,11 @@ import { medium } from '../../../hal/sim/medium.ts';
 import { faulty } from '../../../hal/mw/faulty.ts';
 import type { FaultOptions } from '../../../hal/mw/faulty.ts';
 import { xoshiro, below } from '../../../hal/prng.ts';
-import { TX_ERR } from '../../../hal/link.ts';
 import { memoryStore } from '../../../hal/sim/store.ts';
 import type { MemoryStore } from '../../../hal/sim/store.ts';
 import { rawMac } from '../../../firmware/mac/raw.ts';
-import type { Mac, MacRxInfo } from '../../../firmware/mac/mac.ts';
+import type { Mac } from '../../../firmware/mac/mac.ts';
+import { crashable } from './crashable.ts';
 import { PSYNC_DEFAULTS, PS_E_RECOVERING, PS_OK, midOf, midSender, midSeq, psync } from '../../../firmware/psync/psync.ts';
 import type { Psync, PsyncConfig } from '../../../firmware/psync/psync.ts';
 import { LOG_DEFAULTS, logHeader, psyncLog, readLogHeader, replayLog } from '../../../firmware/psync/log.ts';
@@ -24,20 +24,6 @@ import type { PsyncLog } from '../../../firmware/psync/log.ts';
 
 const EMPTY = new Uint8Array(0);
 const CFG: PsyncConfig = { ...PSYNC_DEFAULTS, nodes: 96, bufs: 32, hold: 8 };
-
-function crashable(inner: Mac): Mac & { dead: boolean } {
-  const w = {
-    dead: false,
-    caps: inner.caps,
-    addr: inner.addr,
-    send: (dst: number, p: Uint8Array, len: number) => (w.dead ? TX_ERR : inner.send(dst, p, len)),
-    onReceive: (fn: ((p: Uint8Array, len: number, info: MacRxInfo) => void) | null) =>
-      inner.onReceive(fn && ((p, len, info) => { if (!w.dead) fn(p, len, info); })),
-    onSent: (fn: ((status: number, transmissions: number, dst: number) => void) | null) => inner.onSent(fn),
-    queued: () => inner.queued(),
-  };
-  return w;
-}
 
 /** One incarnation of a host: an endpoint, its log, and what it saw. */
 interface Life {
@@ -62,8 +48,6 @@ interface Host {
   sent: number;
   ckpt: { sent: number; mids: number[]; view: Set<number> };
   data: number[];
-  /** Replay from the root: the data mids of the first life, which the second must reproduce. */
-  original: number[];
   onData: () => void;
 }
 
@@ -107,7 +91,7 @@ function net(n: number, faults: Partial<FaultOptions>, seed: number): Net {
   const nt: Net = { s, hosts: [], ctx: new Map(), errors: [], cid: 0, participants: [] };
   for (let i = 1; i <= n; i++) {
     const link = faulty(m.station({ id: i }).link, { clock: s, rng, ...faults });
-    const h = { addr: i, inner: rawMac(link, i, 16), store: memoryStore(16384), lives: [], sent: 0, ckpt: { sent: 0, mids: [], view: new Set() }, data: [], original: [], onData: () => {} } as unknown as Host;
+    const h = { addr: i, inner: rawMac(link, i, 16), store: memoryStore(16384), lives: [], sent: 0, ckpt: { sent: 0, mids: [], view: new Set() }, data: [], onData: () => {} } as unknown as Host;
     newLife(nt, h, seed * 100 + i);
     nt.hosts.push(h);
   }
@@ -188,11 +172,7 @@ function crashRestart(nt: Net, h: Host, downUs: number, fromRoot: boolean, seed:
       h.store.erase();
       h.store.write(0, keep, keep.length);
     }
-    const before = h.data;
-    if (fromRoot) {
-      h.data = [];
-      h.original = before;
-    }
+    if (fromRoot) h.data = [];
     const l = newLife(nt, h, seed);
     const mids = fromRoot ? [] : h.ckpt.mids;
     l.conv = l.ep.restart(nt.cid, nt.participants, nt.participants.length, mids, mids.length);
