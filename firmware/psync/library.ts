@@ -38,6 +38,12 @@
 //   every message of r that any running host will ever have is in this view, so every host commits the
 //   same waves. This holds for one failure at a time; agreeing on failures in general needs the
 //   paper's delete protocol [18], which this does not attempt (a partitioned pair may remove each other).
+// - Flow control (3.3): each participant's messages may hold records / participants records; Psync
+//   asks before a received message joins the view (onAdmit) and discards what has no record, for the
+//   retransmission mechanisms to bring back. Own data stops one short of the quota, so an ACK can
+//   always follow everything received and the current wave completes. With fewer records a message
+//   could join the view without a record and this host would commit a different sequence; if that
+//   ever happens anyway (`lost`), the host stops committing instead.
 // Board code: every table is allocated at creation; one timer; nothing is allocated per message.
 
 import type { Clock, Timer } from '../../hal/clock.ts';
@@ -62,7 +68,11 @@ export const LB_E_BUSY = -8;
 export const LB_E_REMOVED = -9;
 
 export interface LibConfig {
-  /** Messages of the view not yet committed, own included (the records); at least 4 x participants. */
+  /**
+   * Messages of the view not yet committed, own included (the records); at least 3 x participants, and
+   * the same at every host: each participant's messages may hold records / participants of them, and
+   * a host sends data only while its own hold one less than that.
+   */
   records: number;
   /** Data bytes kept per record: the largest data a message may carry through the library. */
   dataBytes: number;
@@ -96,7 +106,9 @@ export interface LibStats {
   stableOk: number;
   stableFailed: number;
   removed: number;
-  /** Messages that found no free record (their waves then never complete: size `records` up). */
+  /** Received messages refused for want of a free record (Psync discards them; retransmission brings them back). */
+  refused: number;
+  /** Messages that found no free record anyway; the host then stops committing rather than commit another order. */
   lost: number;
   /** Received data longer than dataBytes (committed cut short). */
   truncated: number;
@@ -159,7 +171,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
   const S = cfg.stableSlots;
   const stats: LibStats = {
     delivered: 0, sent: 0, acksSent: 0, waves: 0, committed: 0, resent: 0, stableOk: 0, stableFailed: 0, removed: 0,
-    lost: 0, truncated: 0, peakRecords: 0,
+    refused: 0, lost: 0, truncated: 0, peakRecords: 0,
   };
 
   // The conversation.
@@ -191,6 +203,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
   const rData: Uint8Array[] = [];
   for (let k = 0; k < U; k++) rData.push(rDataAll.subarray(k * D, (k + 1) * D));
   let used = 0;
+  /** Records each participant's messages may hold (records / participants). */
+  let quota = 0;
   const wave = new Int16Array(MAXP);
   let advancing = false;
 
@@ -317,7 +331,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
 
   /** Commit complete waves, one after another, until the current one is not complete. */
   function advance(): void {
-    if (advancing || conv < 0) return;
+    if (advancing || conv < 0 || stats.lost !== 0) return;
     advancing = true;
     for (;;) {
       let ready = false;
@@ -398,6 +412,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
 
   /** Send one library message; on success record it. */
   function sendRaw(buf: Uint8Array, len: number, kind: number): number {
+    if (used >= U || held(me) >= quota) return PS_E_FULL;
     const mid = ps.send(conv, buf, len);
     if (mid < 0) return mid;
     stats.sent++;
@@ -489,13 +504,36 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (conv < 0) return LB_E_UNKNOWN;
     if (expelled) return LB_E_REMOVED;
     if (!(len >= 0 && len <= D && len <= data.length)) return PS_E_TOO_LARGE;
-    if (U - used <= P) return PS_E_FULL; // leave records for the others' messages
+    if (held(me) >= quota - 1) return PS_E_FULL; // the last of the quota is for an acknowledgement
     txBuf[0] = LB_DATA;
     for (let i = 0; i < len; i++) txBuf[1 + i] = data[i];
     const mid = sendRaw(txBuf, len + 1, LB_DATA);
     if (mid >= 0) after();
     return mid;
   }
+
+  /** Records held by participant q's uncommitted messages (and committed ones not yet complete). */
+  function held(q: number): number {
+    let n = 0;
+    for (let k = 0; k < U; k++) if (rUsed[k] && rQ[k] === q) n++;
+    return n;
+  }
+
+  /**
+   * Flow control (3.3): each participant's messages may hold at most `quota` records here, so one busy
+   * participant cannot take the records that another's acknowledgement needs. A refused message is
+   * discarded by Psync and comes back through the retransmission mechanisms once a wave has committed
+   * and freed records. Own data stops one short of the quota, so an acknowledgement can always follow
+   * everything received (see sendData).
+   */
+  ps.onAdmit(function (c: number, sender: number): boolean {
+    if (c !== conv) return true;
+    const q = indexOf(sender);
+    if (q < 0) return true;
+    if (used < U && held(q) < quota) return true;
+    stats.refused++;
+    return false;
+  });
 
   ps.onDeliver(function (c: number, sender: number, seq: number, payload: Uint8Array, len: number) {
     if (c !== conv) return;
@@ -536,6 +574,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
       if (n === 0) return PS_E_UNKNOWN;
       conv = c;
       P = n;
+      quota = Math.floor(U / n);
       me = indexOf(myAddr);
       if (me < 0) {
         conv = -1;

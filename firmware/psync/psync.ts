@@ -169,6 +169,8 @@ export interface PsyncStats {
   /** The parts of flowDiscarded refused by a full holding queue and by a full node table. */
   holdFull: number;
   nodesFull: number;
+  /** The part of flowDiscarded refused by the layer above (onAdmit): its records were full. */
+  refused: number;
   /** Received messages attached without a copy because buffers ran short. */
   uncopied: number;
   /** Message buffers freed on stability, and graph nodes reclaimed. */
@@ -214,6 +216,12 @@ export interface Psync {
   onDeliver(fn: DeliverFn | null): void;
   onOpen(fn: ((conv: number) => void) | null): void;
   onAttach(fn: ((conv: number, frame: Uint8Array, len: number) => void) | null): void;
+  /**
+   * Flow control by the layer above (3.3): asked before a received message joins the view; false
+   * discards it as a full table would (retransmission brings it back later). Not asked for frames
+   * injected from a log, which are already in this host's history.
+   */
+  onAdmit(fn: ((conv: number, sender: number) => boolean) | null): void;
   /**
    * Section 5.1: rejoin conversation cid (the SC's mid) after a crash. participants in the SC's order
    * (the first is cid's address), mids[0..nMids) the view to resume from: pass what frontier() returned
@@ -290,7 +298,7 @@ export function psync(o: PsyncOptions): Psync {
   const jitter = (us: number): number => us + (rng.u32() % (Math.floor(us / 2) + 1));
   const stats: PsyncStats = {
     sent: 0, delivered: 0, held: 0, heldDropped: 0, rtxSent: 0, rtxAnswered: 0, rtxResent: 0, resent: 0,
-    successorsResent: 0, duplicates: 0, flowDiscarded: 0, holdFull: 0, nodesFull: 0, uncopied: 0, freed: 0, reclaimed: 0, maskedDiscarded: 0, unknownConv: 0,
+    successorsResent: 0, duplicates: 0, flowDiscarded: 0, holdFull: 0, nodesFull: 0, refused: 0, uncopied: 0, freed: 0, reclaimed: 0, maskedDiscarded: 0, unknownConv: 0,
     malformed: 0, macRefused: 0, rsSent: 0, rsAnswered: 0, skipped: 0, injected: 0, suppressed: 0, lostOwn: 0,
   };
 
@@ -376,6 +384,7 @@ export function psync(o: PsyncOptions): Psync {
   let deliverFn: DeliverFn | null = null;
   let openFn: ((conv: number) => void) | null = null;
   let attachFn: ((conv: number, frame: Uint8Array, len: number) => void) | null = null;
+  let admitFn: ((conv: number, sender: number) => boolean) | null = null;
   let restartFn: ((conv: number, addr: number) => void) | null = null;
   let timer: Timer | null = null;
   let timerAt = Infinity;
@@ -710,6 +719,11 @@ export function psync(o: PsyncOptions): Psync {
   /** Attach a received message and deliver it; false when a table was full (the message is dropped). */
   function attachDeliver(c: number, q: number, ord: number, pred: Uint16Array, frame: Uint8Array, off: number, len: number): boolean {
     const img = images[c];
+    if (admitFn && !injecting && ord > cVcut[c * MAXP + q] && !admitFn(handle(c), cAddr[c * MAXP + q])) {
+      stats.flowDiscarded++;
+      stats.refused++;
+      return false;
+    }
     const x = img.attach(q, ord, pred, frame, len, cfg.reserve > 0 ? cfg.reserve : 1);
     if (x < 0) {
       stats.flowDiscarded++;
@@ -1080,6 +1094,7 @@ export function psync(o: PsyncOptions): Psync {
     onDeliver(fn) { deliverFn = fn; },
     onOpen(fn) { openFn = fn; },
     onAttach(fn) { attachFn = fn; },
+    onAdmit(fn) { admitFn = fn; },
     onRestart(fn) { restartFn = fn; },
     restart(cid: number, list: ArrayLike<number>, n: number, mids: ArrayLike<number>, nMids: number): number {
       const ca = midSender(cid);

@@ -55,12 +55,11 @@ interface Net {
 const hex = (b: Uint8Array, len: number) => Buffer.from(b.subarray(0, len)).toString('hex');
 
 /** n hosts with addresses 1..n on one medium, faults under each, a library over each endpoint. */
-function net(n: number, faults: Partial<FaultOptions>, cfg: Partial<PsyncConfig> = {}, lcfg: Partial<LibConfig> = {}, seed = 1): Net {
+function net(n: number, faults: Partial<FaultOptions>, cfg: Partial<PsyncConfig> = {}, lcfg: Partial<LibConfig> | ((addr: number) => Partial<LibConfig>) = {}, seed = 1): Net {
   const s = scheduler();
   const m = medium(s, { bitrate: 20e6, mtu: 64, propagationUs: 50 });
   const rng = xoshiro(seed);
   const config = { ...PSYNC_DEFAULTS, nodes: 96, bufs: 32, hold: 8, ...cfg };
-  const lconfig = { ...LIB_DEFAULTS, ...lcfg };
   const hosts: Host[] = [];
   const ctx = new Map<number, Set<number>>();
   const payload = new Map<number, string>();
@@ -95,7 +94,7 @@ function net(n: number, faults: Partial<FaultOptions>, cfg: Partial<PsyncConfig>
       },
     };
     h.ep = ep;
-    h.lib = psyncLib({ ps: ep, addr: i, clock: s, rng: xoshiro(seed * 2000 + i), config: lconfig });
+    h.lib = psyncLib({ ps: ep, addr: i, clock: s, rng: xoshiro(seed * 2000 + i), config: { ...LIB_DEFAULTS, ...(typeof lcfg === 'function' ? lcfg(i) : lcfg) } });
     real.onOpen((conv) => {
       h.conv = conv;
       assert.is(h.lib.attach(conv), PS_OK);
@@ -212,6 +211,28 @@ test('ordered broadcast: 3-5 participants, 0-30 % loss with duplication and reor
     }
   }
   if (process.env.PSYNC_SUMMARY) console.log(runs, 'runs', commits, 'commits', concurrent, 'after a concurrent one', waves, 'waves', peak, 'peak records');
+});
+
+test('few records (3 per participant, 4 messages wanted in flight): sends wait for the quota, nothing is lost, every host commits the same sequence', () => {
+  let refused = 0;
+  for (const n of [3, 4, 5]) {
+    for (const seed of [1, 2, 3]) {
+      // 3 records per participant, 4 own messages wanted in flight each.
+      const nt = net(n, { dropPct: 30, dupPct: 5, reorderPct: 10, jitterUs: 2_000 }, {}, { records: 3 * n }, seed * 7 + n);
+      open(nt);
+      traffic(nt, nt.hosts, 12, 4, seed + 200);
+      nt.s.runAll(20_000_000);
+      const label = `records=${3 * n} n=${n} seed=${seed}`;
+      const seq = checkOrder(nt, nt.hosts, nt.hosts, label);
+      assert.is(seq.length, 1 + 12 * n, `${label}: the SC and every data message`);
+      for (const h of nt.hosts) {
+        refused += h.lib.stats.refused;
+        assert.ok(h.lib.stats.peakRecords <= 3 * n);
+        assert.is(h.ep.stats.refused, h.lib.stats.refused, `${label}: Psync discarded what the library refused`);
+      }
+    }
+  }
+  if (process.env.PSYNC_SUMMARY) console.log(refused, 'messages refused for want of records');
 });
 
 test('a wave holds concurrent messages and is sorted by participant, not by arrival', () => {
