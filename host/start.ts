@@ -44,6 +44,12 @@ function table(s: DemoSummary): string {
   }
   const c = s.calls;
   out.push(`calls:   gateway -> sensors ${c.calls} (${c.ok} ok, ${c.timeouts} timed out, ${c.errors} errors, ${c.retries} retransmissions); counter ran ${c.counted} times, ${c.duplicatesFiltered} duplicates filtered, ${c.repliesResent} replies resent from history, ${c.repeats} double executions`);
+  const v = s.conversation;
+  if (v && v.participants.length > 0) {
+    const th = [...new Set(v.participants.map((x) => x.threshold))].join('/');
+    const agree = v.agree === null ? 'not comparable yet' : v.agree ? 'identical at every sensor' : 'DIFFERENT between sensors';
+    out.push(`conversation: ${v.participants.length} sensors in one Psync conversation, ${v.committed} threshold proposals committed (${v.commonPrefix} by all) in ${v.waves} waves, order ${agree}; threshold ${th}; ${v.sent} messages, ${v.retransmissions} retransmissions`);
+  }
   const w = s.serial;
   out.push(`serial:  ${w.bytesUp} bytes up, ${w.bytesDown} down, ${w.corrupted} bytes corrupted on the line, ${w.framesAtHost} frames at host, ${w.crcErrors} rejected by CRC, ${w.malformed} malformed`);
   out.push(`host:    ${s.host.decoded} readings decoded, ${s.host.decodeErrors} undecodable, ${s.host.statusSent} status frames sent down`);
