@@ -20,7 +20,7 @@
 //     messages. The paper says both are independent of the graph's size; graph.ts looks nodes up in
 //     constant time and checks stability only where an attach acknowledged, so they are while the table
 //     fills, but graph.ts caps the table at 32767 nodes, so at 10^5 messages the image holds the last
-//     32767 (older stable ones reclaimed, each reclaim a scan for the oldest) and the entry says so in
+//     32767 (older stable ones reclaimed from the front of an age-ordered ring) and the entry says so in
 //     `nodes`. Sizes past half the cap share one image with
 //     the largest table, so its long build is paid once.
 // The headline is Psync's median round trip over raw UDP's (the paper: 4.0 / 2.9 = 1.38): UDP is the

@@ -140,6 +140,16 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
   const touched = new Int16Array(N);
   let nTouched = 0;
   let hint = 0;
+  /** Slots without a node. */
+  let nFree = N;
+  // Nodes in attach order (age), oldest at rHead: the oldest stable node is found from the front
+  // without a scan of the table. Entries of nodes reclaimed elsewhere (freeNode) go stale and are
+  // skipped; rAge tells a stale entry from the slot's next node. Twice the table, compacted when full.
+  const R = 2 * N;
+  const ring = new Int16Array(R);
+  const rAge = new Float64Array(R);
+  let rHead = 0;
+  let rLen = 0;
   const bAll = new Uint8Array(B * F);
   const bLen = new Uint16Array(B);
   const bUsed = new Uint8Array(B);
@@ -227,24 +237,61 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
     }
   }
 
+  function live(pos: number): boolean {
+    const i = ring[pos];
+    return i >= 0 && nSender[i] >= 0 && nAge[i] === rAge[pos];
+  }
+
+  function push(i: number): void {
+    if (rLen === R) {
+      // Compact: keep the live entries, in order.
+      let n = 0;
+      for (let k = 0; k < R; k++) {
+        const pos = rHead + k < R ? rHead + k : rHead + k - R;
+        if (live(pos)) {
+          ring[n] = ring[pos];
+          rAge[n] = rAge[pos];
+          n++;
+        }
+      }
+      rHead = 0;
+      rLen = n;
+    }
+    const pos = rHead + rLen < R ? rHead + rLen : rHead + rLen - R;
+    ring[pos] = i;
+    rAge[pos] = nAge[i];
+    rLen++;
+  }
+
   /** A node slot for a new message: a free one, else the oldest that has been stable; -1 if none. */
   function nodeSlot(): number {
-    // Free slots first, searched from where the last one was found (amortized constant while the
-    // table fills), then the oldest node that has been stable.
-    for (let k = 0; k < N; k++) {
-      const i = hint + k < N ? hint + k : hint + k - N;
-      if (nSender[i] < 0) {
-        hint = i + 1 < N ? i + 1 : 0;
-        return i;
+    if (nFree > 0) {
+      // Searched from where the last one was found: amortized constant while the table fills.
+      for (let k = 0; k < N; k++) {
+        const i = hint + k < N ? hint + k : hint + k - N;
+        if (nSender[i] < 0) {
+          hint = i + 1 < N ? i + 1 : 0;
+          nFree--;
+          return i;
+        }
       }
     }
-    let old = -1;
-    for (let i = 0; i < N; i++) if (nDone[i] && (old < 0 || nAge[i] < nAge[old])) old = i;
-    if (old >= 0) {
-      nSender[old] = -1;
-      stats.reclaimed++;
+    // The oldest node that has been stable: its predecessors are older and stable too, so they are
+    // gone already and the reclaimed set stays closed under predecessors. Usually the front entry.
+    while (rLen > 0 && !live(rHead)) {
+      rHead = rHead + 1 < R ? rHead + 1 : 0;
+      rLen--;
     }
-    return old;
+    for (let k = 0; k < rLen; k++) {
+      const pos = rHead + k < R ? rHead + k : rHead + k - R;
+      if (!live(pos) || !nDone[ring[pos]]) continue;
+      const i = ring[pos];
+      ring[pos] = -1;
+      nSender[i] = -1;
+      stats.reclaimed++;
+      return i;
+    }
+    return -1;
   }
 
   return {
@@ -272,6 +319,9 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       masked = 0;
       clock = 0;
       nSender.fill(-1);
+      nFree = N;
+      rHead = 0;
+      rLen = 0;
       nBuf.fill(-1);
       bUsed.fill(0);
       have.fill(0);
@@ -327,6 +377,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       nDone[i] = 0;
       nBuf[i] = b;
       nAge[i] = ++clock;
+      push(i);
       for (let r = 0; r < MAXP; r++) {
         const x = r < p ? pred[r] : 0;
         nPred[i * MAXP + r] = x;
@@ -400,6 +451,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       for (let i = 0; i < N; i++) {
         if (nSender[i] >= 0 && nMark[i] === stamp && nDone[i]) {
           nSender[i] = -1;
+          nFree++;
           stats.reclaimed++;
           n++;
         }
