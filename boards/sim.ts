@@ -64,12 +64,13 @@ export const board: BoardInfo = {
 
 /**
  * Psync for the conversation, sized for a board: one conversation of up to CONV_MAX participants, every
- * table allocated at creation. With the library's below, 5.0 kB of typed arrays per device (4.2 kB in
- * Psync: 48 graph nodes of 35 bytes, 28 message buffers of 27, 6 holding-queue entries of 59; 0.8 kB in
- * the library: 24 records of 26 bytes), in 92 arrays and 65 views: on Espruino about 420 JsVars of data
- * at 12 bytes a block and 2 to 3 per array or view, so some 800 JsVars, a third of a Puck.js. Smaller
- * tables (32 nodes, 20 buffers, 16 records) halve the commits in the demonstration and let records run
- * out. Frames go to the broadcast address, one per message: a unicast to each participant would cost an
+ * table allocated at creation. With the library's below, about 5.8 kB of typed arrays per device
+ * (about 5 kB in Psync: 56 graph nodes, 34 message buffers of 27 bytes, 6 holding-queue entries of 59;
+ * 0.8 kB in the library: 30 records of 26 bytes), in 92 arrays and 65 views: on Espruino about 490
+ * JsVars of data at 12 bytes a block and 2 to 3 per array or view, so some 870 JsVars, a third of a
+ * Puck.js. The library gives each participant records / participants records (5 of 30 for six) and
+ * sends only while its own hold one less; with 24 records (4 each) a participant that fell behind
+ * under the gateway's collisions caught up too slowly (seed 6 of the demonstration's test). Frames go to the broadcast address, one per message: a unicast to each participant would cost an
  * acknowledged CSMA/CA exchange per participant on a channel shared with telemetry, and one to a
  * participant out of range would exhaust its retries for nothing. A participant that did not hear a
  * message (out of range, or a collision: broadcasts are not acknowledged) gets it through Psync's
@@ -79,7 +80,7 @@ export const board: BoardInfo = {
  * participant relying on it would stall for good).
  */
 export const CONV_PSYNC: PsyncConfig = {
-  conversations: 1, nodes: 48, bufs: 28, reserve: 2, hold: 6, pending: 1, forget: 2,
+  conversations: 1, nodes: 56, bufs: 34, reserve: 2, hold: 6, pending: 1, forget: 2,
   holdUs: 20000, rtxUs: 40000, rtxTries: 3, rtxAllTries: 4, group: ADDR_BROADCAST,
 };
 /**
@@ -91,7 +92,7 @@ export const CONV_PSYNC: PsyncConfig = {
  * moves the conversation on.
  */
 export const CONV_LIB: LibConfig = {
-  records: 24, dataBytes: 2, ackUs: 3000000, tickUs: 1000000, retries: 4, stableSlots: 1, stableUs: 300000, stableTries: 6,
+  records: 30, dataBytes: 2, ackUs: 3000000, tickUs: 1000000, retries: 4, stableSlots: 1, stableUs: 300000, stableTries: 6,
 };
 /**
  * Participants the 32-byte radio carries. Psync's largest frame is an AN naming one predecessor per
