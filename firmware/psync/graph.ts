@@ -237,6 +237,11 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
     }
   }
 
+  /** Ring position of the k-th entry from the front. */
+  function at(k: number): number {
+    return rHead + k < R ? rHead + k : rHead + k - R;
+  }
+
   function live(pos: number): boolean {
     const i = ring[pos];
     return i >= 0 && nSender[i] >= 0 && nAge[i] === rAge[pos];
@@ -247,7 +252,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       // Compact: keep the live entries, in order.
       let n = 0;
       for (let k = 0; k < R; k++) {
-        const pos = rHead + k < R ? rHead + k : rHead + k - R;
+        const pos = at(k);
         if (live(pos)) {
           ring[n] = ring[pos];
           rAge[n] = rAge[pos];
@@ -257,7 +262,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       rHead = 0;
       rLen = n;
     }
-    const pos = rHead + rLen < R ? rHead + rLen : rHead + rLen - R;
+    const pos = at(rLen);
     ring[pos] = i;
     rAge[pos] = nAge[i];
     rLen++;
@@ -283,7 +288,7 @@ export function graphImage(cfg: GraphConfig, shared?: GraphStats): Image {
       rLen--;
     }
     for (let k = 0; k < rLen; k++) {
-      const pos = rHead + k < R ? rHead + k : rHead + k - R;
+      const pos = at(k);
       if (!live(pos) || !nDone[ring[pos]]) continue;
       const i = ring[pos];
       ring[pos] = -1;

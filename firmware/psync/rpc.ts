@@ -30,6 +30,7 @@
 // pattern of conversational continuity: a stop-and-wait exchange whose graph is a chain).
 
 import type { Clock, Timer } from '../../hal/clock.ts';
+import { PS_MAX_PARTICIPANTS } from './frame.ts';
 import type { Psync } from './psync.ts';
 import { PS_E_ARG, PS_E_TOO_LARGE, PS_E_UNKNOWN, PS_OK, midOf, midSender } from './psync.ts';
 import { RR_E_BUSY, RR_E_HANDLER, RR_E_TIMEOUT, RR_E_UNKNOWN_OP } from '../rr/rr.ts';
@@ -113,7 +114,7 @@ export function psyncRpc(o: RpcOptions): PsyncRpc {
   const rep = new Uint8Array(D + 2);
   const out = new Uint8Array(D);
   const arg = new Uint8Array(D);
-  const who = new Float64Array(8);
+  const who = new Float64Array(PS_MAX_PARTICIPANTS);
 
   let conv = -1;
   let me = -1;
