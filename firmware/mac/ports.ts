@@ -4,7 +4,8 @@
 // capture PROTO numbers of hal/mw/pcap.ts, so the dissector follows a payload to its protocol.
 //
 //   offset  field    size  meaning
-//   0       service  u8    SVC_APP 0 (an application's own bytes), SVC_TELEMETRY 1, SVC_RR 4, SVC_PSYNC 5
+//   0       service  u8    SVC_APP 0 (an application's own bytes), SVC_TELEMETRY 1, SVC_RR 4, SVC_PSYNC 5,
+//                              SVC_GROUP 6 (firmware/services/group.ts)
 //   1       payload  ...   the service's message
 //
 // A payload whose service has no port open is dropped and counted (unknownService), as UDP drops a
@@ -21,6 +22,7 @@ export const SVC_APP = 0;
 export const SVC_TELEMETRY = 1;
 export const SVC_RR = 4;
 export const SVC_PSYNC = 5;
+export const SVC_GROUP = 6;
 
 type RxFn = (payload: Uint8Array, len: number, info: MacRxInfo) => void;
 type SentFn = (status: number, transmissions: number, dst: number) => void;

@@ -1,7 +1,8 @@
 // The raw MAC: addressed datagrams straight onto a Link, unacknowledged and never retried (Contiki's
 // nullmac; what UDP is to IP). Frames are [dst u16][src u16][payload]. Useful where the layer above
 // recovers losses itself (request-reply over a lossy link in tests, an IP-like service), and as the
-// smallest MAC on a board. Board code: one transmit buffer and a one-slot wait queue, nothing per frame.
+// smallest MAC on a board. Frames to a group address (0xFF00..0xFFFE) arrive once the group is joined.
+// Board code: one transmit buffer and a one-slot wait queue, nothing per frame.
 
 import type { Link, RxInfo } from '../../hal/link.ts';
 import { TX_ERR, TX_OK, TX_QUEUE_FULL } from '../../hal/link.ts';
@@ -12,8 +13,14 @@ import { frameQueue } from '../queue.ts';
 
 const HDR = 4;
 
+/** Group addresses one raw MAC may join at most. */
+export const RAW_MAX_GROUPS = 8;
+
 export interface RawMac extends Mac {
   readonly stats: { sent: number; received: number; notForUs: number; malformed: number };
+  /** Receive frames sent to group address g (0xFF00..0xFFFE); false when g is not one or the table is full. */
+  join(group: number): boolean;
+  leave(group: number): void;
 }
 
 export function rawMac(link: Link, addr: number, depth?: number): RawMac {
@@ -26,6 +33,7 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
   let onRx: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null = null;
   let onSentFn: ((status: number, transmissions: number, dst: number) => void) | null = null;
   let inFlight = false;
+  const groups: number[] = [];
 
   function pump(): void {
     if (inFlight || q.size() === 0) return;
@@ -47,7 +55,7 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
       return;
     }
     const dst = (f[0] << 8) | f[1];
-    if (dst !== addr && dst !== ADDR_BROADCAST) {
+    if (dst !== addr && dst !== ADDR_BROADCAST && groups.indexOf(dst) < 0) {
       stats.notForUs++;
       return;
     }
@@ -76,5 +84,16 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
     onReceive(fn) { onRx = fn; },
     onSent(fn) { onSentFn = fn; },
     queued: () => q.size(),
+    join(g: number): boolean {
+      if (!(g >= 0xff00 && g < 0xffff)) return false;
+      if (groups.indexOf(g) >= 0) return true;
+      if (groups.length >= RAW_MAX_GROUPS) return false;
+      groups.push(g);
+      return true;
+    },
+    leave(g: number): void {
+      const i = groups.indexOf(g);
+      if (i >= 0) groups.splice(i, 1);
+    },
   };
 }

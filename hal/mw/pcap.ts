@@ -36,7 +36,7 @@ export const CAP_FLAG_SENT = 0x01;
 export const CAP_MAX_FRAME = PCAP_SNAPLEN - CAP.HDR;
 
 /** PROTO field: what the frame carries. New protocols take the next free number here and in the dissector. */
-export const CAP_PROTO = { RAW: 0, TELEMETRY: 1, CSMA: 2, PICONET: 3, RR: 4, PSYNC: 5 } as const;
+export const CAP_PROTO = { RAW: 0, TELEMETRY: 1, CSMA: 2, PICONET: 3, RR: 4, PSYNC: 5, GROUP: 6 } as const;
 /** MEDIUM field numbers, keyed by the Link contract's medium names. */
 export const CAP_MEDIUM: { readonly [M in Medium]: number } = { radio: 0, serial: 1, wired: 2, ip: 3 };
 

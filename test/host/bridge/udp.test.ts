@@ -1,54 +1,34 @@
-// The bridge's UDP front (host/bridge/udp.ts, envelope.ts) on real sockets: the device network is a UDP
-// multicast group on loopback (the bridge's node and two devices, each a request-reply endpoint under
-// the raw MAC), and the IP client is a plain dgram socket sending CBOR envelopes. Checks: calls by
+// The bridge's UDP front (host/bridge/udp.ts, core.ts, envelope.ts) on real sockets: the device network
+// of world.ts (a UDP multicast group on loopback, the bridge's node and two devices), and the IP client is a plain dgram socket sending CBOR envelopes. Checks: calls by
 // address and by name with each protocol, a repeated request id answered from the cache without a
 // second call, error replies with codes for malformed input, unknown names and missing tokens, and a
 // burst of random and mutated datagrams that leaves the bridge serving and its tables bounded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSocket, type Socket } from 'node:dgram';
-import { udpLink } from '../../../hal/node/udp.ts';
-import type { UdpLink } from '../../../hal/node/udp.ts';
-import { realClock } from '../../../hal/node/clock.ts';
 import { xoshiro, below } from '../../../hal/prng.ts';
-import { rawMac } from '../../../firmware/mac/raw.ts';
 import { RR_E_UNKNOWN_OP } from '../../../firmware/rr/rr.ts';
-import { hostRr } from '../../../host/rr/endpoint.ts';
 import { hostDecode, hostEncode } from '../../../host/codec/cbor.ts';
-import { BR_E_BUSY, BR_E_DENIED, BR_E_MALFORMED, BR_E_UNKNOWN_DEVICE } from '../../../host/bridge/envelope.ts';
-import { bridgeUdp } from '../../../host/bridge/udp.ts';
-import type { BridgeUdp, BridgeUdpOptions } from '../../../host/bridge/udp.ts';
+import { BR_E_BUSY, BR_E_DENIED, BR_E_MALFORMED, BR_E_NO_STREAM, BR_E_UNKNOWN_DEVICE } from '../../../host/bridge/envelope.ts';
+import { startBridge } from '../../../host/bridge/bridge.ts';
+import type { Bridge, BridgeOptions } from '../../../host/bridge/bridge.ts';
+import { world } from './world.ts';
+import type { World } from './world.ts';
 
-interface World {
-  bridge: BridgeUdp;
+interface W {
+  w: World;
+  bridge: Bridge;
   port: number;
   client: Socket;
   /** Replies by id, as they arrive. */
   replies: Map<number | null, Record<string, unknown>[]>;
-  /** Times device 2's counter operation ran. */
   ran: { n: number };
   close(): Promise<void>;
 }
 
-let groupPort = 47_300 + (process.pid % 500);
-
-async function world(opts: Partial<BridgeUdpOptions> = {}): Promise<World> {
-  const port = groupPort++;
-  const links: UdpLink[] = [];
-  for (let i = 0; i < 3; i++) links.push(udpLink({ group: '239.255.42.98', port, bindAddress: '127.0.0.1' }));
-  await Promise.all(links.map((l) => l.bound()));
-  const clock = realClock();
-  const rng = xoshiro(3);
-  const node = hostRr({ mac: rawMac(links[0], 1, 64), clock, rng, config: { timeoutUs: 100_000, retries: 3 } });
-  const dev2 = hostRr({ mac: rawMac(links[1], 2, 64), clock, rng });
-  const dev3 = hostRr({ mac: rawMac(links[2], 3, 64), clock, rng });
-  const ran = { n: 0 };
-  dev2.register(1, () => ++ran.n);
-  dev2.register(2, (a) => ({ from: 2, echo: a }));
-  dev3.register(2, (a) => ({ from: 3, echo: a }));
-  const names: Record<string, number> = { kitchen: 2, porch: 3 };
-  const bridge = bridgeUdp({ rr: node, resolve: (n) => names[n] ?? null, ...opts });
-  const ep = await bridge.bound();
+async function udpWorld(opts: Partial<BridgeOptions> = {}): Promise<W> {
+  const w = await world({ bridges: [opts] });
+  const bridge = w.bridges[0];
   const client = createSocket('udp4');
   const replies = new Map<number | null, Record<string, unknown>[]>();
   client.on('message', (m) => {
@@ -59,21 +39,19 @@ async function world(opts: Partial<BridgeUdpOptions> = {}): Promise<World> {
   });
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
   return {
-    bridge, port: ep.port, client, replies, ran,
+    w, bridge, port: bridge.udp.port, client, replies, ran: w.ran,
     async close() {
       client.close();
-      await bridge.close();
-      clock.close();
-      await Promise.all(links.map((l) => l.close()));
+      await w.close();
     },
   };
 }
 
-function send(w: World, v: unknown): void {
+function send(w: W, v: unknown): void {
   w.client.send(v instanceof Uint8Array ? v : hostEncode(v), w.port, '127.0.0.1');
 }
 
-async function reply(w: World, id: number | null, count = 1, ms = 2000): Promise<Record<string, unknown>[]> {
+async function reply(w: W, id: number | null, count = 1, ms = 2000): Promise<Record<string, unknown>[]> {
   const t0 = Date.now();
   while ((w.replies.get(id)?.length ?? 0) < count) {
     if (Date.now() - t0 > ms) throw new Error(`no reply for id ${id} in ${ms} ms`);
@@ -83,7 +61,7 @@ async function reply(w: World, id: number | null, count = 1, ms = 2000): Promise
 }
 
 test('calls by address and by name, with RR, RRA and R; remote errors keep their codes', async () => {
-  const w = await world();
+  const w = await udpWorld();
   try {
     send(w, { id: 1, to: 2, op: 2, args: { x: [1, 2] } });
     assert.equal((await reply(w, 1))[0], { id: 1, ok: { from: 2, echo: { x: [1, 2] } } });
@@ -102,8 +80,31 @@ test('calls by address and by name, with RR, RRA and R; remote errors keep their
   }
 });
 
+test('the directory: a device that announced itself is found by name, type and operation; subscriptions need TCP', async () => {
+  const w = await udpWorld();
+  try {
+    send(w, { id: 1, q: 'devices' });
+    assert.equal((await reply(w, 1))[0].ok, [
+      { name: 'kitchen', addr: 2, type: 'lamp', ops: [1, 2] },
+      { name: 'porch', addr: 3, type: 'device', ops: [] },
+    ]);
+    send(w, { id: 2, q: 'devices', type: 'lamp' });
+    assert.equal(((await reply(w, 2))[0].ok as { name: string }[]).map((d) => d.name), ['kitchen']);
+    send(w, { id: 3, q: 'devices', has: 2 });
+    assert.equal(((await reply(w, 3))[0].ok as { name: string }[]).map((d) => d.name), ['kitchen']);
+    send(w, { id: 4, q: 'devices', name: 'cellar' });
+    assert.equal((await reply(w, 4))[0].ok, []);
+    send(w, { id: 5, sub: 'events' });
+    assert.is(((await reply(w, 5))[0].err as { code: number }).code, BR_E_NO_STREAM);
+    send(w, { id: 6, q: 'everything' });
+    assert.match(String(((await reply(w, 6))[0].err as { msg: string }).msg), /"q" must be/);
+  } finally {
+    await w.close();
+  }
+});
+
 test('a repeated request id is answered from the cache: the operation runs once', async () => {
-  const w = await world();
+  const w = await udpWorld();
   try {
     for (let k = 0; k < 5; k++) send(w, { id: 77, to: 2, op: 1 });
     const first = await reply(w, 77);
@@ -114,7 +115,7 @@ test('a repeated request id is answered from the cache: the operation runs once'
     const all = await reply(w, 77, 3);
     for (const r of all) assert.equal(r, { id: 77, ok: 1 });
     assert.is(w.ran.n, 1, 'ran once for one id');
-    assert.ok(w.bridge.stats.replayed >= 2);
+    assert.ok(w.bridge.core.stats.replayed >= 2);
     send(w, { id: 78, to: 2, op: 1 });
     assert.equal((await reply(w, 78))[0], { id: 78, ok: 2 });
   } finally {
@@ -123,7 +124,7 @@ test('a repeated request id is answered from the cache: the operation runs once'
 });
 
 test('malformed requests and unknown names get error replies that say what is wrong', async () => {
-  const w = await world();
+  const w = await udpWorld();
   try {
     send(w, new Uint8Array([0xff, 0x00, 0x13]));
     send(w, { to: 2, op: 1 });
@@ -147,8 +148,10 @@ test('malformed requests and unknown names get error replies that say what is wr
 });
 
 test('a token: requests without it or with a wrong one are denied; listening beyond loopback needs one', async () => {
-  assert.throws(() => bridgeUdp({ rr: {} as never, resolve: () => null, host: '0.0.0.0' }), /token/);
-  const w = await world({ token: 's3cret' });
+    let threw = '';
+  await startBridge({ mac: {} as never, clock: {} as never, rng: {} as never, host: '0.0.0.0' }).catch((e: Error) => { threw = e.message; });
+  assert.match(threw, /token/);
+  const w = await udpWorld({ token: 's3cret' });
   try {
     send(w, { id: 1, to: 2, op: 1 });
     send(w, { id: 2, to: 2, op: 1, token: 's3creT' });
@@ -162,7 +165,7 @@ test('a token: requests without it or with a wrong one are denied; listening bey
 });
 
 test('bounded: a client with too many calls in progress gets BUSY; random and mutated datagrams leave the bridge serving', async () => {
-  const w = await world({ perClient: 4, clients: 8 });
+  const w = await udpWorld({ perClient: 4, clients: 8 });
   try {
     // Device 9 does not exist: calls to it run until they time out, holding their entries.
     for (let k = 0; k < 6; k++) send(w, { id: 100 + k, to: 9, op: 1 });
@@ -184,13 +187,13 @@ test('bounded: a client with too many calls in progress gets BUSY; random and mu
     }
     // Calls the mutations made to devices that do not exist run out their timeouts first.
     const t0 = Date.now();
-    while (w.bridge.held().inFlight > 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    while (w.bridge.core.held().inFlight > 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
     send(w, { id: 4242, to: 'porch', op: 2, args: 'still here' });
     assert.equal((await reply(w, 4242))[0], { id: 4242, ok: { from: 3, echo: 'still here' } });
-    const h = w.bridge.held();
+    const h = w.bridge.core.held();
     assert.ok(h.clients <= 8 && h.entries <= 8 * 4 && h.inFlight <= 256, JSON.stringify(h));
     // The kernel may drop some of the burst; of what arrived, most was refused as malformed.
-    const st = w.bridge.stats;
+    const st = w.bridge.core.stats;
     assert.ok(st.requests > 500 && st.malformed > st.requests / 2, JSON.stringify(st));
   } finally {
     await w.close();
