@@ -18,8 +18,14 @@
 // id), and every bridge remembers the (origin, seq) pairs it has seen (the group service's ring on the
 // device side): a message it already carried in either direction is not carried again. Devices drop
 // copies by the same pair, so two bridges on one device network deliver a message to a device once.
-// An IP client's message sent to a group that two bridges on one device network both map reaches the
-// devices twice, once from each bridge (each gives it its own origin): give one of them the group.
+// Two bridges on one device network: each hears the devices' messages, so both would put them on IP,
+// and both would carry IP messages into the network. A bridge that gets back from IP, from another
+// bridge, a message it heard on its own device network learns that this bridge shares its network; of
+// bridges sharing a network the one with the lowest id forwards, and the others defer to it for
+// PEER_MS after they last saw it do so: they hold each device message for `holdMs` and send it to IP
+// only if the forwarder's copy has not come by then (so a forwarder that went away loses nothing), and
+// they leave carrying IP messages into the network to it. Until they find each other (the first
+// message or two), IP may see a message twice; devices never do.
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
@@ -29,6 +35,8 @@ import type { GroupsPort } from './core.ts';
 
 export const GROUP_IP_BASE = '239.255.80.';
 export const GROUP_IP_PORT = 47800;
+/** How long a bridge defers to a forwarder on its network after it last saw it forward, ms. */
+export const PEER_MS = 30_000;
 
 export interface BridgeGroupsOptions {
   /** The bridge node's group service on the device network. */
@@ -45,6 +53,8 @@ export interface BridgeGroupsOptions {
   /** Interface address to join and send on (default 127.0.0.1). */
   iface?: string;
   ttl?: number;
+  /** While deferring to another bridge on the same network: how long a device message waits for its copy, ms (default 100). */
+  holdMs?: number;
   /** Room for a message's bytes in a device frame (the group port's mtu minus GROUP_HDR). */
   mtu: number;
   /** Group messages for subscribers, from devices and from IP. */
@@ -62,6 +72,10 @@ export interface BridgeGroupsStats {
   malformed: number;
   /** Messages that did not fit a device frame or found the MAC queue full. */
   dropped: number;
+  /** Device messages left to another bridge on the same network (its copy came within holdMs). */
+  deferred: number;
+  /** Held device messages sent after all, because the other bridge's copy did not come. */
+  heldSent: number;
 }
 
 export interface BridgeGroups extends GroupsPort {
@@ -80,7 +94,25 @@ export function bridgeGroups(o: BridgeGroupsOptions): BridgeGroups {
   const iface = o.iface ?? '127.0.0.1';
   const ipOf = o.ipOf ?? ((g: number) => GROUP_IP_BASE + g);
   const id = randomInt(0, 0xffffffff);
-  const stats: BridgeGroupsStats = { up: 0, down: 0, fromClients: 0, duplicates: 0, malformed: 0, dropped: 0 };
+  const stats: BridgeGroupsStats = { up: 0, down: 0, fromClients: 0, duplicates: 0, malformed: 0, dropped: 0, deferred: 0, heldSent: 0 };
+  const holdMs = o.holdMs ?? 100;
+  /** (origin, seq) keys heard on our device network lately, bounded. */
+  const fromDevice = new Set<number>();
+  /** Bridges seen forwarding messages of our device network: id -> when last seen (ms). */
+  const peers = new Map<number, number>();
+  /** Device messages held while deferring: key -> timer. Bounded by HELD_MAX. */
+  const held = new Map<number, ReturnType<typeof setTimeout>>();
+  const HELD_MAX = 256;
+  const keyOf = (origin: number, s: number): number => origin * 0x10000 + s;
+  function deferring(): boolean {
+    const now = performance.now();
+    let d = false;
+    for (const [pid, t] of peers) {
+      if (now - t > PEER_MS) peers.delete(pid);
+      else if (pid < id) d = true;
+    }
+    return d;
+  }
   let seq = randomInt(0, 0x10000);
   const socks = new Map<number, Socket>();
   const tx = createSocket('udp4');
@@ -115,8 +147,19 @@ export function bridgeGroups(o: BridgeGroupsOptions): BridgeGroups {
   // Device -> subscribers and IP. The service has already dropped copies by (origin, seq).
   o.svc.onMessage((g, origin, s, data, len) => {
     const { v, raw } = decodeDevice(data, len);
+    const key = keyOf(origin, s);
+    fromDevice.add(key);
+    if (fromDevice.size > 1024) fromDevice.delete(fromDevice.values().next().value!);
     stats.up++;
     o.onMessage(g, origin, v);
+    if (deferring() && held.size < HELD_MAX && !held.has(key)) {
+      held.set(key, setTimeout(() => {
+        held.delete(key);
+        stats.heldSent++;
+        toIp(g, origin, s, v, raw);
+      }, holdMs));
+      return;
+    }
     toIp(g, origin, s, v, raw);
   });
 
@@ -146,13 +189,24 @@ export function bridgeGroups(o: BridgeGroupsOptions): BridgeGroups {
         o.log(`bridge groups: a bridge datagram on group ${g} without a valid g, o, s and d`);
         return;
       }
+      const key = keyOf(m.o as number, m.s as number);
+      if (fromDevice.has(key) && typeof m.b === 'number') {
+        // Another bridge forwarded a message of our own device network: it shares the network.
+        peers.set(m.b, performance.now());
+        const t = held.get(key);
+        if (t !== undefined) {
+          clearTimeout(t);
+          held.delete(key);
+          stats.deferred++;
+        }
+      }
       if (!o.svc.mark(m.o as number, m.s as number)) {
         stats.duplicates++;
         return;
       }
       stats.down++;
       o.onMessage(g, m.o as number, m.d);
-      intoDevices(g, m.o as number, m.s as number, toBytes(m.d, m.x === true));
+      if (!deferring()) intoDevices(g, m.o as number, m.s as number, toBytes(m.d, m.x === true));
       return;
     }
     // An IP client's message.
@@ -162,7 +216,7 @@ export function bridgeGroups(o: BridgeGroupsOptions): BridgeGroups {
     const s = seq;
     seq = (seq + 1) & 0xffff;
     o.onMessage(g, o.addr, data);
-    intoDevices(g, o.addr, s, bytes);
+    if (!deferring()) intoDevices(g, o.addr, s, bytes);
   }
 
   async function open(g: number): Promise<void> {
@@ -221,6 +275,8 @@ export function bridgeGroups(o: BridgeGroupsOptions): BridgeGroups {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      for (const t of held.values()) clearTimeout(t);
+      held.clear();
       await ready.catch(() => {});
       const shut = (s: Socket): Promise<void> => new Promise((res) => s.close(() => res()));
       await Promise.all([...socks.values()].map(shut).concat([shut(tx)]));

@@ -50,8 +50,10 @@ export interface WorldOptions {
   devices?: number[];
   /** Device groups every device joins. */
   join?: number[];
-  /** Bridges on separate media (one device network each, joined only by IP): devices go on the first. */
+  /** Bridges on separate media (one device network each, joined only by IP). */
   separate?: boolean;
+  /** With `separate`: the network (bridge index) of each device, in the order of `devices` (default 0). */
+  networks?: number[];
 }
 
 export async function world(o: WorldOptions = {}): Promise<World> {
@@ -66,8 +68,10 @@ export async function world(o: WorldOptions = {}): Promise<World> {
   };
   const devices: Device[] = [];
   const ran = { n: 0 };
-  for (const addr of o.devices ?? [2, 3]) {
-    const mac = rawMac(medium(0), addr, 64);
+  const addrs = o.devices ?? [2, 3];
+  for (let i = 0; i < addrs.length; i++) {
+    const addr = addrs[i];
+    const mac = rawMac(medium(o.networks?.[i] ?? 0), addr, 64);
     const ports = macPorts(mac);
     const r = hostRr({ mac: ports.port(SVC_RR), clock, rng });
     const group = groupService(ports.port(SVC_GROUP), rng);
