@@ -2,6 +2,11 @@
 // clock, printing a status line each simulated second and a summary at the end.
 //   npm start -- [--for 5s] [--seed N] [--sensors N] [--speed 1|10|max] [--pcap file.pcap] [--trace] [--json]
 // Without --for it runs until Ctrl-C. Exit codes: 0 done, 2 bad arguments.
+// While it runs paced, the bridge (host/bridge/) listens on 127.0.0.1 (UDP and TCP, --bridge-port,
+// default 47910) with its node on the simulated radio next to the gateway: the sensors are in its
+// directory as sensor-1..N, and every reading the host decodes is an event for subscribers. It is left
+// out with --speed max (the run is over before anyone could call) and with --no-bridge; a port already
+// in use is reported and the demonstration runs without it.
 // startDemo (everything after the arguments are read) is shared with `picolink sim demo`.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +14,11 @@ import { parseArgs } from 'node:util';
 import { demo } from './sim/demo.ts';
 import type { DemoSummary } from './sim/demo.ts';
 import { parseDuration } from './cli/duration.ts';
+import { BRIDGE_STATION } from './sim/demo.ts';
+import { OP_COUNT, OP_READ } from '../boards/sim.ts';
+import { startBridge } from './bridge/bridge.ts';
+import type { Bridge } from './bridge/bridge.ts';
+import { xoshiro } from '../hal/prng.ts';
 
 const usage = `usage: npm start -- [options]
   --for <duration>   stop after this much simulated time (e.g. 500ms, 5s, 2m); default: run until Ctrl-C
@@ -19,7 +29,13 @@ const usage = `usage: npm start -- [options]
   --pcap <file>      write a capture (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)
   --trace            print every medium and wire event
   --json             print the summary as one JSON object
+  --bridge-port <n>  the bridge's UDP and TCP port on 127.0.0.1 (default 47910)
+  --no-bridge        run without the bridge
 example: npm start -- --for 5s --seed 7 --pcap out/demo.pcap`;
+
+export const BRIDGE_PORT = 47910;
+/** The device group the demonstration's bridge maps to IP multicast. */
+const DEMO_GROUPS = [1];
 
 function fail(msg: string): never {
   console.error(`picolink: ${msg}\n${usage}`);
@@ -75,6 +91,10 @@ export interface DemoRunOptions {
   json: boolean;
   /** Receives each line of status and summary. */
   out: (line: string) => void;
+  /** Run the bridge on this port while paced (0: any free port); absent: no bridge. */
+  bridgePort?: number;
+  /** Receives warnings (default: stderr). */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -85,23 +105,59 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
   const { forUs, speed, out } = o;
   if (speed === Infinity && forUs === Infinity) throw new Error('--speed max needs --for, or it would never stop');
   let d: ReturnType<typeof demo>;
+  let bridge: Bridge | null = null;
+  const withBridge = o.bridgePort !== undefined && speed !== Infinity;
   try {
-    d = demo({ seed: o.seed, sensors: o.sensors, wearables: o.wearables, pcapPath: o.pcap, trace: o.trace });
+    d = demo({
+      seed: o.seed, sensors: o.sensors, wearables: o.wearables, pcapPath: o.pcap, trace: o.trace, bridgeStation: withBridge,
+      onReading: (src, v) => bridge?.core.publishEvent(src, v),
+    });
   } catch (e) {
     throw new Error(`cannot start the demo: ${(e as Error).message}`);
   }
-  const finish = (): void => {
+  const finish = async (): Promise<void> => {
     d.close();
     const s = d.summary();
-    out(o.json ? JSON.stringify(s) : table(s));
+    const b = bridge;
+    if (b) await b.close();
+    if (o.json) {
+      out(JSON.stringify(b ? { ...s, bridge: { ...b.core.stats, rr: b.rr.stats } } : s));
+    } else {
+      out(table(s));
+      if (b) {
+        const st = b.core.stats;
+        out(`bridge:  ${st.requests} requests, ${st.calls} calls to devices (${st.errors} ended in an error or timeout), ${st.replayed} answered from the reply cache, ${st.malformed} malformed, ${st.pushed} pushes to subscribers`);
+      }
+    }
     if (o.pcap && !o.json) out(`capture written to ${o.pcap}; open it with: tshark -X lua_script:host/wireshark/picolink.lua -r ${o.pcap}`);
   };
 
   return async () => {
     if (speed === Infinity) {
       d.runUntil(forUs);
-      finish();
+      await finish();
       return;
+    }
+    if (withBridge) {
+      const warn = o.warn ?? ((l: string) => console.error(l));
+      try {
+        bridge = await startBridge({
+          mac: d.bridgeMac!, clock: d.sched, rng: xoshiro(o.seed ^ 0xb1d9e), udpPort: o.bridgePort, tcpPort: o.bridgePort,
+          groups: DEMO_GROUPS,
+          names: d.sensorIds.map((id) => ({ name: `sensor-${id}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] })),
+          log: warn,
+        });
+      } catch (e) {
+        warn(`picolink: the bridge did not start (${(e as Error).message}); the demonstration runs without it. Another picolink may hold the port: try --bridge-port <n>, or --no-bridge`);
+      }
+      if (bridge && !o.json) {
+        const port = bridge.tcp.port;
+        const g = bridge.groups!.list().map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ');
+        const where = bridge.udp.port === port ? `udp and tcp 127.0.0.1:${port}` : `udp 127.0.0.1:${bridge.udp.port}, tcp 127.0.0.1:${port}`;
+        out(`bridge:  node ${BRIDGE_STATION} on the radio; ${where} (tcp: CBOR frames or JSON lines); groups ${g}`);
+        out(`         devices sensor-1..sensor-${d.sensorIds.length} (ops ${OP_READ} read, ${OP_COUNT} count); from another terminal:`);
+        out(`         echo '{"id":1,"to":"sensor-1","op":${OP_READ}}' | nc 127.0.0.1 ${port}         (live readings: '{"id":2,"sub":"events"}')`);
+      }
     }
     // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.
     const t0 = performance.now();
@@ -125,7 +181,7 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
       }, 20);
       process.on('SIGINT', stop);
     });
-    finish();
+    await finish();
   };
 }
 
@@ -137,6 +193,7 @@ async function main(): Promise<void> {
         for: { type: 'string' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '5' }, wearables: { type: 'string', default: '3' },
         speed: { type: 'string', default: '1' }, pcap: { type: 'string' }, trace: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        'bridge-port': { type: 'string', default: String(BRIDGE_PORT) }, 'no-bridge': { type: 'boolean', default: false },
       },
     }).values;
   } catch (e) {
@@ -161,10 +218,13 @@ async function main(): Promise<void> {
   const speed = v.speed === 'max' ? Infinity : Number(v.speed);
   if (!(speed > 0)) fail(`--speed must be a positive number or "max", not "${v.speed}"`);
 
+  const bridgePort = Number(v['bridge-port']);
+  if (!Number.isInteger(bridgePort) || bridgePort < 0 || bridgePort > 65535) fail(`--bridge-port must be a port number 0..65535, not "${v['bridge-port']}"`);
+
   let go;
   try {
     go = startDemo({
-      seed, sensors, wearables, forUs, speed, pcap: v.pcap, json: v.json,
+      seed, sensors, wearables, forUs, speed, pcap: v.pcap, json: v.json, bridgePort: v['no-bridge'] ? undefined : bridgePort,
       trace: v.trace ? (l) => console.log(l) : undefined, out: (l) => console.log(l),
     });
   } catch (e) {

@@ -39,6 +39,9 @@ import type { PiconetMaster } from '../../firmware/mac/piconet/piconet.ts';
 import { emitTelemetry, parseTelemetry } from '../../firmware/codec/telemetry.ts';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
 import { SVC_TELEMETRY } from '../../firmware/mac/ports.ts';
+import { csma } from '../../firmware/mac/csma/csma.ts';
+import type { CsmaMac } from '../../firmware/mac/csma/csma.ts';
+import { CSMA_NRF24 } from '../../firmware/mac/csma/config.ts';
 
 export interface DemoOptions {
   seed: number;
@@ -54,6 +57,13 @@ export interface DemoOptions {
   callUs?: number;
   /** How often each sensor in the conversation proposes an alarm threshold, mean µs (default 1 s; 0: no conversation). */
   proposeUs?: number;
+  /**
+   * Add a station for the bridge (BRIDGE_STATION, next to the gateway, with its own CSMA/CA MAC run by
+   * the host: the bridge's node on the simulated radio); Demo.bridgeMac is its MAC. Default false.
+   */
+  bridgeStation?: boolean;
+  /** Called with each reading the host decodes (source address and value): the bridge publishes them as events. */
+  onReading?: (src: number, value: unknown) => void;
   /** The sim board's create(): by default from source (boards/sim.ts); a test passes the one from dist/sim.js. */
   create?: (env: SimEnv) => SimDevice;
 }
@@ -70,6 +80,8 @@ const GATEWAY_STATION = 0;
 /** Most radio hops between two participants of the conversation (see participantsOf). */
 export const MAX_HOPS = 3;
 const HOST_STATION = 100;
+/** The bridge's station on the simulated radio (when DemoOptions.bridgeStation). */
+export const BRIDGE_STATION = 50;
 
 export interface SensorSummary {
   id: number;
@@ -204,6 +216,10 @@ function conversationSummary(devs: SimDevice[]): DemoConversationSummary {
 
 export interface Demo {
   readonly sched: Scheduler;
+  /** The bridge station's MAC (DemoOptions.bridgeStation), else null. */
+  readonly bridgeMac: CsmaMac | null;
+  /** The sensors' addresses. */
+  readonly sensorIds: number[];
   runUntil(us: number): void;
   summary(): DemoSummary;
   close(): void;
@@ -320,8 +336,10 @@ export function demo(o: DemoOptions): Demo {
     const body = parseTelemetry(f, len, hh);
     if (!body) return;
     try {
-      host.lastReadings[hh.src] = hostDecode(f.subarray(body, len));
+      const v = hostDecode(f.subarray(body, len));
+      host.lastReadings[hh.src] = v;
       host.decoded++;
+      if (o.onReading) o.onReading(hh.src, v);
       const s = sensors[hh.src - 1];
       if (s) s.atHost++;
       const w = wearables[hh.src - WEARABLE_FIRST];
@@ -342,8 +360,18 @@ export function demo(o: DemoOptions): Demo {
   hostLink.onSent(() => {});
   sched.after(1_000_000, sendStatus);
 
+  // The bridge's station: a CSMA/CA MAC the host runs, next to the gateway, on its own random stream
+  // (the bridge's calls come from outside, at times the seed does not decide).
+  let bridgeMac: CsmaMac | null = null;
+  if (o.bridgeStation) {
+    const st = air.station({ id: BRIDGE_STATION, x: 0, y: 5, range: 70 });
+    bridgeMac = csma({ link: cap(st.link, BRIDGE_STATION), clock: sched, rng: xoshiro(o.seed ^ 0x5eed), addr: BRIDGE_STATION, config: CSMA_NRF24 });
+  }
+
   return {
     sched,
+    bridgeMac,
+    sensorIds: sensors.map((x) => x.st.id),
     runUntil: (us) => { sched.runUntil(us); },
     close(): void {
       if (sink) sink.close();
