@@ -3,6 +3,8 @@
 // argument, and a CoAP server (the `coap` package) whose /echo resource answers a confirmable POST
 // with its payload, piggy-backed on the ACK. It prints the first two ports as one JSON line, starts
 // CoAP when told so on stdin (printing its port the same way), and serves until stdin closes.
+// With --ports (bench/bridge.ts) the endpoint sits on the request-reply service port, as devices do
+// (firmware/mac/ports.ts), instead of on the raw MAC itself.
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import * as coap from 'coap';
@@ -11,6 +13,7 @@ import { realClock } from '../../hal/node/clock.ts';
 import { xoshiro } from '../../hal/prng.ts';
 import { rawMac } from '../../firmware/mac/raw.ts';
 import { hostRr } from '../../host/rr/endpoint.ts';
+import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
 
 const clientPort = Number(process.argv[2]);
 if (!(clientPort > 0)) {
@@ -25,7 +28,8 @@ await new Promise<void>((res) => echo.bind(0, '127.0.0.1', () => res()));
 const link = udpLink({ peers: [{ address: '127.0.0.1', port: clientPort }] });
 const ep = await link.bound();
 const clock = realClock();
-const server = hostRr({ mac: rawMac(link, 2, 64), clock, rng: xoshiro(2) });
+const mac = rawMac(link, 2, 64);
+const server = hostRr({ mac: process.argv.includes('--ports') ? macPorts(mac).port(SVC_RR) : mac, clock, rng: xoshiro(2) });
 server.register(1, (args) => args);
 
 // The CoAP server starts only when asked ("coap" on stdin): with it running, the `coap` package's
