@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BenchResult } from '../../bench/run.ts';
+import { hasSocat } from '../../hal/node/pty.ts';
 
 const cases: [string, string[]][] = [
   ['sim', ['--quick']],
@@ -14,7 +15,11 @@ const cases: [string, string[]][] = [
   ['piconet', ['--quick']],
   ['rr', ['--quick', '--rounds=1', '--calls=20', '--ms=50']],
   ['psync', ['--quick', '--calls=20', '--passes=100', '--sizes=100,1000', '--window=100']],
+  ['bridge', ['--quick', '--rounds=1', '--calls=20', '--ms=50']],
 ];
+// The serial benchmark needs a pseudo-terminal pair from socat.
+if (hasSocat()) cases.push(['serial', ['--seconds=1']]);
+else console.log('  bench serial smoke test skipped: socat is not installed (Debian package socat)');
 
 for (const [name, args] of cases) {
   test(`bench ${name} runs and reports a ratio`, async () => {
