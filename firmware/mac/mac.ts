@@ -48,3 +48,29 @@ export interface Mac {
   /** Frames waiting (including the one being sent). */
   queued(): number;
 }
+
+/** A MAC that can receive frames sent to group addresses. */
+export interface GroupMember {
+  /** Receive frames for group address g (0xFF00..0xFFFE); false when g is not one or the table is full. Broadcast is always received. */
+  join(group: number): boolean;
+  leave(group: number): void;
+}
+
+/** The joined groups of one MAC, at most `max`: `list` for the receive filter, join/leave for the MAC's API. */
+export function groupSet(max: number): GroupMember & { readonly list: number[] } {
+  const list: number[] = [];
+  return {
+    list: list,
+    join(g: number): boolean {
+      if (!(g >= ADDR_GROUP_FIRST && g < ADDR_BROADCAST)) return false;
+      if (list.indexOf(g) >= 0) return true;
+      if (list.length >= max) return false;
+      list.push(g);
+      return true;
+    },
+    leave(g: number): void {
+      const i = list.indexOf(g);
+      if (i >= 0) list.splice(i, 1);
+    },
+  };
+}

@@ -7,7 +7,8 @@
 import type { Link, RxInfo } from '../../hal/link.ts';
 import { TX_ERR, TX_OK, TX_QUEUE_FULL } from '../../hal/link.ts';
 import type { Mac, MacCaps, MacRxInfo } from './mac.ts';
-import { ADDR_BROADCAST } from './mac.ts';
+import { ADDR_BROADCAST, groupSet } from './mac.ts';
+import type { GroupMember } from './mac.ts';
 import { handUp } from './deliver.ts';
 import { frameQueue } from '../queue.ts';
 
@@ -16,11 +17,8 @@ const HDR = 4;
 /** Group addresses one raw MAC may join at most. */
 export const RAW_MAX_GROUPS = 8;
 
-export interface RawMac extends Mac {
+export interface RawMac extends Mac, GroupMember {
   readonly stats: { sent: number; received: number; notForUs: number; malformed: number };
-  /** Receive frames sent to group address g (0xFF00..0xFFFE); false when g is not one or the table is full. */
-  join(group: number): boolean;
-  leave(group: number): void;
 }
 
 export function rawMac(link: Link, addr: number, depth?: number): RawMac {
@@ -33,7 +31,7 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
   let onRx: ((payload: Uint8Array, len: number, info: MacRxInfo) => void) | null = null;
   let onSentFn: ((status: number, transmissions: number, dst: number) => void) | null = null;
   let inFlight = false;
-  const groups: number[] = [];
+  const groups = groupSet(RAW_MAX_GROUPS);
 
   function pump(): void {
     if (inFlight || q.size() === 0) return;
@@ -55,7 +53,7 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
       return;
     }
     const dst = (f[0] << 8) | f[1];
-    if (dst !== addr && dst !== ADDR_BROADCAST && groups.indexOf(dst) < 0) {
+    if (dst !== addr && dst !== ADDR_BROADCAST && groups.list.indexOf(dst) < 0) {
       stats.notForUs++;
       return;
     }
@@ -84,16 +82,7 @@ export function rawMac(link: Link, addr: number, depth?: number): RawMac {
     onReceive(fn) { onRx = fn; },
     onSent(fn) { onSentFn = fn; },
     queued: () => q.size(),
-    join(g: number): boolean {
-      if (!(g >= 0xff00 && g < 0xffff)) return false;
-      if (groups.indexOf(g) >= 0) return true;
-      if (groups.length >= RAW_MAX_GROUPS) return false;
-      groups.push(g);
-      return true;
-    },
-    leave(g: number): void {
-      const i = groups.indexOf(g);
-      if (i >= 0) groups.splice(i, 1);
-    },
+    join: groups.join,
+    leave: groups.leave,
   };
 }

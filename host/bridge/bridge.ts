@@ -10,7 +10,7 @@
 // credential).
 import type { Clock } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
-import type { Mac } from '../../firmware/mac/mac.ts';
+import type { GroupMember, Mac } from '../../firmware/mac/mac.ts';
 import { macPorts, SVC_GROUP, SVC_RR } from '../../firmware/mac/ports.ts';
 import type { MacPorts } from '../../firmware/mac/ports.ts';
 import type { RrConfig } from '../../firmware/rr/rr.ts';
@@ -31,7 +31,7 @@ import type { BridgeTcp } from './tcp.ts';
 
 export interface BridgeOptions {
   /** The bridge node's MAC on the device network (service ports are opened on it). */
-  mac: Mac & { join?(g: number): boolean };
+  mac: Mac & Partial<GroupMember>;
   clock: Clock;
   rng: Rng;
   rr?: Partial<RrConfig>;

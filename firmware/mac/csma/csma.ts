@@ -34,8 +34,8 @@ import type { Link, RxInfo } from '../../../hal/link.ts';
 import { TX_ERR, TX_NOACK, TX_OK, TX_QUEUE_FULL } from '../../../hal/link.ts';
 import type { Clock, Timer } from '../../../hal/clock.ts';
 import type { Rng } from '../../../hal/rng.ts';
-import type { Mac, MacCaps, MacRxInfo } from '../mac.ts';
-import { isGroupAddr } from '../mac.ts';
+import type { GroupMember, Mac, MacCaps, MacRxInfo } from '../mac.ts';
+import { groupSet, isGroupAddr } from '../mac.ts';
 import type { CsmaConfig } from './config.ts';
 import type { CsmaFrame } from './frame.ts';
 import {
@@ -75,12 +75,9 @@ export interface CsmaStats {
   rxMalformed: number;
 }
 
-export interface CsmaMac extends Mac {
+export interface CsmaMac extends Mac, GroupMember {
   readonly stats: CsmaStats;
   readonly config: CsmaConfig;
-  /** Receive frames for a group address (0xFF00..0xFFFE); broadcast is always received. */
-  join(group: number): boolean;
-  leave(group: number): void;
 }
 
 export interface CsmaOptions {
@@ -133,7 +130,7 @@ export function csma(o: CsmaOptions): CsmaMac {
   const seqDst = new Int32Array(cfg.dupCacheSize).fill(-1);
   const seqVal = new Uint8Array(cfg.dupCacheSize);
   let seqNext = 0;
-  const groups: number[] = [];
+  const groups = groupSet(MAX_GROUPS);
   const f: CsmaFrame = { type: 0, retry: false, dur: 0, ra: 0, ta: 0, seq: 0, off: 0 };
   const info: MacRxInfo = { src: 0, dst: 0, timeUs: 0, rssi: 0 };
   const stats: CsmaStats = {
@@ -505,7 +502,7 @@ export function csma(o: CsmaOptions): CsmaMac {
           replan();
         }
       }
-      if (f.type === FT_DATA && (f.ra === 0xffff || groups.indexOf(f.ra) >= 0)) deliver(frame, len, rx);
+      if (f.type === FT_DATA && (f.ra === 0xffff || groups.list.indexOf(f.ra) >= 0)) deliver(frame, len, rx);
       return;
     }
     if (f.type === FT_DATA) {
@@ -571,16 +568,7 @@ export function csma(o: CsmaOptions): CsmaMac {
     onReceive(fn) { onRx = fn; },
     onSent(fn) { onSentFn = fn; },
     queued: () => q.size(),
-    join(g: number): boolean {
-      if (!(g >= 0xff00 && g < 0xffff)) return false;
-      if (groups.indexOf(g) >= 0) return true;
-      if (groups.length >= MAX_GROUPS) return false;
-      groups.push(g);
-      return true;
-    },
-    leave(g: number): void {
-      const i = groups.indexOf(g);
-      if (i >= 0) groups.splice(i, 1);
-    },
+    join: groups.join,
+    leave: groups.leave,
   };
 }
