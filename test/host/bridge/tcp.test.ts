@@ -9,7 +9,6 @@ import { hostDecode, hostEncode } from '../../../host/codec/cbor.ts';
 import { sendEvent } from '../../../firmware/services/directory.ts';
 import { BR_E_BUSY, BR_E_MALFORMED } from '../../../host/bridge/envelope.ts';
 import { world, freshPort } from './world.ts';
-import type { World } from './world.ts';
 
 /** A TCP client of either kind that collects what arrives. */
 interface Conn {
