@@ -1,7 +1,8 @@
 // The simulator board: a virtual device whose drivers the simulator hands in (a medium station's link,
 // the scheduler as clock, a seeded Rng). Its bundle (dist/sim.js) is the same firmware a real board
 // runs, minified and checked against Espruino's language; the host loads it and calls create().
-// Roles: "sensor" sends telemetry over CSMA/CA; "gateway" relays between its radio and an uplink link;
+// Roles: "sensor" sends telemetry over CSMA/CA; "gateway" relays between its radio and an uplink link
+// (or, with `tunnel`, lends its MAC to the host: firmware/mac/tunnel.ts);
 // "wearable" sends telemetry as a piconet slave; "hub" is a piconet master whose slaves' readings it
 // relays into the CSMA/CA network (and what it hears there down to them as piconet broadcasts).
 // On CSMA/CA, services share the MAC through service ports (firmware/mac/ports.ts): telemetry, and
@@ -25,6 +26,7 @@ import { telemetry } from '../firmware/telemetry.ts';
 import type { Telemetry } from '../firmware/telemetry.ts';
 import { gateway } from '../firmware/gateway.ts';
 import type { Gateway } from '../firmware/gateway.ts';
+import { tunnelGateway } from '../firmware/mac/tunnel.ts';
 import { csma } from '../firmware/mac/csma/csma.ts';
 import type { CsmaMac } from '../firmware/mac/csma/csma.ts';
 import { CSMA_NRF24 } from '../firmware/mac/csma/config.ts';
@@ -113,6 +115,11 @@ export interface SimEnv {
   rng: Rng;
   /** Gateway role: the link to the host. */
   uplink?: Link;
+  /**
+   * Gateway role: lend the MAC to the host (firmware/mac/tunnel.ts) instead of relaying telemetry; the
+   * uplink then carries tunnel messages, and the host is the node at this address (the bridge).
+   */
+  tunnel?: boolean;
   /** Sensor role: the readings. */
   read?: () => unknown;
   /** Sensor role: mean reading interval, µs (default 1 s). */
@@ -337,6 +344,13 @@ export function create(env: SimEnv): SimDevice {
     };
   }
   const mac = csma({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: CSMA_NRF24 });
+  if (env.tunnel) {
+    if (env.role !== 'gateway' || !env.uplink) throw new Error('sim board: a tunnel is the gateway role\'s, with an uplink link');
+    return {
+      mac: mac, piconet: null, telemetry: null, gateway: tunnelGateway(mac, env.uplink, env.clock),
+      ports: null, rr: null, counter: zero, caller: null, conversation: null,
+    };
+  }
   const ports = macPorts(mac);
   const r = rr({ mac: ports.port(SVC_RR), clock: env.clock, rng: env.rng });
   const list = env.conversation;

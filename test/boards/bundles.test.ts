@@ -7,6 +7,16 @@ import { tmpdir } from 'node:os';
 import { boardConfig, boardFiles } from '../../rollup.config.js';
 import type { BundleReport } from '../../host/build/rollup-plugin.ts';
 import { demo } from '../../host/sim/demo.ts';
+import { tunnelNet } from '../../host/sim/tunnel-net.ts';
+import { scheduler } from '../../hal/sim/scheduler.ts';
+import { wire } from '../../hal/sim/wire.ts';
+import { framedLink } from '../../hal/framing/link.ts';
+import { xoshiro } from '../../hal/prng.ts';
+import { tunnelMac } from '../../firmware/mac/tunnel.ts';
+import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
+import { RR_OK, rr } from '../../firmware/rr/rr.ts';
+import { PROTO_RRA } from '../../firmware/rr/frame.ts';
+import { OP_COUNT } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -89,6 +99,26 @@ test('the minified sim bundle runs the demo exactly as the source does (same tra
   b.runUntil(3_000_000);
   assert.ok(a.summary().host.decoded > 30);
   assert.is(a.summary().traceSha256, b.summary().traceSha256);
+});
+
+test('the minified sim bundle\'s tunnel gateway serves a host as the source does', () => {
+  const picolink = new Function(`${built.sim!.code}\nreturn picolink;`)() as { create: (e: SimEnv) => SimDevice };
+  const counts: unknown[][] = [];
+  for (const create of [picolink.create, undefined]) {
+    const sched = scheduler();
+    const line = wire(sched, { baud: 115_200 });
+    const n = tunnelNet({ seed: 4, serial: line.a, sched, create });
+    const mac = tunnelMac(framedLink(line.b, { mtu: 64, clock: sched }));
+    mac.hello();
+    sched.runUntil(50_000);
+    const r = rr({ mac: macPorts(mac).port(SVC_RR), clock: sched, rng: xoshiro(1) });
+    const got: unknown[] = [];
+    for (let i = 0; i < 4; i++) sched.after(100_000 * i, () => r.call(n.sensorIds[i % 2], OP_COUNT, null, { proto: PROTO_RRA }, (e, v) => got.push([e, v])));
+    sched.runUntil(3_000_000);
+    counts.push(got);
+  }
+  assert.equal(counts[0], [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
+  assert.equal(counts[0], counts[1]);
 });
 
 test.run();

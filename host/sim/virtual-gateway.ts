@@ -1,0 +1,77 @@
+// A virtual gateway board: the simulated network behind a tunnel gateway (tunnel-net.ts), paced to
+// the wall clock, with the gateway's serial line on a real serial port, normally one end of a
+// pseudo-terminal pair (hal/node/pty.ts). A host opens the other end exactly as it opens a real
+// gateway board on USB (host/bridge/gateway.ts), so the serialport path, the framing and the tunnel
+// are the ones a board uses; only the radio and the sensors are simulated.
+//
+// Run on its own:
+//   node --import tsx host/sim/virtual-gateway.ts --port /dev/pts/5 [--sensors 2] [--seed 1] [--baud 115200]
+// It prints one line with the gateway's address and the sensors, then runs until SIGINT or SIGTERM.
+// Pacing: every `tickMs` (default 2 ms) the scheduler runs up to the wall clock; bytes that arrive in
+// between are handled at the scheduler's last time, at most a tick behind, which the protocols above
+// (timeouts of tens of ms) do not notice. Host only.
+
+import { parseArgs } from 'node:util';
+import { openSerial } from '../../hal/node/serial.ts';
+import type { NodeSerial } from '../../hal/node/serial.ts';
+import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import { GATEWAY_ADDR, tunnelNet } from './tunnel-net.ts';
+import type { TunnelNet } from './tunnel-net.ts';
+
+export interface VirtualGatewayOptions {
+  /** The serial port the gateway's line is on. */
+  port: string;
+  baud?: number;
+  seed?: number;
+  sensors?: number;
+  periodUs?: number;
+  tickMs?: number;
+}
+
+export interface VirtualGateway {
+  net: TunnelNet;
+  serial: NodeSerial;
+  stop(): Promise<void>;
+}
+
+export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualGateway> {
+  const serial = await openSerial(o.port, { baud: o.baud ?? 115_200, pace: true });
+  const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs });
+  const t0 = performance.now();
+  const timer = setInterval(() => net.sched.runUntil(Math.floor((performance.now() - t0) * 1000)), o.tickMs ?? 2);
+  return {
+    net,
+    serial,
+    async stop() {
+      clearInterval(timer);
+      await serial.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let v;
+  try {
+    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' } } }).values;
+  } catch (e) {
+    process.stderr.write(`virtual-gateway: ${(e as Error).message}\nusage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B]\n`);
+    process.exit(2);
+  }
+  if (!v.port) {
+    process.stderr.write('virtual-gateway: --port is required: the serial port (a pseudo-terminal end) for the gateway\'s line\n');
+    process.exit(2);
+  }
+  const sensors = Number(v.sensors);
+  try {
+    const g = await virtualGateway({ port: v.port, baud: Number(v.baud), seed: Number(v.seed), sensors });
+    process.stdout.write(`virtual gateway: address ${GATEWAY_ADDR} on ${v.port}; sensors ${g.net.sensorIds.join(', ')} (ops ${OP_READ} read, ${OP_COUNT} count)\n`);
+    const stop = (): void => { void g.stop().then(() => process.exit(0)); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  } catch (e) {
+    process.stderr.write(`virtual-gateway: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main();
