@@ -1,7 +1,7 @@
 -- Wireshark dissector for picolink captures: the 8-byte capture pseudo-header that hal/mw/pcap.ts puts
 -- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), the telemetry frame, the
 -- CSMA/CA MAC frames (firmware/mac/csma/frame.ts), the piconet packets (firmware/mac/piconet/frame.ts) and
--- the request-reply messages (firmware/rr/frame.ts). A MAC payload may lead with a service byte, numbered
+-- the request-reply messages (firmware/rr/frame.ts) and device group messages (firmware/services/group.ts). A MAC payload may lead with a service byte, numbered
 -- as the pseudo-header's PROTO field, naming the protocol of the rest.
 -- Payloads go through the "picolink.proto" dissector table, so each protocol registers by its number.
 -- Telemetry readings are a CBOR map (RFC 8949), handed to Wireshark's own CBOR dissector.
@@ -12,7 +12,7 @@ local picolink = Proto("picolink", "picolink capture")
 
 local DIR_NAMES = { [0] = "received", [1] = "sent" }
 -- Same numbers as CAP_PROTO and CAP_MEDIUM in hal/mw/pcap.ts.
-local PROTO_NAMES = { [0] = "raw", [1] = "telemetry", [2] = "csma", [3] = "piconet", [4] = "rr", [5] = "psync" }
+local PROTO_NAMES = { [0] = "raw", [1] = "telemetry", [2] = "csma", [3] = "piconet", [4] = "rr", [5] = "psync", [6] = "group" }
 local MEDIUM_NAMES = { [0] = "radio", [1] = "serial", [2] = "wired", [3] = "ip" }
 
 local CAP_HDR = 8
@@ -340,6 +340,45 @@ function rr.dissector(tvb, pinfo, tree)
 end
 
 proto_table:add(4, rr)
+
+-- Device group messages (firmware/services/group.ts), service 6: [origin u16][seq u16][data...], sent to
+-- a group address (0xFF00 + group); the origin and seq are the sender's, kept when a bridge forwards.
+local group = Proto("picolink-group", "picolink device group message")
+local GROUP_HDR = 4
+local gf = {
+    origin = ProtoField.uint16("picolink.group.origin", "Origin", base.DEC, nil, nil, "Station that multicast the message"),
+    seq = ProtoField.uint16("picolink.group.seq", "Sequence", base.DEC, nil, nil, "The origin's message number (duplicates share it)"),
+    data = ProtoField.bytes("picolink.group.data", "Data"),
+}
+group.fields = { gf.origin, gf.seq, gf.data }
+local ge = {
+    short = ProtoExpert.new("picolink.group.short", "Group message shorter than its 4-byte header",
+        expert.group.MALFORMED, expert.severity.ERROR),
+}
+group.experts = { ge.short }
+
+function group.dissector(tvb, pinfo, tree)
+    local avail = tvb:len()
+    pinfo.cols.protocol = "picolink-group"
+    local t = tree:add(group, tvb())
+    if avail < GROUP_HDR then
+        t:add_proto_expert_info(ge.short)
+        pinfo.cols.info:append(" [malformed: short]")
+        return avail
+    end
+    local origin = tvb(0, 2):uint()
+    local seq = tvb(2, 2):uint()
+    t:add(gf.origin, tvb(0, 2))
+    t:add(gf.seq, tvb(2, 2))
+    local n = avail - GROUP_HDR
+    if n > 0 then t:add(gf.data, tvb(GROUP_HDR, n)) end
+    local desc = string.format("from %d seq %d, %d bytes", origin, seq, n)
+    t:append_text(": " .. desc)
+    pinfo.cols.info:append(" " .. desc)
+    return avail
+end
+
+proto_table:add(6, group)
 
 -- A MAC payload (CSMA DATA, piconet ACL) may start with a service byte (firmware/mac/ports.ts) numbered as
 -- the pseudo-header's PROTO field: 1 telemetry, 4 rr, ...; 0 is an application's own bytes. When the first
