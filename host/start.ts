@@ -17,6 +17,7 @@ import { parseDuration } from './cli/duration.ts';
 import { BRIDGE_STATION } from './sim/demo.ts';
 import { OP_COUNT, OP_READ } from '../boards/sim.ts';
 import { startBridge } from './bridge/bridge.ts';
+import { BRIDGE_PORT } from './bridge/client.ts';
 import type { Bridge } from './bridge/bridge.ts';
 import { xoshiro } from '../hal/prng.ts';
 
@@ -33,7 +34,7 @@ const usage = `usage: npm start -- [options]
   --no-bridge        run without the bridge
 example: npm start -- --for 5s --seed 7 --pcap out/demo.pcap`;
 
-export const BRIDGE_PORT = 47910;
+export { BRIDGE_PORT };
 /** The device group the demonstration's bridge maps to IP multicast. */
 const DEMO_GROUPS = [1];
 

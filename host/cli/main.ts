@@ -7,11 +7,14 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim.ts';
+import { registerPorts } from './ports.ts';
+import { registerBridge } from './bridge.ts';
+import { registerDevices } from './devices.ts';
 import { EXIT_OK, EXIT_USAGE, examplesText } from './verb.ts';
 import type { Io, VerbContext, VerbFn } from './verb.ts';
 
 /** The verbs, in the order `picolink --help` lists them. */
-const VERBS: VerbFn[] = [registerSim];
+const VERBS: VerbFn[] = [registerPorts, registerBridge, registerDevices, registerSim];
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -37,7 +40,9 @@ export function program(ctx: VerbContext): Command {
     .addHelpText('after', examplesText([
       ['picolink sim conversation --nodes 4 --loss 10% --seed 1 --trace conv.jsonl', 'a Psync conversation over a lossy network, its trace and checks'],
       ['picolink sim demo --for 5s --speed max', 'the demonstration network for five simulated seconds'],
-    ]) + '\n\nExit codes: 0 ok, 1 the run failed a check, 2 usage error.');
+      ['picolink bridge --sim', 'a simulated gateway network on 127.0.0.1:47910; then, elsewhere: picolink devices'],
+      ['picolink call sensor-1 1', 'call operation 1 on the device named sensor-1 through the running bridge'],
+    ]) + '\n\nExit codes: 0 ok, 1 the run (or a check, a call, a device) failed, 2 usage error.');
   for (const add of VERBS) add(p, ctx);
   return p;
 }

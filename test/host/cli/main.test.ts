@@ -34,7 +34,7 @@ test('--help lists the verbs and shows examples; every verb and scenario has its
   assert.match(top.out, /Usage: picolink/);
   assert.match(top.out, /\n {2}sim\b/);
   assert.match(top.out, /Examples:\n {2}\$ picolink /);
-  assert.match(top.out, /Exit codes: 0 ok, 1 the run failed a check, 2 usage error/);
+  assert.match(top.out, /Exit codes: 0 ok, 1 the run \(or a check, a call, a device\) failed, 2 usage error/);
   const all = commands(program({ io: { out: () => {}, err: () => {} }, exit: () => {} }));
   assert.ok(all.length >= 4, 'picolink, sim, sim conversation, sim demo');
   for (const c of all) {

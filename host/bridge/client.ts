@@ -1,0 +1,108 @@
+// A client of a running bridge over UDP (the envelope of envelope.ts): what `picolink call`, `devices`
+// and `groups` use, and a small example of talking to the bridge from a program.
+//
+// Choices: one socket per client; request ids start at a random value and count up, so two runs of
+// the command do not reuse each other's ids within the bridge's reply cache. A request with no answer
+// is sent again with the same id every `resendMs`: the bridge answers a repeated id from its cache
+// without calling the device again, so resending keeps at-most-once. After `timeoutMs` the request
+// fails with BridgeUnreachable, whose message says whether anything answered at all. Host only.
+
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { hostDecode, hostEncode } from '../codec/cbor.ts';
+import { BR_ERROR_NAMES } from './envelope.ts';
+import { RR_ERROR_NAMES } from '../rr/endpoint.ts';
+
+/** The port `npm start` and `picolink bridge` listen on unless told otherwise (UDP and TCP). */
+export const BRIDGE_PORT = 47910;
+
+export interface BridgeClientOptions {
+  host?: string;
+  port?: number;
+  token?: string;
+  /** Give up on a request after this long, ms (default 5000). */
+  timeoutMs?: number;
+  /** Send an unanswered request again this often, ms (default 1000). */
+  resendMs?: number;
+}
+
+/** The bridge answered with an error: code and message as it sent them. */
+export class BridgeError extends Error {
+  constructor(readonly code: number, readonly detail: string) {
+    super(`${BR_ERROR_NAMES[code] ?? RR_ERROR_NAMES[code] ?? `error ${code}`}: ${detail}`);
+  }
+}
+
+/** Nothing answered in time. */
+export class BridgeUnreachable extends Error {}
+
+export interface BridgeClient {
+  /** Send `fields` (id and token are added) and resolve with the reply's "ok" value. */
+  request(fields: Record<string, unknown>): Promise<unknown>;
+  close(): void;
+}
+
+export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeClient> {
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? BRIDGE_PORT;
+  const sock: Socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  /** Requests in progress: called with the reply, or with null when the client closes. */
+  const waiting = new Map<number, (reply: Record<string, unknown> | null) => void>();
+  let answered = false;
+  let nextId = randomInt(0, 0x7fffffff);
+  sock.on('message', (m) => {
+    let r: Record<string, unknown>;
+    try {
+      r = hostDecode(new Uint8Array(m)) as Record<string, unknown>;
+    } catch {
+      return; // not the bridge's
+    }
+    answered = true;
+    const fn = waiting.get(r?.id as number);
+    if (fn) fn(r);
+  });
+  // A refused datagram (nothing listening on a local port) shows up as an error on the socket.
+  let refused = false;
+  sock.on('error', () => { refused = true; });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, () => { sock.off('error', reject); resolve(); });
+  });
+  return {
+    request(fields) {
+      const id = nextId;
+      nextId = (nextId + 1) % 0x100000000;
+      const bytes = hostEncode(o.token === undefined ? { id, ...fields } : { id, ...fields, token: o.token });
+      return new Promise((resolve, reject) => {
+        const send = (): void => { sock.send(bytes, port, host, () => {}); };
+        const finish = (): void => {
+          clearInterval(again);
+          clearTimeout(limit);
+          waiting.delete(id);
+        };
+        waiting.set(id, (r) => {
+          finish();
+          if (r === null) reject(new Error(`request ${id}: the client closed before the bridge answered`));
+          else if ('err' in r) {
+            const e = (r.err ?? {}) as { code?: number; msg?: string };
+            reject(new BridgeError(Number(e.code), String(e.msg ?? '')));
+          } else resolve(r.ok);
+        });
+        const again = setInterval(send, o.resendMs ?? 1000);
+        const ms = o.timeoutMs ?? 5000;
+        const limit = setTimeout(() => {
+          finish();
+          reject(new BridgeUnreachable(answered
+            ? `the bridge at ${host}:${port} did not answer request ${id} within ${ms} ms (it answered others): it may be overloaded; try again or raise --timeout`
+            : `no bridge answered at ${host}:${port} within ${ms} ms${refused ? ' (nothing listens there)' : ''}: start one (npm start, or picolink bridge), or give its address with --bridge host:port`));
+        }, ms);
+        send();
+      });
+    },
+    close() {
+      for (const fn of [...waiting.values()]) fn(null);
+      sock.close();
+    },
+  };
+}

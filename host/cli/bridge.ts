@@ -1,0 +1,146 @@
+// `picolink bridge`: puts the device network on UDP/TCP sockets and IP multicast (host/bridge/), with
+// its device side either a gateway board on a serial port (--port: the MAC tunnel,
+// host/bridge/gateway.ts) or a simulated gateway network in this process (--sim: the sensors of
+// host/sim/tunnel-net.ts behind a simulated serial wire, run at wall-clock pace). It prints where it
+// listens and how to reach it, then runs until Ctrl-C (or for --for). A port that is taken, a gateway
+// that does not answer, or a non-loopback address without a token are errors that say what to do (exit 1
+// for the first two, 2 for the last).
+
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { xoshiro } from '../../hal/prng.ts';
+import { realClock } from '../../hal/node/clock.ts';
+import { wire } from '../../hal/sim/wire.ts';
+import { scheduler } from '../../hal/sim/scheduler.ts';
+import { framedLink } from '../../hal/framing/link.ts';
+import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import { startBridge } from '../bridge/bridge.ts';
+import type { Bridge } from '../bridge/bridge.ts';
+import { BRIDGE_PORT } from '../bridge/client.ts';
+import { GATEWAY_LINE_MTU, openGateway, serialGateway } from '../bridge/gateway.ts';
+import type { SerialGateway } from '../bridge/gateway.ts';
+import { tunnelNet } from '../sim/tunnel-net.ts';
+import { durationArg, intArg, seedArg } from './args.ts';
+import { EXIT_FAILED, usageError, verb } from './verb.ts';
+import type { VerbContext } from './verb.ts';
+
+interface BridgeVerbOptions {
+  port?: string;
+  sim?: boolean;
+  baud: number;
+  pace?: boolean;
+  sensors: number;
+  seed: number;
+  listen: string;
+  token?: string;
+  udpPort: number;
+  tcpPort?: number;
+  groups: number[];
+  name: string[];
+  for?: number;
+}
+
+/** "1,2,5" to device groups 0..254. */
+function groupsArg(s: string): number[] {
+  const parts = s.split(',').map((x) => x.trim()).filter((x) => x);
+  const g = parts.map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+  if (g.some((x) => !(x >= 0 && x <= 254))) throw new InvalidArgumentError('Write device groups 0..254 separated by commas, like 1,2.');
+  return g;
+}
+
+export function registerBridge(program: Command, ctx: VerbContext): void {
+  const { io } = ctx;
+  const cmd = verb(program, 'bridge', 'reach the device network from IP programs: UDP, TCP and IP multicast', [
+    ['picolink bridge --port /dev/ttyUSB0', 'through the gateway board on that serial port, on 127.0.0.1:47910'],
+    ['picolink bridge --sim --sensors 3', 'a simulated gateway with three sensors, no board needed'],
+    ['picolink bridge --port /dev/ttyACM0 --listen 0.0.0.0 --token s3cret --groups 1,2', 'for other hosts too, with a token; device groups 1 and 2 on IP multicast'],
+  ]);
+  cmd
+    .addOption(new Option('--port <path>', 'the serial port of a gateway board running the gateway bundle').conflicts('sim'))
+    .addOption(new Option('--sim', 'a simulated gateway network in this process instead of a board'))
+    .addOption(new Option('--baud <rate>', 'the gateway line\'s baud rate').argParser(intArg(300, 4_000_000)).default(115_200))
+    .addOption(new Option('--pace', 'pace what the host sends as a UART would (for a pseudo-terminal, e.g. a virtual gateway)'))
+    .addOption(new Option('--sensors <n>', 'with --sim: sensors on the simulated radio, 1..32').argParser(intArg(1, 32)).default(2))
+    .addOption(new Option('--seed <s>', 'with --sim: random seed').argParser(seedArg).default(1))
+    .addOption(new Option('--listen <address>', 'address the UDP and TCP fronts listen on (beyond loopback needs --token)').default('127.0.0.1'))
+    .addOption(new Option('--token <token>', 'a token every IP request must carry').default(process.env.PICOLINK_TOKEN))
+    .addOption(new Option('--udp-port <n>', 'UDP port (0: any free one)').argParser(intArg(0, 65535)).default(BRIDGE_PORT))
+    .addOption(new Option('--tcp-port <n>', 'TCP port (default: the UDP port)').argParser(intArg(0, 65535)))
+    .addOption(new Option('--groups <list>', 'device groups to map to IP multicast 239.255.80.<g>:47800').argParser(groupsArg).default([1]))
+    .addOption(new Option('--name <name=address...>', 'name a device in the directory, like kitchen=3 (repeatable)').default([]))
+    .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m); default: until Ctrl-C').argParser(durationArg))
+    .addHelpText('after', `
+Then, from another terminal:  picolink devices;  picolink call <name or address> <operation>;
+or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (README: "The bridge").`)
+    .action(async (o: BridgeVerbOptions) => {
+      if (!o.port && !o.sim) usageError(cmd, 'say where the devices are: --port <serial port> for a gateway board, or --sim for a simulated one');
+      const names: { name: string; addr: number; type?: string; ops?: number[] }[] = [];
+      for (const n of o.name) {
+        const m = /^([^=\s]+)=(\d+)$/.exec(n);
+        if (!m || !(Number(m[2]) >= 1 && Number(m[2]) <= 0xfeff)) usageError(cmd, `--name ${n}: write name=address, like kitchen=3`);
+        names.push({ name: m[1], addr: Number(m[2]) });
+      }
+      const clock = realClock();
+      const stops: (() => Promise<void> | void)[] = [() => clock.close()];
+      const stopAll = async (): Promise<void> => {
+        for (const s of stops.reverse()) await s();
+      };
+      let mac;
+      let what: string;
+      try {
+        if (o.sim) {
+          const sched = scheduler();
+          const line = wire(sched, { baud: o.baud });
+          const net = tunnelNet({ seed: o.seed, serial: line.a, sched, sensors: o.sensors });
+          const t0 = performance.now();
+          const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
+          stops.push(() => clearInterval(timer));
+          mac = await openGateway(framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched }), { where: 'the simulated line' });
+          for (const id of net.sensorIds) if (!names.some((n) => n.addr === id)) names.push({ name: `sensor-${id - net.sensorIds[0] + 1}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] });
+          what = `a simulated gateway (address ${mac.addr}) with sensors ${net.sensorIds.join(', ')} on a 250 kbit/s CSMA/CA radio`;
+        } else {
+          const g: SerialGateway = await serialGateway(o.port!, { clock, baud: o.baud, pace: !!o.pace });
+          stops.push(() => g.close());
+          mac = g.mac;
+          what = `the gateway at address ${mac.addr} on ${o.port} (${o.baud} baud, ${g.mac.info.mtu}-byte payloads)`;
+        }
+      } catch (e) {
+        await stopAll();
+        io.err(`picolink: ${(e as Error).message}\n`);
+        ctx.exit(EXIT_FAILED);
+        return;
+      }
+      let bridge: Bridge;
+      try {
+        bridge = await startBridge({
+          mac, clock, rng: xoshiro(Date.now() >>> 0), host: o.listen, token: o.token, udpPort: o.udpPort, tcpPort: o.tcpPort ?? o.udpPort,
+          groups: o.groups, names, log: (l) => io.err(`bridge: ${l}\n`),
+        });
+      } catch (e) {
+        await stopAll();
+        const m = (e as Error).message;
+        if (/token/.test(m)) usageError(cmd, m);
+        io.err(`picolink: the bridge did not start: ${m}${/EADDRINUSE|in use/i.test(m) ? ' (another bridge, or npm start, may hold the port: try --udp-port <n>)' : ''}\n`);
+        ctx.exit(EXIT_FAILED);
+        return;
+      }
+      stops.push(() => bridge.close());
+      const at = bridge.udp.port === bridge.tcp.port ? `udp and tcp ${o.listen}:${bridge.udp.port}` : `udp ${o.listen}:${bridge.udp.port}, tcp ${o.listen}:${bridge.tcp.port}`;
+      io.out(`bridge: ${what}\n`);
+      io.out(`bridge: ${at} (tcp: CBOR frames or JSON lines); groups ${(bridge.groups?.list() ?? []).map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ') || 'none'}\n`);
+      io.out(`bridge: try  picolink devices --bridge ${o.listen}:${bridge.udp.port}   or   echo '{"id":1,"q":"devices"}' | nc ${o.listen} ${bridge.tcp.port}\n`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.off('SIGINT', done);
+          process.off('SIGTERM', done);
+          if (limit) clearTimeout(limit);
+          resolve();
+        };
+        const limit = o.for !== undefined ? setTimeout(done, Math.ceil(o.for / 1000)) : null;
+        process.on('SIGINT', done);
+        process.on('SIGTERM', done);
+      });
+      await stopAll();
+      io.out('bridge: stopped\n');
+    });
+}
