@@ -1,0 +1,59 @@
+// `picolink build [--board B]`: the board bundles (dist/<board>.js), each minified, checked against the
+// JavaScript Espruino runs and against its byte budget, exactly as `npm run build` does (the same rollup
+// configuration, rollup.config.js), with a table of sizes against budgets or --json. Exit 1 when a
+// bundle fails its checks (the message names the board, the rule or the budget), 2 for an unknown board.
+
+import { basename, relative } from 'node:path';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { rollup } from 'rollup';
+import { boardConfig, boardFiles } from '../../rollup.config.js';
+import type { BundleReport } from '../build/rollup-plugin.ts';
+import { EXIT_FAILED, usageError, verb } from './verb.ts';
+import type { VerbContext } from './verb.ts';
+import { table } from './devices.ts';
+
+interface Built { board: string; file: string; bytes: number; budgetBytes: number; ok: boolean; error?: string }
+
+export function registerBuild(program: Command, ctx: VerbContext): void {
+  const { io } = ctx;
+  const boards = boardFiles().map((f) => basename(f, '.ts'));
+  const cmd = verb(program, 'build', 'build the board bundles, each checked against Espruino\'s language and its byte budget', [
+    ['picolink build', 'every board: dist/<board>.js, with sizes against budgets'],
+    ['picolink build --board pico --json', 'one board; the result as JSON'],
+  ]);
+  cmd
+    .addOption(new Option('--board <name>', `only this board (${boards.join(', ')})`))
+    .addOption(new Option('--json', 'print the results as JSON'))
+    .action(async (o: { board?: string; json?: boolean }) => {
+      const files = boardFiles().filter((f) => !o.board || basename(f, '.ts') === o.board);
+      if (files.length === 0) usageError(cmd, `no board named ${o.board}; the boards are ${boards.join(', ')}`);
+      const results: Built[] = [];
+      for (const file of files) {
+        let report: BundleReport | null = null;
+        const cfg = await boardConfig(file, (r: BundleReport) => { report = r; });
+        const name = basename(file, '.ts');
+        try {
+          const b = await rollup({ ...cfg, output: undefined });
+          try {
+            await b.write(cfg.output);
+          } finally {
+            await b.close();
+          }
+          const r = report as BundleReport | null;
+          results.push({ board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0, ok: true });
+        } catch (e) {
+          const r = report as BundleReport | null;
+          results.push({ board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0, ok: false, error: (e as Error).message });
+        }
+      }
+      if (o.json) io.out(JSON.stringify(results) + '\n');
+      else {
+        io.out(table([['BOARD', 'BYTES', 'BUDGET', 'USE', 'RESULT'], ...results.map((r) => [
+          r.board, String(r.bytes), String(r.budgetBytes), r.budgetBytes ? `${Math.round((100 * r.bytes) / r.budgetBytes)}%` : '', r.ok ? `ok: ${relative(process.cwd(), r.file) || r.file}` : 'FAILED',
+        ])]));
+      }
+      for (const r of results.filter((x) => !x.ok)) io.err(`picolink: ${r.error}\n`);
+      if (results.some((r) => !r.ok)) ctx.exit(EXIT_FAILED);
+    });
+}
