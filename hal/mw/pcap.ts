@@ -36,7 +36,7 @@ export const CAP_FLAG_SENT = 0x01;
 export const CAP_MAX_FRAME = PCAP_SNAPLEN - CAP.HDR;
 
 /** PROTO field: what the frame carries. New protocols take the next free number here and in the dissector. */
-export const CAP_PROTO = { RAW: 0, TELEMETRY: 1, CSMA: 2, PICONET: 3, RR: 4, PSYNC: 5, GROUP: 6 } as const;
+export const CAP_PROTO = { RAW: 0, TELEMETRY: 1, CSMA: 2, PICONET: 3, RR: 4, PSYNC: 5, GROUP: 6, TUNNEL: 7 } as const;
 /** MEDIUM field numbers, keyed by the Link contract's medium names. */
 export const CAP_MEDIUM: { readonly [M in Medium]: number } = { radio: 0, serial: 1, wired: 2, ip: 3 };
 
@@ -116,6 +116,28 @@ export function fileSink(path: string): FileSink {
       fd = null;
     },
   };
+}
+
+/**
+ * One record with the pseudo-header, for callers that pick the protocol frame by frame (`picolink
+ * capture` tells a gateway's tunnel messages from bare telemetry frames). Allocates the record.
+ */
+export function captureRecord(writer: PcapWriter, tUs: number, sent: boolean, station: number, proto: number, medium: number, frame: Uint8Array, len: number): void {
+  checkByteField('station', station, 0xffff);
+  checkByteField('proto', proto, 0xff);
+  checkByteField('medium', medium, 0xff);
+  const n = Math.min(len, CAP_MAX_FRAME);
+  const r = new Uint8Array(CAP.HDR + n);
+  r[CAP.VERSION] = CAP_VERSION;
+  r[CAP.FLAGS] = sent ? CAP_FLAG_SENT : 0;
+  r[CAP.STATION] = station >>> 8;
+  r[CAP.STATION + 1] = station & 0xff;
+  r[CAP.PROTO] = proto;
+  r[CAP.MEDIUM] = medium;
+  r[CAP.LEN] = n >>> 8;
+  r[CAP.LEN + 1] = n & 0xff;
+  r.set(frame.subarray(0, n), CAP.HDR);
+  writer.record(tUs, r, r.length);
 }
 
 export interface PcapOptions {

@@ -13,6 +13,8 @@ import type { Clock } from '../../hal/clock.ts';
 import { framedLink } from '../../hal/framing/link.ts';
 import type { FramedLink } from '../../hal/framing/link.ts';
 import { openSerial } from '../../hal/node/serial.ts';
+import { CAP_PROTO, pcap } from '../../hal/mw/pcap.ts';
+import type { PcapWriter } from '../../hal/mw/pcap.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { tunnelMac, TUN_RX_HDR, TUN_VERSION } from '../../firmware/mac/tunnel.ts';
 import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
@@ -75,6 +77,13 @@ export interface SerialGatewayOptions extends OpenGatewayOptions {
   clock: Clock;
   /** Pace the line as a UART (for pseudo-terminals; default false: a real UART paces itself). */
   pace?: boolean;
+  /** Record every frame on the line, both ways, as tunnel messages (CAP_PROTO.TUNNEL, station 0: the host). */
+  capture?: PcapWriter;
+}
+
+/** `link` with its frames recorded as tunnel messages when there is a writer. */
+export function captured(link: Link, clock: Clock, writer?: PcapWriter): Link {
+  return writer ? pcap(link, { writer, clock, station: 0, proto: CAP_PROTO.TUNNEL }) : link;
 }
 
 export interface SerialGateway {
@@ -89,7 +98,7 @@ export async function serialGateway(path: string, o: SerialGatewayOptions): Prom
   const serial = await openSerial(path, { baud: o.baud ?? 115_200, pace: o.pace ?? false });
   try {
     const link = framedLink(serial, { mtu: GATEWAY_LINE_MTU, clock: o.clock });
-    const mac = await openGateway(link, { ...o, where: o.where ?? path });
+    const mac = await openGateway(captured(link, o.clock, o.capture), { ...o, where: o.where ?? path });
     return { mac, link, serial, close: () => serial.close() };
   } catch (e) {
     await serial.close();

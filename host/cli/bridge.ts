@@ -17,7 +17,8 @@ import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import { startBridge } from '../bridge/bridge.ts';
 import type { Bridge } from '../bridge/bridge.ts';
 import { BRIDGE_PORT } from '../bridge/client.ts';
-import { GATEWAY_LINE_MTU, openGateway, serialGateway } from '../bridge/gateway.ts';
+import { captured, GATEWAY_LINE_MTU, openGateway, serialGateway } from '../bridge/gateway.ts';
+import { fileSink, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { SerialGateway } from '../bridge/gateway.ts';
 import { tunnelNet } from '../sim/tunnel-net.ts';
 import { durationArg, intArg, seedArg } from './args.ts';
@@ -38,6 +39,7 @@ interface BridgeVerbOptions {
   groups: number[];
   name: string[];
   for?: number;
+  pcap?: string;
 }
 
 /** "1,2,5" to device groups 0..254. */
@@ -69,6 +71,7 @@ export function registerBridge(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--groups <list>', 'device groups to map to IP multicast 239.255.80.<g>:47800').argParser(groupsArg).default([1]))
     .addOption(new Option('--name <name=address...>', 'name a device in the directory, like kitchen=3 (repeatable)').default([]))
     .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m); default: until Ctrl-C').argParser(durationArg))
+    .addOption(new Option('--pcap <file>', 'record the gateway line, both ways, for Wireshark (tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addHelpText('after', `
 Then, from another terminal:  picolink devices;  picolink call <name or address> <operation>;
 or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (README: "The bridge").`)
@@ -80,8 +83,15 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (READ
         if (!m || !(Number(m[2]) >= 1 && Number(m[2]) <= 0xfeff)) usageError(cmd, `--name ${n}: write name=address, like kitchen=3`);
         names.push({ name: m[1], addr: Number(m[2]) });
       }
+      let sink;
+      try {
+        sink = o.pcap ? fileSink(o.pcap) : null;
+      } catch (e) {
+        usageError(cmd, `cannot write ${o.pcap} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a file in a directory that exists`);
+      }
+      const writer = sink ? pcapWriter(sink) : undefined;
       const clock = realClock();
-      const stops: (() => Promise<void> | void)[] = [() => clock.close()];
+      const stops: (() => Promise<void> | void)[] = [() => sink?.close(), () => clock.close()];
       const stopAll = async (): Promise<void> => {
         for (const s of stops.reverse()) await s();
       };
@@ -95,11 +105,11 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (READ
           const t0 = performance.now();
           const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
           stops.push(() => clearInterval(timer));
-          mac = await openGateway(framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched }), { where: 'the simulated line' });
+          mac = await openGateway(captured(framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched }), sched, writer), { where: 'the simulated line' });
           for (const id of net.sensorIds) if (!names.some((n) => n.addr === id)) names.push({ name: `sensor-${id - net.sensorIds[0] + 1}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] });
           what = `a simulated gateway (address ${mac.addr}) with sensors ${net.sensorIds.join(', ')} on a 250 kbit/s CSMA/CA radio`;
         } else {
-          const g: SerialGateway = await serialGateway(o.port!, { clock, baud: o.baud, pace: !!o.pace });
+          const g: SerialGateway = await serialGateway(o.port!, { clock, baud: o.baud, pace: !!o.pace, capture: writer });
           stops.push(() => g.close());
           mac = g.mac;
           what = `the gateway at address ${mac.addr} on ${o.port} (${o.baud} baud, ${g.mac.info.mtu}-byte payloads)`;

@@ -12,7 +12,7 @@ local picolink = Proto("picolink", "picolink capture")
 
 local DIR_NAMES = { [0] = "received", [1] = "sent" }
 -- Same numbers as CAP_PROTO and CAP_MEDIUM in hal/mw/pcap.ts.
-local PROTO_NAMES = { [0] = "raw", [1] = "telemetry", [2] = "csma", [3] = "piconet", [4] = "rr", [5] = "psync", [6] = "group" }
+local PROTO_NAMES = { [0] = "raw", [1] = "telemetry", [2] = "csma", [3] = "piconet", [4] = "rr", [5] = "psync", [6] = "group", [7] = "tunnel" }
 local MEDIUM_NAMES = { [0] = "radio", [1] = "serial", [2] = "wired", [3] = "ip" }
 
 local CAP_HDR = 8
@@ -388,7 +388,7 @@ local function mac_service(body, pinfo, tree, parent)
     local n = body:len()
     if not picolink.prefs.service_byte or n < 1 then return false end
     local svc = body(0, 1):uint()
-    if svc == 2 or svc == 3 then return false end
+    if svc == 2 or svc == 3 or svc == 7 then return false end
     local sub = proto_table:get_dissector(svc)
     if sub == nil then return false end
     parent:add(f.service, body(0, 1))
@@ -907,3 +907,92 @@ function piconet.dissector(tvb, pinfo, tree)
 end
 
 proto_table:add(3, piconet)
+
+-- The MAC tunnel (proto 7): the messages on a gateway board's serial line (firmware/mac/tunnel.ts), one
+-- per frame, first byte the kind: 1 RX [src u16][dst u16][rssi i8][payload] and 3 TX [dst u16][payload],
+-- whose payloads are MAC payloads (a service byte, then its protocol); 2 SENT [status][transmissions]
+-- [dst u16]; 4 HELLO, a question ([4]) or the gateway's answer ([4][version][addr u16][mtu]); 5 JOIN
+-- [group u16][1 join | 0 leave].
+local tunnel = Proto("picolink.tunnel", "picolink MAC tunnel")
+local TUN_KINDS = { [1] = "RX", [2] = "SENT", [3] = "TX", [4] = "HELLO", [5] = "JOIN" }
+local TUN_STATUS = { [0] = "ok", [1] = "collision", [2] = "no ack", [3] = "deferred", [4] = "queue full", [5] = "error" }
+local tf = {
+    kind = ProtoField.uint8("picolink.tunnel.kind", "Kind", base.DEC, TUN_KINDS),
+    src = ProtoField.uint16("picolink.tunnel.src", "Source", base.DEC),
+    dst = ProtoField.uint16("picolink.tunnel.dst", "Destination", base.DEC),
+    rssi = ProtoField.int8("picolink.tunnel.rssi", "RSSI (dBm)", base.DEC),
+    status = ProtoField.uint8("picolink.tunnel.status", "Status", base.DEC, TUN_STATUS),
+    tx = ProtoField.uint8("picolink.tunnel.transmissions", "Transmissions", base.DEC),
+    version = ProtoField.uint8("picolink.tunnel.version", "Tunnel version", base.DEC),
+    addr = ProtoField.uint16("picolink.tunnel.addr", "Gateway address", base.DEC),
+    mtu = ProtoField.uint8("picolink.tunnel.mtu", "MAC payload limit", base.DEC),
+    group = ProtoField.uint16("picolink.tunnel.group", "Group address", base.HEX),
+    join = ProtoField.uint8("picolink.tunnel.join", "Join", base.DEC, { [0] = "leave", [1] = "join" }),
+    payload = ProtoField.bytes("picolink.tunnel.payload", "Payload"),
+}
+tunnel.fields = { tf.kind, tf.src, tf.dst, tf.rssi, tf.status, tf.tx, tf.version, tf.addr, tf.mtu, tf.group, tf.join, tf.payload }
+local te = {
+    bad = ProtoExpert.new("picolink.tunnel.bad", "Tunnel message of unknown kind or wrong length",
+        expert.group.MALFORMED, expert.severity.ERROR),
+}
+tunnel.experts = { te.bad }
+
+local function tun_addr(a)
+    if a == 0xffff then return "broadcast" end
+    if a >= 0xff00 then return string.format("group %d", a - 0xff00) end
+    return tostring(a)
+end
+
+function tunnel.dissector(tvb, pinfo, tree)
+    local n = tvb:len()
+    pinfo.cols.protocol = "picolink-tunnel"
+    local t = tree:add(tunnel, tvb())
+    local k = n >= 1 and tvb(0, 1):uint() or -1
+    if n >= 1 then t:add(tf.kind, tvb(0, 1)) end
+    local desc
+    if k == 1 and n > 6 then
+        t:add(tf.src, tvb(1, 2))
+        t:add(tf.dst, tvb(3, 2))
+        t:add(tf.rssi, tvb(5, 1))
+        desc = string.format("RX %d -> %s", tvb(1, 2):uint(), tun_addr(tvb(3, 2):uint()))
+        pinfo.cols.info:append(" " .. desc)
+        local body = tvb(6, n - 6)
+        t:add(tf.payload, body)
+        mac_service(body, pinfo, tree, t)
+    elseif k == 3 and n > 3 then
+        t:add(tf.dst, tvb(1, 2))
+        desc = "TX -> " .. tun_addr(tvb(1, 2):uint())
+        pinfo.cols.info:append(" " .. desc)
+        local body = tvb(3, n - 3)
+        t:add(tf.payload, body)
+        mac_service(body, pinfo, tree, t)
+    elseif k == 2 and n == 5 then
+        t:add(tf.status, tvb(1, 1))
+        t:add(tf.tx, tvb(2, 1))
+        t:add(tf.dst, tvb(3, 2))
+        desc = string.format("SENT to %s: %s after %d", tun_addr(tvb(3, 2):uint()), TUN_STATUS[tvb(1, 1):uint()] or ("status " .. tvb(1, 1):uint()), tvb(2, 1):uint())
+        pinfo.cols.info:append(" " .. desc)
+    elseif k == 4 and n == 1 then
+        desc = "HELLO?"
+        pinfo.cols.info:append(" " .. desc)
+    elseif k == 4 and n == 5 then
+        t:add(tf.version, tvb(1, 1))
+        t:add(tf.addr, tvb(2, 2))
+        t:add(tf.mtu, tvb(4, 1))
+        desc = string.format("HELLO gateway %d v%d mtu %d", tvb(2, 2):uint(), tvb(1, 1):uint(), tvb(4, 1):uint())
+        pinfo.cols.info:append(" " .. desc)
+    elseif k == 5 and n == 4 then
+        t:add(tf.group, tvb(1, 2))
+        t:add(tf.join, tvb(3, 1))
+        desc = string.format("%s %s", tvb(3, 1):uint() ~= 0 and "JOIN" or "LEAVE", tun_addr(tvb(1, 2):uint()))
+        pinfo.cols.info:append(" " .. desc)
+    else
+        t:add_proto_expert_info(te.bad)
+        pinfo.cols.info:append(" [malformed]")
+        return n
+    end
+    t:append_text(": " .. desc)
+    return n
+end
+
+proto_table:add(7, tunnel)
