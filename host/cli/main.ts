@@ -11,13 +11,14 @@ import { registerPorts } from './ports.ts';
 import { registerBuild } from './build.ts';
 import { registerMonitor } from './monitor.ts';
 import { registerCapture } from './capture.ts';
+import { registerHil } from './hil.ts';
 import { registerBridge } from './bridge.ts';
 import { registerDevices } from './devices.ts';
 import { EXIT_OK, EXIT_USAGE, examplesText } from './verb.ts';
 import type { Io, VerbContext, VerbFn } from './verb.ts';
 
 /** The verbs, in the order `picolink --help` lists them. */
-const VERBS: VerbFn[] = [registerPorts, registerBuild, registerMonitor, registerCapture, registerBridge, registerDevices, registerSim];
+const VERBS: VerbFn[] = [registerPorts, registerBuild, registerMonitor, registerCapture, registerBridge, registerDevices, registerHil, registerSim];
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 

@@ -6,6 +6,9 @@
 //
 // Run on its own:
 //   node --import tsx host/sim/virtual-gateway.ts --port /dev/pts/5 [--sensors 2] [--seed 1] [--baud 115200]
+//     [--bundle dist/sim.js]
+// With --bundle the devices run the board's built bundle (its create()), as the HIL suite's virtual
+// boards do; without it, the firmware's sources.
 // It prints one line with the gateway's address and the sensors, then runs until SIGINT or SIGTERM.
 // Pacing: every `tickMs` (default 2 ms) the scheduler runs up to the wall clock; bytes that arrive in
 // between are handled at the scheduler's last time, at most a tick behind, which the protocols above
@@ -14,7 +17,9 @@
 import { parseArgs } from 'node:util';
 import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
+import { readFileSync } from 'node:fs';
 import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { GATEWAY_ADDR, tunnelNet } from './tunnel-net.ts';
 import type { TunnelNet } from './tunnel-net.ts';
 
@@ -26,6 +31,16 @@ export interface VirtualGatewayOptions {
   sensors?: number;
   periodUs?: number;
   tickMs?: number;
+  /** The board's create() (default: from source). */
+  create?: (env: SimEnv) => SimDevice;
+}
+
+/** create() from a built sim bundle (dist/sim.js). */
+export function bundleCreate(file: string): (env: SimEnv) => SimDevice {
+  const code = readFileSync(file, 'utf8');
+  const p = new Function(`${code}\nreturn picolink;`)() as { create?: (env: SimEnv) => SimDevice };
+  if (typeof p?.create !== 'function') throw new Error(`${file} is not a sim board bundle (no create()): build it with npm run build`);
+  return p.create;
 }
 
 export interface VirtualGateway {
@@ -36,7 +51,7 @@ export interface VirtualGateway {
 
 export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualGateway> {
   const serial = await openSerial(o.port, { baud: o.baud ?? 115_200, pace: true });
-  const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs });
+  const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs, create: o.create });
   const t0 = performance.now();
   const timer = setInterval(() => net.sched.runUntil(Math.floor((performance.now() - t0) * 1000)), o.tickMs ?? 2);
   return {
@@ -52,7 +67,7 @@ export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualG
 async function main(): Promise<void> {
   let v;
   try {
-    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' } } }).values;
+    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' } } }).values;
   } catch (e) {
     process.stderr.write(`virtual-gateway: ${(e as Error).message}\nusage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B]\n`);
     process.exit(2);
@@ -63,7 +78,7 @@ async function main(): Promise<void> {
   }
   const sensors = Number(v.sensors);
   try {
-    const g = await virtualGateway({ port: v.port, baud: Number(v.baud), seed: Number(v.seed), sensors });
+    const g = await virtualGateway({ port: v.port, baud: Number(v.baud), seed: Number(v.seed), sensors, create: v.bundle ? bundleCreate(v.bundle) : undefined });
     process.stdout.write(`virtual gateway: address ${GATEWAY_ADDR} on ${v.port}; sensors ${g.net.sensorIds.join(', ')} (ops ${OP_READ} read, ${OP_COUNT} count)\n`);
     const stop = (): void => { void g.stop().then(() => process.exit(0)); };
     process.on('SIGINT', stop);

@@ -1,0 +1,381 @@
+// The hardware-in-the-loop harness: one scenario suite, written once, run against every target of a
+// map: a gateway board on a serial port, a virtual board (the board's bundle in its own process with
+// its serial line on a pseudo-terminal: host/sim/virtual-gateway.ts --bundle), or the simulator in this
+// process. Every target is reached the same way, through the MAC tunnel (host/bridge/gateway.ts), so
+// the suite exercises the host's real path: serialport, framing, tunnel, request-reply.
+//
+// Map (JSON): {"targets": [{"name", "board", "port"? | "virtual"?: true | "simulator"?: true,
+//   "sensors"?: n (virtual and simulator, default 2), "flash"?: false}]}
+// For each target: build the board's bundle (the same rollup configuration as `npm run build`); flash
+// it (a serial port target only; flashing is not implemented yet, so such a target's flash step is
+// reported as skipped and the board must already run the gateway bundle); connect; run the scenarios:
+//   ping               the gateway answers hello; an RR call of OP_READ to the first sensor returns a reading
+//   rr-loss            20 OP_COUNT calls over RRA with 20 % of the frames the host receives dropped:
+//                      every call completes and the counter rises by exactly one per call
+//                      (at-most-once: lost replies come back from the device's history, never re-run)
+//   group              device groups: skipped, with the reason (the sim bundle's devices join no group)
+//   conversation       a Psync conversation: skipped, with the reason (its state is inside the devices,
+//                      and the sim bundle has no operation that reports it)
+//   reset              virtual boards: the board's process is killed and started again on the same line;
+//                      the host hears its hello, and a call goes through again. Other targets: skipped.
+// Results: one JUnit XML file (testsuite per target, testcase per step, <skipped> with the reason,
+// <failure> with the message, the step's log as system-out), a JSON file of the same, and a log file
+// per step, in the output directory. Host only.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { basename } from 'node:path';
+import { rollup } from 'rollup';
+import { boardConfig, boardFiles } from '../../rollup.config.js';
+import { realClock } from '../../hal/node/clock.ts';
+import type { RealClock } from '../../hal/node/clock.ts';
+import { chance, xoshiro } from '../../hal/prng.ts';
+import { framedLink } from '../../hal/framing/link.ts';
+import type { Link, ReceiveFn } from '../../hal/link.ts';
+import { openSerial } from '../../hal/node/serial.ts';
+import type { NodeSerial } from '../../hal/node/serial.ts';
+import { ptyPair } from '../../hal/node/pty.ts';
+import type { PtyPair } from '../../hal/node/pty.ts';
+import { scheduler } from '../../hal/sim/scheduler.ts';
+import { wire } from '../../hal/sim/wire.ts';
+import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
+import { PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
+import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
+import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import type { SimDevice, SimEnv } from '../../boards/sim.ts';
+import { hostRr } from '../rr/endpoint.ts';
+import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
+import { GATEWAY_ADDR, tunnelNet } from '../sim/tunnel-net.ts';
+
+export interface HilTarget {
+  name: string;
+  board: string;
+  port?: string;
+  virtual?: boolean;
+  simulator?: boolean;
+  sensors?: number;
+  flash?: boolean;
+}
+
+export interface HilMap {
+  targets: HilTarget[];
+}
+
+export type StepStatus = 'passed' | 'failed' | 'skipped';
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  ms: number;
+  /** Why it failed or was skipped. */
+  message?: string;
+  log: string[];
+}
+
+export interface TargetResult {
+  target: string;
+  kind: 'port' | 'virtual' | 'simulator';
+  steps: StepResult[];
+}
+
+/** Checks a map read from JSON; throws an error naming the field. */
+export function checkMap(v: unknown): HilMap {
+  const m = v as HilMap;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.targets) || m.targets.length === 0) throw new Error('the map needs "targets": a list of {"name", "board", and one of "port", "virtual": true, "simulator": true}');
+  const boards = boardFiles().map((f) => basename(f, '.ts'));
+  const names = new Set<string>();
+  m.targets.forEach((t, i) => {
+    const where = `targets[${i}]`;
+    if (!t || typeof t.name !== 'string' || !/^[\w.-]+$/.test(t.name)) throw new Error(`${where}: "name" must be letters, digits, _ . or -`);
+    if (names.has(t.name)) throw new Error(`${where}: the name ${t.name} is used twice`);
+    names.add(t.name);
+    if (!boards.includes(t.board)) throw new Error(`${where} (${t.name}): "board" must be one of ${boards.join(', ')}`);
+    const kinds = [t.port !== undefined, t.virtual === true, t.simulator === true].filter(Boolean).length;
+    if (kinds !== 1) throw new Error(`${where} (${t.name}): give exactly one of "port": "/dev/...", "virtual": true, "simulator": true`);
+    if (t.port !== undefined && typeof t.port !== 'string') throw new Error(`${where} (${t.name}): "port" must be a path`);
+    if (t.sensors !== undefined && !(Number.isInteger(t.sensors) && t.sensors >= 1 && t.sensors <= 8)) throw new Error(`${where} (${t.name}): "sensors" must be 1..8`);
+    if ((t.virtual || t.simulator) && t.board !== 'sim') throw new Error(`${where} (${t.name}): virtual boards and the simulator run the sim board's bundle; "board" must be "sim"`);
+  });
+  return m;
+}
+
+/** The host's link, dropping DROP_PCT % of what it receives while `lossy` is on (a scenario turns it on). */
+interface Switchable extends Link {
+  lossy: boolean;
+  dropped: number;
+}
+
+/** Frames the host receives that the loss scenario drops, percent. */
+export const DROP_PCT = 20;
+
+function switchable(link: Link): Switchable {
+  const rng = xoshiro(7);
+  let rx: ReceiveFn | null = null;
+  const s: Switchable = {
+    lossy: false,
+    dropped: 0,
+    caps: link.caps,
+    send: (f, len) => link.send(f, len),
+    onReceive(fn) { rx = fn; },
+    onSent: (fn) => link.onSent(fn),
+    busy: () => link.busy(),
+  };
+  link.onReceive((f, len, info) => {
+    if (s.lossy && chance(rng, DROP_PCT)) {
+      s.dropped++;
+      return;
+    }
+    if (rx) rx(f, len, info);
+  });
+  return s;
+}
+
+/** A connected target: the tunnel's MAC and how to reset the board. */
+interface Conn {
+  mac: TunnelMac;
+  /** The host's link, whose loss the loss scenario turns on. */
+  link: Switchable;
+  sensors: number[];
+  reset?: (log: (s: string) => void) => Promise<void>;
+  close(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+async function build(board: string, log: (s: string) => void): Promise<string> {
+  const file = boardFiles().find((f) => basename(f, '.ts') === board)!;
+  let bytes = 0;
+  const cfg = await boardConfig(file, (r: { bytes: number }) => { bytes = r.bytes; });
+  const b = await rollup({ ...cfg, output: undefined });
+  try {
+    await b.write(cfg.output);
+  } finally {
+    await b.close();
+  }
+  log(`built ${cfg.output.file} (${bytes} bytes)`);
+  return cfg.output.file!;
+}
+
+/** Start a virtual board on `port`; resolves once it says it runs. */
+function startVirtual(port: string, bundle: string, sensors: number, log: (s: string) => void): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'host/sim/virtual-gateway.ts'), '--port', port, '--bundle', bundle, '--sensors', String(sensors)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((res, rej) => {
+    let err = '';
+    child.stderr!.on('data', (d) => { err += d; });
+    child.stdout!.on('data', (d) => {
+      const s = String(d);
+      log(`board: ${s.trim()}`);
+      if (s.includes('virtual gateway: address')) res(child);
+    });
+    child.once('exit', (c) => rej(new Error(`the virtual board exited (${c}): ${err.trim()}`)));
+  });
+}
+
+async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGKILL');
+  await gone;
+}
+
+async function connect(t: HilTarget, bundle: string, clock: RealClock, log: (s: string) => void): Promise<Conn> {
+  const sensors = t.sensors ?? 2;
+  const ids = Array.from({ length: sensors }, (_, i) => GATEWAY_ADDR + 1 + i);
+  if (t.simulator) {
+    const code = (await import('node:fs')).readFileSync(bundle, 'utf8');
+    const create = (new Function(`${code}\nreturn picolink;`)() as { create: (e: SimEnv) => SimDevice }).create;
+    const sched = scheduler();
+    const line = wire(sched, { baud: 115_200 });
+    tunnelNet({ seed: 1, serial: line.a, sched, sensors, create });
+    const t0 = performance.now();
+    const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
+    const link = framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched });
+    const lossy = switchable(link);
+    const mac = await openGateway(lossy, { where: 'the simulator' });
+    log(`connected: simulator, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
+    return { mac, link: lossy, sensors: ids, close: async () => clearInterval(timer) };
+  }
+  let pty: PtyPair | null = null;
+  let child: ChildProcess | null = null;
+  let serial: NodeSerial | null = null;
+  const path = t.port ?? (pty = await ptyPair()).b;
+  try {
+    if (t.virtual) child = await startVirtual(pty!.a, bundle, sensors, log);
+    serial = await openSerial(path, { baud: 115_200, pace: !!t.virtual });
+    const link = framedLink(serial, { mtu: GATEWAY_LINE_MTU, clock });
+    const lossy = switchable(link);
+    const mac = await openGateway(lossy, { where: path, timeoutMs: 5000 });
+    log(`connected: ${path}, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
+    const s = serial;
+    return {
+      mac, link: lossy, sensors: ids,
+      reset: t.virtual ? async (l) => {
+        await stopChild(child!);
+        l('board: killed');
+        child = await startVirtual(pty!.a, bundle, sensors, l);
+      } : undefined,
+      close: async () => {
+        await s.close();
+        if (child) await stopChild(child);
+        if (pty) await pty.close();
+      },
+    };
+  } catch (e) {
+    await serial?.close();
+    if (child) await stopChild(child);
+    await pty?.close();
+    throw e;
+  }
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface HilOptions {
+  /** Where reports go (created). */
+  out: string;
+  /** Skip the flash step everywhere. */
+  noFlash?: boolean;
+  /** One line per event, as the run goes. */
+  progress?: (line: string) => void;
+}
+
+export interface HilReport {
+  targets: TargetResult[];
+  passed: number;
+  failed: number;
+  skipped: number;
+  junit: string;
+  json: string;
+}
+
+export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
+  mkdirSync(o.out, { recursive: true });
+  const results: TargetResult[] = [];
+  for (const t of map.targets) {
+    const kind = t.port !== undefined ? 'port' : t.virtual ? 'virtual' : 'simulator';
+    const tr: TargetResult = { target: t.name, kind, steps: [] };
+    results.push(tr);
+    let bundle = '';
+    let conn: Conn | null = null;
+    const clock = realClock();
+    const step = async (name: string, fn: (log: (s: string) => void) => Promise<string | void>, skip?: string): Promise<boolean> => {
+      const log: string[] = [];
+      const t0 = performance.now();
+      let r: StepResult;
+      if (skip) r = { name, status: 'skipped', ms: 0, message: skip, log };
+      else {
+        try {
+          const why = await fn((s) => log.push(s));
+          r = why ? { name, status: 'skipped', ms: 0, message: why, log } : { name, status: 'passed', ms: performance.now() - t0, log };
+        } catch (e) {
+          r = { name, status: 'failed', ms: performance.now() - t0, message: (e as Error).message, log };
+        }
+      }
+      r.ms = Math.round(r.ms);
+      tr.steps.push(r);
+      writeFileSync(join(o.out, `${t.name}.${name}.log`), log.join('\n') + (log.length ? '\n' : '') + (r.message ? `${r.status}: ${r.message}\n` : `${r.status}\n`));
+      o.progress?.(`${t.name} ${name}: ${r.status}${r.message ? ` (${r.message})` : ''}`);
+      return r.status !== 'failed';
+    };
+    let rr: ReturnType<typeof hostRr> | null = null;
+    const ok = (await step('build', async (log) => { bundle = await build(t.board, log); }))
+      && (await step('flash', async () => 'flashing is not implemented yet: the board must already run the gateway bundle',
+        kind !== 'port' ? `a ${kind === 'virtual' ? 'virtual board loads' : 'simulator loads'} the bundle directly` : o.noFlash || t.flash === false ? 'not asked for (--no-flash or "flash": false)' : undefined))
+      && (await step('connect', async (log) => {
+        conn = await connect(t, bundle, clock, log);
+        rr = hostRr({ mac: macPorts(conn.mac).port(SVC_RR), clock, rng: xoshiro(11), config: { timeoutUs: 150_000, retries: 6 } });
+      }));
+    const c = conn as Conn | null;
+    const r = rr as ReturnType<typeof hostRr> | null;
+    const dead = ok && c && r ? undefined : 'not connected';
+    await step('ping', async (log) => {
+      const before = c!.mac.stats.hellos;
+      c!.mac.hello();
+      await until(() => c!.mac.stats.hellos > before, 3000, 'hello answered');
+      log(`hello answered: gateway ${c!.mac.addr}, ${c!.mac.caps.mtu}-byte payloads`);
+      const v = await r!.call(c!.sensors[0], OP_READ, undefined, { proto: PROTO_RR });
+      log(`sensor ${c!.sensors[0]} OP_READ -> ${JSON.stringify(v)}`);
+      if (typeof v !== 'object' || v === null) throw new Error(`OP_READ returned ${JSON.stringify(v)}, not a reading`);
+    }, dead);
+    await step('rr-loss', async (log) => {
+      const lossy = c!.link;
+      lossy.lossy = true;
+      const dropped0 = lossy.dropped;
+      try {
+        const dst = c!.sensors[c!.sensors.length - 1];
+        const first = (await r!.call(dst, OP_COUNT, undefined, { proto: PROTO_RRA })) as number;
+        let last = first;
+        for (let i = 1; i < 20; i++) {
+          const n = (await r!.call(dst, OP_COUNT, undefined, { proto: PROTO_RRA })) as number;
+          if (n !== last + 1) throw new Error(`call ${i + 1}: the counter went from ${last} to ${n}: a call ran ${n > last + 1 ? 'twice' : 'not at all'}`);
+          last = n;
+        }
+        const st = r!.endpoint.stats;
+        const dropped = lossy.dropped - dropped0;
+        log(`20 calls to ${dst}, counter ${first}..${last}; ${dropped} frames from the gateway dropped (${DROP_PCT} %), ${st.retries} retransmissions`);
+        if (dropped === 0) throw new Error('no frame was dropped: the loss was not injected');
+      } finally {
+        lossy.lossy = false;
+      }
+    }, dead);
+    await step('group', async () => 'the sim bundle\'s devices join no device group (no room left in the bundle): nothing on a device can observe a group message', dead);
+    await step('conversation', async () => 'the devices\' Psync state is inside them and the sim bundle has no operation that reports it', dead);
+    await step('reset', async (log) => {
+      if (!c!.reset) return `a ${kind === 'simulator' ? 'simulator target has no board process to reset' : 'board on a port is reset by flashing, which is not implemented yet'}`;
+      const before = c!.mac.stats.hellos;
+      await c!.reset(log);
+      await until(() => c!.mac.stats.hellos > before, 5000, 'the restarted board says hello');
+      log('hello after the reset');
+      const v = await r!.call(c!.sensors[0], OP_COUNT, undefined, { proto: PROTO_RRA });
+      log(`OP_COUNT after the reset -> ${v}`);
+      if (v !== 1) throw new Error(`the counter after a reset is ${v}, expected 1 (a fresh board)`);
+      return undefined;
+    }, dead);
+    if (c) await c.close();
+    clock.close();
+  }
+  const all = results.flatMap((x) => x.steps);
+  const report: HilReport = {
+    targets: results,
+    passed: all.filter((s) => s.status === 'passed').length,
+    failed: all.filter((s) => s.status === 'failed').length,
+    skipped: all.filter((s) => s.status === 'skipped').length,
+    junit: join(o.out, 'hil.junit.xml'),
+    json: join(o.out, 'hil.json'),
+  };
+  writeFileSync(report.junit, junit(results));
+  writeFileSync(report.json, JSON.stringify({ targets: results, passed: report.passed, failed: report.failed, skipped: report.skipped }, null, 2) + '\n');
+  return report;
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** JUnit XML: one testsuite per target, one testcase per step. */
+export function junit(results: TargetResult[]): string {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  const n = (s: StepStatus): number => results.flatMap((r) => r.steps).filter((x) => x.status === s).length;
+  out.push(`<testsuites name="picolink hil" tests="${results.reduce((a, r) => a + r.steps.length, 0)}" failures="${n('failed')}" skipped="${n('skipped')}">`);
+  for (const r of results) {
+    const f = r.steps.filter((s) => s.status === 'failed').length;
+    const sk = r.steps.filter((s) => s.status === 'skipped').length;
+    const time = (r.steps.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(3);
+    out.push(`  <testsuite name="${esc(r.target)}" tests="${r.steps.length}" failures="${f}" skipped="${sk}" time="${time}">`);
+    for (const s of r.steps) {
+      out.push(`    <testcase classname="hil.${esc(r.target)}" name="${esc(s.name)}" time="${(s.ms / 1000).toFixed(3)}">`);
+      if (s.status === 'failed') out.push(`      <failure message="${esc(s.message ?? '')}"/>`);
+      if (s.status === 'skipped') out.push(`      <skipped message="${esc(s.message ?? '')}"/>`);
+      if (s.log.length) out.push(`      <system-out>${esc(s.log.join('\n'))}</system-out>`);
+      out.push('    </testcase>');
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,92 @@
+// `picolink hil` (host/cli/hil.ts, host/hil/hil.ts): the default map (a virtual board on a socat
+// pseudo-terminal running the built bundle, and the simulator) passes, with its JUnit XML, JSON and
+// per-step logs written; a board on a port where no gateway answers fails its connect step with the
+// reason, in the reports and in the exit code; a wrong map is a usage error naming the field. Without
+// socat the virtual board is left out of the map, with a message.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { run } from '../../../host/cli/main.ts';
+import { hasSocat, ptyPair } from '../../../hal/node/pty.ts';
+import { checkMap } from '../../../host/hil/hil.ts';
+
+const root = resolve(import.meta.dirname, '../../..');
+const SOCAT = hasSocat();
+if (!SOCAT) console.log('  skip: socat not found on PATH; the hil test runs the simulator target only (install socat for the virtual board)');
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await run(argv, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  return { code, out, err };
+}
+
+test('hil on the default map: every step passes or is skipped with its reason; reports written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-hil-'));
+  let map = join(root, 'hil/default.json');
+  if (!SOCAT) {
+    map = join(dir, 'map.json');
+    writeFileSync(map, JSON.stringify({ targets: checkMap(JSON.parse(readFileSync(join(root, 'hil/default.json'), 'utf8'))).targets.filter((t) => !t.virtual) }));
+  }
+  const out = join(dir, 'reports');
+  const r = await cli('hil', '--map', map, '--out', out);
+  assert.is(r.code, 0, r.out + r.err);
+  const j = JSON.parse(readFileSync(join(out, 'hil.json'), 'utf8'));
+  const steps = (name: string): Record<string, string> => Object.fromEntries(j.targets.find((t: { target: string }) => t.target === name).steps.map((s: { name: string; status: string }) => [s.name, s.status]));
+  assert.equal(steps('simulator'), { build: 'passed', flash: 'skipped', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'skipped', conversation: 'skipped', reset: 'skipped' });
+  if (SOCAT) assert.equal(steps('virtual-gateway'), { build: 'passed', flash: 'skipped', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'skipped', conversation: 'skipped', reset: 'passed' });
+  assert.is(j.failed, 0);
+  const xml = readFileSync(join(out, 'hil.junit.xml'), 'utf8');
+  assert.match(xml, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="picolink hil" tests="\d+" failures="0" skipped="\d+">/);
+  assert.is((xml.match(/<testcase /g) ?? []).length, SOCAT ? 16 : 8);
+  assert.is((xml.match(/<skipped message="[^"]+"\/>/g) ?? []).length, j.skipped);
+  const loss = readFileSync(join(out, 'simulator.rr-loss.log'), 'utf8');
+  assert.match(loss, /20 calls to \d+, counter 1\.\.20; [1-9]\d* frames from the gateway dropped/);
+  assert.match(r.out, new RegExp(`hil: ${j.passed} passed, 0 failed, ${j.skipped} skipped`));
+});
+
+(SOCAT ? test : test.skip)('hil: a board where no gateway answers fails its connect step, with the reason', async () => {
+  const pty = await ptyPair();
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-hil-'));
+  try {
+    const map = join(dir, 'lab.json');
+    writeFileSync(map, JSON.stringify({ targets: [{ name: 'bench-board', board: 'sim', port: pty.b }] }));
+    const r = await cli('hil', '--map', map, '--out', join(dir, 'r'), '--no-flash');
+    assert.is(r.code, 1);
+    assert.match(r.out, /bench-board connect: failed \(no picolink gateway answered on \/dev\/pts\/\d+ within 5000 ms/);
+    assert.match(r.out, /bench-board flash: skipped \(not asked for/);
+    assert.match(r.out, /bench-board ping: skipped \(not connected\)/);
+    const xml = readFileSync(join(dir, 'r/hil.junit.xml'), 'utf8');
+    assert.match(xml, /<testcase classname="hil\.bench-board" name="connect" time="[\d.]+">\n {6}<failure message="no picolink gateway answered/);
+    assert.ok(existsSync(join(dir, 'r/bench-board.connect.log')));
+  } finally {
+    await pty.close();
+  }
+});
+
+test('hil: a map that is wrong says which field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-hil-'));
+  const bad = (v: unknown): string => {
+    const f = join(dir, `m${Math.random()}.json`);
+    writeFileSync(f, typeof v === 'string' ? v : JSON.stringify(v));
+    return f;
+  };
+  for (const [map, msg] of [
+    ['{', /JSON/],
+    [{}, /"targets"/],
+    [{ targets: [{ name: 'a', board: 'puck', virtual: true }] }, /targets\[0\] \(a\): "board" must be one of pico, sim/],
+    [{ targets: [{ name: 'a', board: 'sim' }] }, /give exactly one of "port"/],
+    [{ targets: [{ name: 'a', board: 'sim', simulator: true }, { name: 'a', board: 'sim', simulator: true }] }, /the name a is used twice/],
+  ] as [unknown, RegExp][]) {
+    const r = await cli('hil', '--map', bad(map));
+    assert.is(r.code, 2, JSON.stringify(map));
+    assert.match(r.err, msg);
+  }
+  const none = await cli('hil', '--map', join(dir, 'nope.json'));
+  assert.is(none.code, 2);
+  assert.match(none.err, /ENOENT|no such file/);
+});
+
+test.run();
