@@ -24,8 +24,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { rollup } from 'rollup';
 import { boardConfig, boardFiles } from '../../rollup.config.js';
 import { realClock } from '../../hal/node/clock.ts';
@@ -43,10 +42,10 @@ import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
 import { PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
 import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
 import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
-import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { hostRr } from '../rr/endpoint.ts';
 import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
 import { GATEWAY_ADDR, tunnelNet } from '../sim/tunnel-net.ts';
+import { bundleCreate } from '../sim/virtual-gateway.ts';
 
 export interface HilTarget {
   name: string;
@@ -183,8 +182,7 @@ async function connect(t: HilTarget, bundle: string, clock: RealClock, log: (s: 
   const sensors = t.sensors ?? 2;
   const ids = Array.from({ length: sensors }, (_, i) => GATEWAY_ADDR + 1 + i);
   if (t.simulator) {
-    const code = (await import('node:fs')).readFileSync(bundle, 'utf8');
-    const create = (new Function(`${code}\nreturn picolink;`)() as { create: (e: SimEnv) => SimDevice }).create;
+    const create = bundleCreate(bundle);
     const sched = scheduler();
     const line = wire(sched, { baud: 115_200 });
     tunnelNet({ seed: 1, serial: line.a, sched, sensors, create });
