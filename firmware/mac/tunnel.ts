@@ -207,7 +207,6 @@ export function tunnelMac(link: Link, depth?: number): TunnelMac {
   let onSentFn: ((status: number, transmissions: number, dst: number) => void) | null = null;
   let onHello: ((addr: number, mtu: number, version: number) => void) | null = null;
   let inFlight = false;
-  let known = false;
 
   function pump(): void {
     if (inFlight || q.size() === 0) return;
@@ -263,7 +262,7 @@ export function tunnelMac(link: Link, depth?: number): TunnelMac {
       ctl[0] = TUN_HELLO;
       control(1);
     },
-    ready: () => known,
+    ready: () => stats.hellos > 0,
   };
 
   link.onReceive(function (f: Uint8Array, len: number, rx: RxInfo) {
@@ -282,7 +281,6 @@ export function tunnelMac(link: Link, depth?: number): TunnelMac {
       stats.hellos++;
       m.addr = (f[2] << 8) | f[3];
       caps.mtu = f[4] < lmtu - TX_HDR ? f[4] : lmtu - TX_HDR;
-      known = true;
       // A gateway says hello when it starts: one that restarted has forgotten the groups.
       for (let i = 0; i < groups.list.length; i++) member(groups.list[i], 1);
       if (onHello) onHello(m.addr, f[4], f[1]);

@@ -36,9 +36,9 @@ export interface BridgeTcp {
   close(): Promise<void>;
 }
 
-/** JSON for a decoded CBOR value: byte strings as {"hex": ...}. */
+/** JSON for a decoded CBOR value: byte strings as {"hex": ...}, integers beyond 2^53 (bigint) as decimal text. */
 export function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { hex: Buffer.from(x).toString('hex') } : x));
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { hex: Buffer.from(x).toString('hex') } : typeof x === 'bigint' ? x.toString() : x));
 }
 
 /** A JSON value with {"hex": ...} objects turned back into byte strings. */

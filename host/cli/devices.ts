@@ -7,6 +7,7 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { BRIDGE_PORT, BridgeError, bridgeClient } from '../bridge/client.ts';
+import { toJson } from '../bridge/tcp.ts';
 import type { BridgeClient } from '../bridge/client.ts';
 import { durationArg, intArg } from './args.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
@@ -73,10 +74,6 @@ async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<str
   }
 }
 
-/** CBOR values as JSON: byte strings as {"hex": "..."} (as the bridge's JSON lines write them). */
-export function jsonOf(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { hex: Buffer.from(x).toString('hex') } : typeof x === 'bigint' ? x.toString() : x));
-}
 
 export function registerDevices(program: Command, ctx: VerbContext): void {
   const { io } = ctx;
@@ -105,7 +102,7 @@ export function registerDevices(program: Command, ctx: VerbContext): void {
       }
       const r = await ask(call, ctx, o, { to, op, proto: o.proto, ...(a === undefined ? {} : { args: a }) });
       if (!r.ok) return;
-      io.out((o.json ? jsonOf({ ok: r.value }) : jsonOf(r.value) ?? 'null') + '\n');
+      io.out((o.json ? toJson({ ok: r.value }) : toJson(r.value) ?? 'null') + '\n');
     });
 
   const devices = verb(program, 'devices', "list the devices in a running bridge's directory", [
@@ -121,7 +118,7 @@ export function registerDevices(program: Command, ctx: VerbContext): void {
       if (!r.ok) return;
       const list = (r.value ?? []) as { name: string; addr: number; type?: string; ops?: number[] }[];
       if (o.json) {
-        io.out(jsonOf(list) + '\n');
+        io.out(toJson(list) + '\n');
         return;
       }
       if (list.length === 0) {
@@ -140,7 +137,7 @@ export function registerDevices(program: Command, ctx: VerbContext): void {
     const r = await ask(groups, ctx, o, { q: 'groups' });
     if (!r.ok) return;
     const list = (r.value ?? []) as { group: number; ip: string; port: number }[];
-    if (o.json) io.out(jsonOf(list) + '\n');
+    if (o.json) io.out(toJson(list) + '\n');
     else if (list.length === 0) io.out('no groups mapped\n');
     else io.out(table([['GROUP', 'IP MULTICAST'], ...list.map((g) => [String(g.group), `${g.ip}:${g.port}`])]));
   });

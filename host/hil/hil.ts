@@ -22,9 +22,9 @@
 // <failure> with the message, the step's log as system-out), a JSON file of the same, and a log file
 // per step, in the output directory. Host only.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { rollup } from 'rollup';
 import { boardConfig, boardFiles } from '../../rollup.config.js';
 import { realClock } from '../../hal/node/clock.ts';
@@ -45,7 +45,7 @@ import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import { hostRr } from '../rr/endpoint.ts';
 import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
 import { GATEWAY_ADDR, tunnelNet } from '../sim/tunnel-net.ts';
-import { bundleCreate } from '../sim/virtual-gateway.ts';
+import { bundleCreate, killVirtualGateway, spawnVirtualGateway } from '../sim/virtual-gateway.ts';
 
 export interface HilTarget {
   name: string;
@@ -140,8 +140,6 @@ interface Conn {
   close(): Promise<void>;
 }
 
-const ROOT = resolve(import.meta.dirname, '../..');
-
 async function build(board: string, log: (s: string) => void): Promise<string> {
   const file = boardFiles().find((f) => basename(f, '.ts') === board)!;
   let bytes = 0;
@@ -156,26 +154,9 @@ async function build(board: string, log: (s: string) => void): Promise<string> {
   return cfg.output.file!;
 }
 
-/** Start a virtual board on `port`; resolves once it says it runs. */
+/** Start a virtual board on `port` running `bundle`. */
 function startVirtual(port: string, bundle: string, sensors: number, log: (s: string) => void): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'host/sim/virtual-gateway.ts'), '--port', port, '--bundle', bundle, '--sensors', String(sensors)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((res, rej) => {
-    let err = '';
-    child.stderr!.on('data', (d) => { err += d; });
-    child.stdout!.on('data', (d) => {
-      const s = String(d);
-      log(`board: ${s.trim()}`);
-      if (s.includes('virtual gateway: address')) res(child);
-    });
-    child.once('exit', (c) => rej(new Error(`the virtual board exited (${c}): ${err.trim()}`)));
-  });
-}
-
-async function stopChild(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGKILL');
-  await gone;
+  return spawnVirtualGateway(port, { bundle, sensors, log: (l) => log(`board: ${l}`) });
 }
 
 async function connect(t: HilTarget, bundle: string, clock: RealClock, log: (s: string) => void): Promise<Conn> {
@@ -209,19 +190,19 @@ async function connect(t: HilTarget, bundle: string, clock: RealClock, log: (s: 
     return {
       mac, link: lossy, sensors: ids,
       reset: t.virtual ? async (l) => {
-        await stopChild(child!);
+        await killVirtualGateway(child!);
         l('board: killed');
         child = await startVirtual(pty!.a, bundle, sensors, l);
       } : undefined,
       close: async () => {
         await s.close();
-        if (child) await stopChild(child);
+        if (child) await killVirtualGateway(child);
         if (pty) await pty.close();
       },
     };
   } catch (e) {
     await serial?.close();
-    if (child) await stopChild(child);
+    if (child) await killVirtualGateway(child);
     await pty?.close();
     throw e;
   }

@@ -5,6 +5,7 @@
 // length is checked before a field is read: the bytes come off a wire. Host only.
 
 import { hostDecode } from '../codec/cbor.ts';
+import { toJson } from '../bridge/tcp.ts';
 import { parseTelemetry, TELEMETRY_TYPE } from '../../firmware/codec/telemetry.ts';
 import { parseRr, RR_ACK, RR_ERROR, RR_REPLY, RR_REQUEST } from '../../firmware/rr/frame.ts';
 import type { RrHeader } from '../../firmware/rr/frame.ts';
@@ -30,7 +31,7 @@ function body(b: Uint8Array, from: number, to: number): { text: string; value: u
   if (to <= from) return { text: '', value: undefined };
   try {
     const v = hostDecode(b.slice(from, to));
-    return { text: JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { hex: Buffer.from(x).toString('hex') } : x)), value: v };
+    return { text: toJson(v), value: v };
   } catch {
     return { text: `0x${hex(b, from, to)}`, value: { hex: hex(b, from, to) } };
   }

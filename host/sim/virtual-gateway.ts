@@ -15,9 +15,11 @@
 // (timeouts of tens of ms) do not notice. Host only.
 
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { GATEWAY_ADDR, tunnelNet } from './tunnel-net.ts';
@@ -62,6 +64,34 @@ export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualG
       await serial.close();
     },
   };
+}
+
+/**
+ * Run a virtual gateway in its own process (this file, through tsx) on `port`; resolves once it says
+ * it runs, with its lines passed to `log`; rejects with its error output if it exits first.
+ */
+export function spawnVirtualGateway(port: string, o: { bundle?: string; sensors?: number; seed?: number; log?: (line: string) => void } = {}): Promise<ChildProcess> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--port', port, '--sensors', String(o.sensors ?? 2), '--seed', String(o.seed ?? 1)];
+  if (o.bundle) args.push('--bundle', o.bundle);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d) => { err += d; });
+    child.stdout!.on('data', (d) => {
+      const s = String(d);
+      o.log?.(s.trim());
+      if (s.includes('virtual gateway: address')) resolve(child);
+    });
+    child.once('exit', (c) => reject(new Error(`the virtual gateway exited (${c}): ${err.trim()}`)));
+  });
+}
+
+/** Kill a virtual gateway's process (as pulling a board's power) and wait until it is gone. */
+export async function killVirtualGateway(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
 }
 
 async function main(): Promise<void> {

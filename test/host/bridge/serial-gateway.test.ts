@@ -6,7 +6,7 @@
 // answers gives an error that says what to check. Without socat these tests skip with a message.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { hasSocat, ptyPair } from '../../../hal/node/pty.ts';
 import type { PtyPair } from '../../../hal/node/pty.ts';
@@ -19,32 +19,11 @@ import type { SerialGateway } from '../../../host/bridge/gateway.ts';
 import { startBridge } from '../../../host/bridge/bridge.ts';
 import type { Bridge } from '../../../host/bridge/bridge.ts';
 import { GATEWAY_ADDR } from '../../../host/sim/tunnel-net.ts';
+import { killVirtualGateway, spawnVirtualGateway } from '../../../host/sim/virtual-gateway.ts';
 
 const SOCAT = hasSocat();
 if (!SOCAT) console.log('  skip: socat not found on PATH; install socat (Debian package socat) to run the serial gateway tests');
 const ptyTest = SOCAT ? test : test.skip;
-
-/** Start the virtual gateway on `port`; resolves once it says it runs. */
-function startGateway(port: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'host/sim/virtual-gateway.ts', '--port', port, '--sensors', '2', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (b) => {
-      out += b;
-      if (out.includes('virtual gateway: address')) resolve(child);
-    });
-    child.stderr!.on('data', (b) => { err += b; });
-    child.once('exit', (code) => reject(new Error(`virtual gateway exited (${code}): ${err}${out}`)));
-  });
-}
-
-async function stopGateway(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
-}
 
 async function call(client: Socket, port: number, v: Record<string, unknown>, ms = 3000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -68,7 +47,7 @@ ptyTest('a bridge reaches simulated sensors through a virtual gateway board on a
   let bridge: Bridge | null = null;
   const client = createSocket('udp4');
   try {
-    child = await startGateway(pty.a);
+    child = await spawnVirtualGateway(pty.a, { sensors: 2, seed: 5 });
     const clock = realClock();
     gw = await serialGateway(pty.b, { clock, pace: true, timeoutMs: 5000 });
     assert.is(gw.mac.addr, GATEWAY_ADDR);
@@ -101,7 +80,7 @@ ptyTest('a bridge reaches simulated sensors through a virtual gateway board on a
     client.close();
     if (bridge) await bridge.close();
     if (gw) await gw.close();
-    if (child) await stopGateway(child);
+    if (child) await killVirtualGateway(child);
     await pty.close();
   }
 });

@@ -5,7 +5,7 @@
 // tshark (and the last without socat).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { SVC_RR } from '../../../firmware/mac/ports.ts';
 import { TUN_HELLO, TUN_JOIN, TUN_RX, TUN_SENT, TUN_TX } from '../../../firmware/mac/tunnel.ts';
 import { hasSocat, ptyPair } from '../../../hal/node/pty.ts';
 import { run } from '../../../host/cli/main.ts';
+import { killVirtualGateway, spawnVirtualGateway } from '../../../host/sim/virtual-gateway.ts';
 import { tshark, tsharkVersion, withCapture } from '../wireshark/tshark.ts';
 
 const TSHARK = tsharkVersion();
@@ -87,14 +88,11 @@ withTshark('bridge --sim --pcap records the gateway line both ways while a call 
 
 (TSHARK && SOCAT ? test : test.skip)('capture --port: a virtual gateway board\'s frames into a file tshark reads', async () => {
   const pty = await ptyPair();
-  const gw = spawn(process.execPath, ['--import', 'tsx', 'host/sim/virtual-gateway.ts', '--port', pty.a, '--sensors', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let gw: ChildProcess | null = null;
   const dir = mkdtempSync(join(tmpdir(), 'picolink-capture-'));
   const file = join(dir, 'gw.pcap');
   try {
-    await new Promise<void>((resolve, reject) => {
-      gw.stdout!.on('data', (d) => { if (String(d).includes('virtual gateway')) resolve(); });
-      gw.once('exit', (c) => reject(new Error(`virtual gateway exited ${c}`)));
-    });
+    gw = await spawnVirtualGateway(pty.a, { sensors: 2 });
     let out = '';
     const code = await run(['capture', '--port', pty.b, '--out', file, '--for', '4500ms'], { out: (s) => { out += s; }, err: () => {} });
     assert.is(code, 0);
@@ -104,7 +102,7 @@ withTshark('bridge --sim --pcap records the gateway line both ways while a call 
     assert.is(info.length, n);
     assert.ok(info.every((l) => /tunnel RX [23] -> 1 telemetry src=[23] seq=\d+/.test(l)), info.join('\n'));
   } finally {
-    gw.kill('SIGTERM');
+    if (gw) await killVirtualGateway(gw);
     await pty.close();
   }
 });
