@@ -1,14 +1,15 @@
 // The hardware-in-the-loop harness: one scenario suite, written once, run against every target of a
-// map: a gateway board on a serial port, a virtual board (the board's bundle in its own process with
-// its serial line on a pseudo-terminal: host/sim/virtual-gateway.ts --bundle), or the simulator in this
-// process. Every target is reached the same way, through the MAC tunnel (host/bridge/gateway.ts), so
+// map: a gateway board on a serial port, a virtual board (a process on a pseudo-terminal that starts
+// as Espruino's console and runs the bundle flashed onto it: host/sim/virtual-gateway.ts --storage), or
+// the simulator in this process. Every target is reached the same way, through the MAC tunnel (host/bridge/gateway.ts), so
 // the suite exercises the host's real path: serialport, framing, tunnel, request-reply.
 //
 // Map (JSON): {"targets": [{"name", "board", "port"? | "virtual"?: true | "simulator"?: true,
 //   "sensors"?: n (virtual and simulator, default 2), "flash"?: false}]}
 // For each target: build the board's bundle (the same rollup configuration as `npm run build`); flash
-// it (a serial port target only; flashing is not implemented yet, so such a target's flash step is
-// reported as skipped and the board must already run the gateway bundle); connect; run the scenarios:
+// it (host/flash: to .bootcde, verified, then load(); a board on a port and a virtual board alike;
+// skipped for the simulator, and with --no-flash or "flash": false, when a board must already run the
+// gateway bundle and a virtual board loads it directly); connect; run the scenarios:
 //   ping               the gateway answers hello; an RR call of OP_READ to the first sensor returns a reading
 //   rr-loss            20 OP_COUNT calls over RRA with 20 % of the frames the host receives dropped:
 //                      every call completes and the counter rises by exactly one per call
@@ -16,14 +17,16 @@
 //   group              device groups: skipped, with the reason (the sim bundle's devices join no group)
 //   conversation       a Psync conversation: skipped, with the reason (its state is inside the devices,
 //                      and the sim bundle has no operation that reports it)
-//   reset              virtual boards: the board's process is killed and started again on the same line;
+//   reset              virtual boards: the board's process is killed and started again on the same line
+//                      (a flashed one boots .bootcde from its Storage, as a board powering up does);
 //                      the host hears its hello, and a call goes through again. Other targets: skipped.
 // Results: one JUnit XML file (testsuite per target, testcase per step, <skipped> with the reason,
 // <failure> with the message, the step's log as system-out), a JSON file of the same, and a log file
 // per step, in the output directory. Host only.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { rollup } from 'rollup';
 import { boardConfig, boardFiles } from '../../rollup.config.js';
@@ -46,6 +49,7 @@ import { hostRr } from '../rr/endpoint.ts';
 import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
 import { GATEWAY_ADDR, tunnelNet } from '../sim/tunnel-net.ts';
 import { bundleCreate, killVirtualGateway, spawnVirtualGateway } from '../sim/virtual-gateway.ts';
+import { flash } from '../flash/flash.ts';
 
 export interface HilTarget {
   name: string;
@@ -154,58 +158,93 @@ async function build(board: string, log: (s: string) => void): Promise<string> {
   return cfg.output.file!;
 }
 
-/** Start a virtual board on `port` running `bundle`. */
-function startVirtual(port: string, bundle: string, sensors: number, log: (s: string) => void): Promise<ChildProcess> {
-  return spawnVirtualGateway(port, { bundle, sensors, log: (l) => log(`board: ${l}`) });
+/**
+ * A target's serial line: a port, or a pseudo-terminal whose other end a virtual board holds. A
+ * virtual board that is to be flashed starts as an Espruino console with its Storage in a fresh
+ * directory (virtual-gateway.ts --storage); otherwise it loads the bundle directly (--bundle).
+ */
+interface Line {
+  serial: NodeSerial;
+  path: string;
+  /** Power-cycle a virtual board: its process is killed and started again on the same line. */
+  restart?: (log: (s: string) => void) => Promise<void>;
+  close(): Promise<void>;
 }
 
-async function connect(t: HilTarget, bundle: string, clock: RealClock, log: (s: string) => void): Promise<Conn> {
+async function openLine(t: HilTarget, bundle: string, flashing: boolean, log: (s: string) => void): Promise<Line> {
+  if (t.port !== undefined) {
+    const serial = await openSerial(t.port, { baud: 115_200, pace: false });
+    return { serial, path: t.port, close: () => serial.close() };
+  }
+  const sensors = t.sensors ?? 2;
+  const pty = await ptyPair();
+  const storage = flashing ? mkdtempSync(join(tmpdir(), 'picolink-hil-')) : undefined;
+  const start = (l: (s: string) => void): Promise<ChildProcess> =>
+    spawnVirtualGateway(pty.a, { ...(storage ? { storage } : { bundle }), sensors, log: (x) => l(`board: ${x}`) });
+  let child: ChildProcess | null = null;
+  try {
+    child = await start(log);
+    const serial = await openSerial(pty.b, { baud: 115_200, pace: true });
+    return {
+      serial, path: pty.b,
+      restart: async (l) => {
+        await killVirtualGateway(child!);
+        l('board: killed');
+        child = await start(l);
+      },
+      close: async () => {
+        await serial.close();
+        if (child) await killVirtualGateway(child);
+        await pty.close();
+        if (storage) rmSync(storage, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    if (child) await killVirtualGateway(child);
+    await pty.close();
+    if (storage) rmSync(storage, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function connect(t: HilTarget, bundle: string, line: Line | null, clock: RealClock, log: (s: string) => void): Promise<Conn> {
   const sensors = t.sensors ?? 2;
   const ids = Array.from({ length: sensors }, (_, i) => GATEWAY_ADDR + 1 + i);
   if (t.simulator) {
     const create = bundleCreate(bundle);
     const sched = scheduler();
-    const line = wire(sched, { baud: 115_200 });
-    tunnelNet({ seed: 1, serial: line.a, sched, sensors, create });
+    const wl = wire(sched, { baud: 115_200 });
+    tunnelNet({ seed: 1, serial: wl.a, sched, sensors, create });
     const t0 = performance.now();
     const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
-    const link = framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched });
+    const link = framedLink(wl.b, { mtu: GATEWAY_LINE_MTU, clock: sched });
     const lossy = switchable(link);
     const mac = await openGateway(lossy, { where: 'the simulator' });
     log(`connected: simulator, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
     return { mac, link: lossy, sensors: ids, close: async () => clearInterval(timer) };
   }
-  let pty: PtyPair | null = null;
-  let child: ChildProcess | null = null;
-  let serial: NodeSerial | null = null;
-  const path = t.port ?? (pty = await ptyPair()).b;
+  const l = line ?? await openLine(t, bundle, false, log);
   try {
-    if (t.virtual) child = await startVirtual(pty!.a, bundle, sensors, log);
-    serial = await openSerial(path, { baud: 115_200, pace: !!t.virtual });
-    const link = framedLink(serial, { mtu: GATEWAY_LINE_MTU, clock });
+    const link = framedLink(l.serial, { mtu: GATEWAY_LINE_MTU, clock });
     const lossy = switchable(link);
-    const mac = await openGateway(lossy, { where: path, timeoutMs: 5000 });
-    log(`connected: ${path}, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
-    const s = serial;
-    return {
-      mac, link: lossy, sensors: ids,
-      reset: t.virtual ? async (l) => {
-        await killVirtualGateway(child!);
-        l('board: killed');
-        child = await startVirtual(pty!.a, bundle, sensors, l);
-      } : undefined,
-      close: async () => {
-        await s.close();
-        if (child) await killVirtualGateway(child);
-        if (pty) await pty.close();
-      },
-    };
+    const mac = await openGateway(lossy, { where: l.path, timeoutMs: 5000 });
+    log(`connected: ${l.path}, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
+    return { mac, link: lossy, sensors: ids, reset: l.restart, close: () => l.close() };
   } catch (e) {
-    await serial?.close();
-    if (child) await killVirtualGateway(child);
-    await pty?.close();
+    await l.close();
     throw e;
   }
+}
+
+/** Progress as log lines at every quarter. */
+function progressLog(log: (s: string) => void): (done: number, total: number) => void {
+  let next = 0;
+  return (done, total) => {
+    if (total > 0 && done * 4 >= next * total) {
+      log(`sent ${done}/${total} B`);
+      next = Math.floor((done * 4) / total) + 1;
+    }
+  };
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -264,13 +303,23 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       return r.status !== 'failed';
     };
     let rr: ReturnType<typeof hostRr> | null = null;
+    let line: Line | null = null;
+    const flashing = kind !== 'simulator' && !o.noFlash && t.flash !== false;
     const ok = (await step('build', async (log) => { bundle = await build(t.board, log); }))
-      && (await step('flash', async () => 'flashing is not implemented yet: the board must already run the gateway bundle',
-        kind !== 'port' ? `a ${kind === 'virtual' ? 'virtual board loads' : 'simulator loads'} the bundle directly` : o.noFlash || t.flash === false ? 'not asked for (--no-flash or "flash": false)' : undefined))
+      && (await step('flash', async (log) => {
+        line = await openLine(t, bundle, true, log);
+        const r = await flash(line.serial, new Uint8Array(readFileSync(bundle)), {
+          target: { to: 'boot' },
+          onStep: log,
+          onProgress: progressLog(log),
+        });
+        log(`flashed ${r.bytes} B to ${r.target} by ${r.protocol} in ${r.ms} ms (Espruino ${r.board.version} on ${r.board.board}), verified by ${r.verified}, ${r.resends} resends, started`);
+      }, kind === 'simulator' ? 'the simulator loads the bundle directly' : !flashing ? 'not asked for (--no-flash or "flash": false)' : undefined))
       && (await step('connect', async (log) => {
-        conn = await connect(t, bundle, clock, log);
+        conn = await connect(t, bundle, line, clock, log);
         rr = hostRr({ mac: macPorts(conn.mac).port(SVC_RR), clock, rng: xoshiro(11), config: { timeoutUs: 150_000, retries: 6 } });
       }));
+    if (!conn && line) await (line as Line).close();
     const c = conn as Conn | null;
     const r = rr as ReturnType<typeof hostRr> | null;
     const dead = ok && c && r ? undefined : 'not connected';
@@ -307,7 +356,7 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
     await step('group', async () => 'the sim bundle\'s devices join no device group (no room left in the bundle): nothing on a device can observe a group message', dead);
     await step('conversation', async () => 'the devices\' Psync state is inside them and the sim bundle has no operation that reports it', dead);
     await step('reset', async (log) => {
-      if (!c!.reset) return `a ${kind === 'simulator' ? 'simulator target has no board process to reset' : 'board on a port is reset by flashing, which is not implemented yet'}`;
+      if (!c!.reset) return `a ${kind === 'simulator' ? 'simulator target has no board process to reset' : 'board on a port is not power-cycled by the harness'}`;
       const before = c!.mac.stats.hellos;
       await c!.reset(log);
       await until(() => c!.mac.stats.hellos > before, 5000, 'the restarted board says hello');

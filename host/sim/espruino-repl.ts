@@ -20,6 +20,8 @@
 // Host only.
 
 import vm from 'node:vm';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Serial } from '../../hal/serial.ts';
 import { xoshiro } from '../../hal/prng.ts';
 
@@ -46,8 +48,14 @@ export interface VirtualEspruinoOptions {
   garbage?: number;
   dropRx?: number;
   corrupt?: 'once' | 'always';
-  /** Called by load(): the code of the file loaded. Without it, the code runs in the REPL's context. */
+  /**
+   * Called by load() (and at start when .bootcde exists) with the file's code, after the console has
+   * let go of the port: the code takes the board over, as a bundle that moves the console off its
+   * serial line does. Without it, the code runs in the REPL's context.
+   */
   onLoad?: (code: Uint8Array, file: string) => void;
+  /** Keep Storage in this directory (one file per Storage file), so it outlives the process. */
+  storageDir?: string;
 }
 
 export interface VirtualEspruinoStats {
@@ -73,8 +81,7 @@ export interface VirtualEspruino {
   readonly storage: Map<string, Uint8Array>;
   /** Everything printed so far (bounded, 64 KB), for tests. */
   output(): string;
-  /** Power-cycle: RAM cleared, saved code and .bootcde run again. */
-  restart(): void;
+  /** Let go of the port (the board is switched off). */
   stop(): void;
 }
 
@@ -126,6 +133,23 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
   const stats: VirtualEspruinoStats = { bytesIn: 0, bytesOut: 0, linesRun: 0, packets: 0, acks: 0, naks: 0, xoffs: 0, overflow: 0, dropped: 0, resets: 0, loads: 0, saves: 0 };
   const storage = new Map<string, Uint8Array>();
   const written = new Map<string, Uint8Array>(); // per file: 1 where a byte has been written
+  const dir = o.storageDir;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(dir)) {
+      const b = new Uint8Array(readFileSync(join(dir, f)));
+      storage.set(decodeURIComponent(f), b);
+      written.set(decodeURIComponent(f), new Uint8Array(b.length).fill(1));
+    }
+  }
+  /** Write a Storage file through to storageDir (or remove it there). */
+  const persist = (name: string): void => {
+    if (!dir) return;
+    const f = storage.get(name);
+    const path = join(dir, encodeURIComponent(name));
+    if (f) writeFileSync(path, f);
+    else rmSync(path, { force: true });
+  };
   let corrupted = 0;
   let out = '';
   let stopped = false;
@@ -212,6 +236,7 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
     for (let i = 0; i < bytes.length; i++) if (w[off + i]) throw new Error('File already written with different data');
     f.set(bytes, off);
     w.fill(1, off, off + bytes.length);
+    persist(name);
     if (o.corrupt && (o.corrupt === 'always' || corrupted === 0) && bytes.length > 0 && off + bytes.length === f.length) {
       corrupted++;
       f[Math.floor(r() * f.length)] ^= 1 << Math.floor(r() * 8);
@@ -234,14 +259,19 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
         const a = off ?? 0;
         return toStr(f.subarray(a, len === undefined ? f.length : a + len));
       },
-      erase: (n: string) => { storage.delete(n); written.delete(n); },
-      eraseAll: () => { storage.clear(); written.clear(); },
+      erase: (n: string) => { storage.delete(n); written.delete(n); persist(n); },
+      eraseAll: () => { const names = [...storage.keys()]; storage.clear(); written.clear(); names.forEach(persist); },
       list: () => [...storage.keys()],
       getFree: () => storageBytes - used(),
       compact: () => undefined,
     };
     const E: Record<string, unknown> = {
-      setBootCode: (code: string) => { storage.set('.bootcde', toBytes(String(code))); written.set('.bootcde', new Uint8Array(0)); },
+      setBootCode: (code: string) => {
+        const b = toBytes(String(code));
+        storage.set('.bootcde', b);
+        written.set('.bootcde', new Uint8Array(b.length).fill(1));
+        persist('.bootcde');
+      },
     };
     if (!o.noCrc32) E.CRC32 = (d: string) => crc32Bytes(String(d));
     const g = {
@@ -257,6 +287,7 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
       load: (f?: string) => { pendingLoad = f ?? '.bootcde'; },
       save: () => {
         storage.set('.varimg', toBytes(ram.join('\n')));
+        persist('.varimg');
         stats.saves++;
         print('Compacting Flash...\nCalculating Size...\nWriting..\nDone!\n');
       },
@@ -310,16 +341,19 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
     echo = true;
   }
 
-  function doLoad(file: string): void {
+  /** Returns true when the code took the board over (onLoad). */
+  function doLoad(file: string): boolean {
     stats.loads++;
     doReset();
     const code = storage.get(file);
-    if (!code) return;
+    if (!code) return false;
     if (o.onLoad) {
+      release();
       o.onLoad(code, file);
-      return;
+      return true;
     }
     runCode(toStr(code), false);
+    return false;
   }
 
   function execLine(): void {
@@ -544,29 +578,27 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
     }
     const img = storage.get('.varimg');
     if (img) runCode(toStr(img), true);
-    if (storage.has('.bootcde')) doLoad('.bootcde');
+    if (storage.has('.bootcde') && doLoad('.bootcde')) return;
     print(`\n Espruino ${version} (virtual ${boardName})\n\n`);
     prompt();
   }
+  /** The console lets go of the port: no more input, output or timers. */
+  function release(): void {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    if (pkt?.timer) clearTimeout(pkt.timer);
+    pkt = null;
+    serial.onData(null);
+    serial.onDrain(null);
+  }
+
   boot();
 
   return {
     stats,
     storage,
     output: () => out,
-    restart() {
-      line = '';
-      pkt = null;
-      pkFile = null;
-      doReset();
-      boot();
-    },
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-      if (pkt?.timer) clearTimeout(pkt.timer);
-      serial.onData(null);
-      serial.onDrain(null);
-    },
+    stop: release,
   };
 }

@@ -10,6 +10,10 @@
 // With --bundle the devices run the board's built bundle (its create()), as the HIL suite's virtual
 // boards do; without it, the firmware's sources.
 // It prints one line with the gateway's address and the sensors, then runs until SIGINT or SIGTERM.
+// With --storage DIR it is a virtual Espruino board instead (host/sim/espruino-repl.ts): its line
+// starts as Espruino's console, with Storage kept in DIR, so `picolink flash` can put a bundle on it;
+// load() (or a start with .bootcde in DIR, like a board powering up) runs the bundle, whose gateway
+// then takes the line over, as on a real board. It prints "virtual board: ..." when its console is up.
 // Pacing: every `tickMs` (default 2 ms) the scheduler runs up to the wall clock; bytes that arrive in
 // between are handled at the scheduler's last time, at most a tick behind, which the protocols above
 // (timeouts of tens of ms) do not notice. Host only.
@@ -24,10 +28,14 @@ import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { GATEWAY_ADDR, tunnelNet } from './tunnel-net.ts';
 import type { TunnelNet } from './tunnel-net.ts';
+import { virtualEspruino } from './espruino-repl.ts';
+import type { VirtualEspruino } from './espruino-repl.ts';
 
 export interface VirtualGatewayOptions {
   /** The serial port the gateway's line is on. */
   port: string;
+  /** The port, already open (port is then only its name). */
+  serial?: NodeSerial;
   baud?: number;
   seed?: number;
   sensors?: number;
@@ -39,9 +47,18 @@ export interface VirtualGatewayOptions {
 
 /** create() from a built sim bundle (dist/sim.js). */
 export function bundleCreate(file: string): (env: SimEnv) => SimDevice {
-  const code = readFileSync(file, 'utf8');
-  const p = new Function(`${code}\nreturn picolink;`)() as { create?: (env: SimEnv) => SimDevice };
-  if (typeof p?.create !== 'function') throw new Error(`${file} is not a sim board bundle (no create()): build it with npm run build`);
+  return codeCreate(readFileSync(file, 'utf8'), file);
+}
+
+/** create() from a sim bundle's code; `what` names it in the error. */
+export function codeCreate(code: string, what: string): (env: SimEnv) => SimDevice {
+  let p: { create?: (env: SimEnv) => SimDevice } | undefined;
+  try {
+    p = new Function(`${code}\nreturn typeof picolink === "undefined" ? undefined : picolink;`)() as typeof p;
+  } catch (e) {
+    throw new Error(`${what} does not run: ${(e as Error).message}`);
+  }
+  if (typeof p?.create !== 'function') throw new Error(`${what} is not a sim board bundle (no create()): build it with npm run build`);
   return p.create;
 }
 
@@ -52,7 +69,7 @@ export interface VirtualGateway {
 }
 
 export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualGateway> {
-  const serial = await openSerial(o.port, { baud: o.baud ?? 115_200, pace: true });
+  const serial = o.serial ?? await openSerial(o.port, { baud: o.baud ?? 115_200, pace: true });
   const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs, create: o.create });
   const t0 = performance.now();
   const timer = setInterval(() => net.sched.runUntil(Math.floor((performance.now() - t0) * 1000)), o.tickMs ?? 2);
@@ -70,9 +87,10 @@ export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualG
  * Run a virtual gateway in its own process (this file, through tsx) on `port`; resolves once it says
  * it runs, with its lines passed to `log`; rejects with its error output if it exits first.
  */
-export function spawnVirtualGateway(port: string, o: { bundle?: string; sensors?: number; seed?: number; log?: (line: string) => void } = {}): Promise<ChildProcess> {
+export function spawnVirtualGateway(port: string, o: { bundle?: string; storage?: string; sensors?: number; seed?: number; log?: (line: string) => void } = {}): Promise<ChildProcess> {
   const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--port', port, '--sensors', String(o.sensors ?? 2), '--seed', String(o.seed ?? 1)];
   if (o.bundle) args.push('--bundle', o.bundle);
+  if (o.storage) args.push('--storage', o.storage);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
@@ -80,7 +98,7 @@ export function spawnVirtualGateway(port: string, o: { bundle?: string; sensors?
     child.stdout!.on('data', (d) => {
       const s = String(d);
       o.log?.(s.trim());
-      if (s.includes('virtual gateway: address')) resolve(child);
+      if (s.includes('virtual gateway: address') || s.includes('virtual board: ')) resolve(child);
     });
     child.once('exit', (c) => reject(new Error(`the virtual gateway exited (${c}): ${err.trim()}`)));
   });
@@ -94,25 +112,61 @@ export async function killVirtualGateway(child: ChildProcess): Promise<void> {
   await gone;
 }
 
+const USAGE = 'usage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B] [--bundle dist/sim.js | --storage DIR]';
+
 async function main(): Promise<void> {
   let v;
   try {
-    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' } } }).values;
+    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' }, storage: { type: 'string' } } }).values;
   } catch (e) {
-    process.stderr.write(`virtual-gateway: ${(e as Error).message}\nusage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B]\n`);
+    process.stderr.write(`virtual-gateway: ${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
   if (!v.port) {
-    process.stderr.write('virtual-gateway: --port is required: the serial port (a pseudo-terminal end) for the gateway\'s line\n');
+    process.stderr.write(`virtual-gateway: --port is required: the serial port (a pseudo-terminal end) for the gateway's line\n${USAGE}\n`);
     process.exit(2);
   }
   const sensors = Number(v.sensors);
+  const port = v.port;
+  const o = { port, baud: Number(v.baud), seed: Number(v.seed), sensors };
+  let g: VirtualGateway | null = null;
+  let repl: VirtualEspruino | null = null;
+  const started = (gw: VirtualGateway): void => {
+    g = gw;
+    process.stdout.write(`virtual gateway: address ${GATEWAY_ADDR} on ${port}; sensors ${gw.net.sensorIds.join(', ')} (ops ${OP_READ} read, ${OP_COUNT} count)\n`);
+  };
+  const stop = (): void => {
+    repl?.stop();
+    void (g ? g.stop() : Promise.resolve()).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
-    const g = await virtualGateway({ port: v.port, baud: Number(v.baud), seed: Number(v.seed), sensors, create: v.bundle ? bundleCreate(v.bundle) : undefined });
-    process.stdout.write(`virtual gateway: address ${GATEWAY_ADDR} on ${v.port}; sensors ${g.net.sensorIds.join(', ')} (ops ${OP_READ} read, ${OP_COUNT} count)\n`);
-    const stop = (): void => { void g.stop().then(() => process.exit(0)); };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    if (v.storage) {
+      const serial = await openSerial(port, { baud: o.baud, pace: true });
+      const dir = v.storage;
+      let loaded = false;
+      repl = virtualEspruino(serial, {
+        seed: o.seed,
+        storageDir: dir,
+        onLoad: (code, file) => {
+          loaded = true;
+          let create;
+          try {
+            create = codeCreate(new TextDecoder('latin1').decode(code), `Storage file ${file}`);
+          } catch (e) {
+            process.stderr.write(`virtual-gateway: ${(e as Error).message}\n`);
+            process.exit(1);
+          }
+          void virtualGateway({ ...o, serial, create }).then(started);
+        },
+      });
+      process.stdout.write(loaded
+        ? `virtual board: started .bootcde from ${dir} on ${port}\n`
+        : `virtual board: Espruino console on ${port}, Storage in ${dir}\n`);
+    } else {
+      started(await virtualGateway({ ...o, create: v.bundle ? bundleCreate(v.bundle) : undefined }));
+    }
   } catch (e) {
     process.stderr.write(`virtual-gateway: ${(e as Error).message}\n`);
     process.exit(1);
