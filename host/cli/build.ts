@@ -3,12 +3,11 @@
 // configuration, rollup.config.js), with a table of sizes against budgets or --json. Exit 1 when a
 // bundle fails its checks (the message names the board, the rule or the budget), 2 for an unknown board.
 
-import { basename, relative } from 'node:path';
+import { relative } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { rollup } from 'rollup';
-import { boardConfig, boardFiles } from '../../rollup.config.js';
-import type { BundleReport } from '../build/rollup-plugin.ts';
+import { boardNames, buildBoard } from '../build/board.ts';
+import type { BuiltBundle } from '../build/board.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 import { table } from './devices.ts';
@@ -17,34 +16,23 @@ interface Built { board: string; file: string; bytes: number; budgetBytes: numbe
 
 export function registerBuild(program: Command, ctx: VerbContext): void {
   const { io } = ctx;
-  const boards = boardFiles().map((f) => basename(f, '.ts'));
   const cmd = verb(program, 'build', 'build the board bundles, each checked against Espruino\'s language and its byte budget', [
     ['picolink build', 'every board: dist/<board>.js, with sizes against budgets'],
     ['picolink build --board pico --json', 'one board; the result as JSON'],
   ]);
   cmd
-    .addOption(new Option('--board <name>', `only this board (${boards.join(', ')})`))
+    .addOption(new Option('--board <name>', `only this board (${boardNames().join(', ')})`))
     .addOption(new Option('--json', 'print the results as JSON'))
     .action(async (o: { board?: string; json?: boolean }) => {
-      const files = boardFiles().filter((f) => !o.board || basename(f, '.ts') === o.board);
-      if (files.length === 0) usageError(cmd, `no board named ${o.board}; the boards are ${boards.join(', ')}`);
+      const boards = boardNames().filter((b) => !o.board || b === o.board);
+      if (boards.length === 0) usageError(cmd, `no board named ${o.board}; the boards are ${boardNames().join(', ')}`);
       const results: Built[] = [];
-      for (const file of files) {
-        let report: BundleReport | null = null;
-        const cfg = await boardConfig(file, (r: BundleReport) => { report = r; });
-        const name = basename(file, '.ts');
+      for (const board of boards) {
         try {
-          const b = await rollup({ ...cfg, output: undefined });
-          try {
-            await b.write(cfg.output);
-          } finally {
-            await b.close();
-          }
-          const r = report as BundleReport | null;
-          results.push({ board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0, ok: true });
+          results.push({ ...await buildBoard(board), ok: true });
         } catch (e) {
-          const r = report as BundleReport | null;
-          results.push({ board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0, ok: false, error: (e as Error).message });
+          const m = (e as { built?: BuiltBundle }).built ?? { board, file: '', bytes: 0, budgetBytes: 0 };
+          results.push({ ...m, ok: false, error: (e as Error).message });
         }
       }
       if (o.json) io.out(JSON.stringify(results) + '\n');

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim.ts';
 import { registerPorts } from './ports.ts';
 import { registerBuild } from './build.ts';
+import { registerFlash } from './flash.ts';
 import { registerMonitor } from './monitor.ts';
 import { registerCapture } from './capture.ts';
 import { registerHil } from './hil.ts';
@@ -18,7 +19,7 @@ import { EXIT_OK, EXIT_USAGE, examplesText } from './verb.ts';
 import type { Io, VerbContext, VerbFn } from './verb.ts';
 
 /** The verbs, in the order `picolink --help` lists them. */
-const VERBS: VerbFn[] = [registerPorts, registerBuild, registerMonitor, registerCapture, registerBridge, registerDevices, registerHil, registerSim];
+const VERBS: VerbFn[] = [registerPorts, registerBuild, registerFlash, registerMonitor, registerCapture, registerBridge, registerDevices, registerHil, registerSim];
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 

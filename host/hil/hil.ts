@@ -27,9 +27,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { rollup } from 'rollup';
-import { boardConfig, boardFiles } from '../../rollup.config.js';
+import { join } from 'node:path';
+import { boardNames, buildBoard } from '../build/board.ts';
 import { realClock } from '../../hal/node/clock.ts';
 import type { RealClock } from '../../hal/node/clock.ts';
 import { chance, xoshiro } from '../../hal/prng.ts';
@@ -86,7 +85,7 @@ export interface TargetResult {
 export function checkMap(v: unknown): HilMap {
   const m = v as HilMap;
   if (!m || typeof m !== 'object' || !Array.isArray(m.targets) || m.targets.length === 0) throw new Error('the map needs "targets": a list of {"name", "board", and one of "port", "virtual": true, "simulator": true}');
-  const boards = boardFiles().map((f) => basename(f, '.ts'));
+  const boards = boardNames();
   const names = new Set<string>();
   m.targets.forEach((t, i) => {
     const where = `targets[${i}]`;
@@ -145,17 +144,9 @@ interface Conn {
 }
 
 async function build(board: string, log: (s: string) => void): Promise<string> {
-  const file = boardFiles().find((f) => basename(f, '.ts') === board)!;
-  let bytes = 0;
-  const cfg = await boardConfig(file, (r: { bytes: number }) => { bytes = r.bytes; });
-  const b = await rollup({ ...cfg, output: undefined });
-  try {
-    await b.write(cfg.output);
-  } finally {
-    await b.close();
-  }
-  log(`built ${cfg.output.file} (${bytes} bytes)`);
-  return cfg.output.file!;
+  const b = await buildBoard(board);
+  log(`built ${b.file} (${b.bytes} bytes)`);
+  return b.file;
 }
 
 /**
