@@ -10,17 +10,13 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { xoshiro } from '../../hal/prng.ts';
 import { realClock } from '../../hal/node/clock.ts';
-import { wire } from '../../hal/sim/wire.ts';
-import { scheduler } from '../../hal/sim/scheduler.ts';
-import { framedLink } from '../../hal/framing/link.ts';
-import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import { startBridge } from '../bridge/bridge.ts';
 import type { Bridge } from '../bridge/bridge.ts';
 import { BRIDGE_PORT } from '../bridge/client.ts';
-import { captured, GATEWAY_LINE_MTU, openGateway, serialGateway } from '../bridge/gateway.ts';
+import { captured, serialGateway } from '../bridge/gateway.ts';
 import { fileSink, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { SerialGateway } from '../bridge/gateway.ts';
-import { tunnelNet } from '../sim/tunnel-net.ts';
+import { simNames, startSimGateway } from '../sim/sim-gateway.ts';
 import { durationArg, intArg, seedArg } from './args.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
@@ -99,15 +95,11 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (READ
       let what: string;
       try {
         if (o.sim) {
-          const sched = scheduler();
-          const line = wire(sched, { baud: o.baud });
-          const net = tunnelNet({ seed: o.seed, serial: line.a, sched, sensors: o.sensors });
-          const t0 = performance.now();
-          const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
-          stops.push(() => clearInterval(timer));
-          mac = await openGateway(captured(framedLink(line.b, { mtu: GATEWAY_LINE_MTU, clock: sched }), sched, writer), { where: 'the simulated line' });
-          for (const id of net.sensorIds) if (!names.some((n) => n.addr === id)) names.push({ name: `sensor-${id - net.sensorIds[0] + 1}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] });
-          what = `a simulated gateway (address ${mac.addr}) with sensors ${net.sensorIds.join(', ')} on a 250 kbit/s CSMA/CA radio`;
+          const g = await startSimGateway({ seed: o.seed, sensors: o.sensors, baud: o.baud, wrap: (l, c) => captured(l, c, writer) });
+          stops.push(() => g.stop());
+          mac = g.mac;
+          names.push(...simNames(g.net.sensorIds).filter((x) => !names.some((n) => n.addr === x.addr)));
+          what = `a simulated gateway (address ${mac.addr}) with sensors ${g.net.sensorIds.join(', ')} on a 250 kbit/s CSMA/CA radio`;
         } else {
           const g: SerialGateway = await serialGateway(o.port!, { clock, baud: o.baud, pace: !!o.pace, capture: writer });
           stops.push(() => g.close());

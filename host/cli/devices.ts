@@ -1,7 +1,9 @@
 // `picolink call`, `picolink devices`, `picolink groups`: requests to a running bridge over UDP
 // (host/bridge/client.ts), the bridge that `npm start` or `picolink bridge` runs. The bridge is found at
 // --bridge host:port (default 127.0.0.1:47910, or the PICOLINK_BRIDGE environment variable); a token
-// comes from --token or PICOLINK_TOKEN. Exit 1 when the bridge answers with an error or nothing answers,
+// comes from --token or PICOLINK_TOKEN. With --sim the command starts a bridge of its own on a
+// simulated gateway network (host/sim/sim-gateway.ts, --sensors N) and stops it after the answer, so
+// a first try needs nothing running. Exit 1 when the bridge answers with an error or nothing answers,
 // with a message saying which and what to try; 2 for a wrong command line.
 
 import { Option } from 'commander';
@@ -9,12 +11,18 @@ import type { Command } from 'commander';
 import { BRIDGE_PORT, BridgeError, bridgeClient } from '../bridge/client.ts';
 import { toJson } from '../bridge/tcp.ts';
 import type { BridgeClient } from '../bridge/client.ts';
+import { startBridge } from '../bridge/bridge.ts';
+import { realClock } from '../../hal/node/clock.ts';
+import { xoshiro } from '../../hal/prng.ts';
+import { simNames, startSimGateway } from '../sim/sim-gateway.ts';
 import { durationArg, intArg } from './args.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 
 interface Common {
   bridge: string;
+  sim?: boolean;
+  sensors: number;
   token?: string;
   timeout: number;
   json?: boolean;
@@ -52,14 +60,32 @@ function common(cmd: Command): Command {
     .addOption(new Option('--bridge <host:port>', 'where the bridge listens').default(process.env.PICOLINK_BRIDGE ?? `127.0.0.1:${BRIDGE_PORT}`))
     .addOption(new Option('--token <token>', 'the token the bridge asks for (when it listens beyond loopback)').default(process.env.PICOLINK_TOKEN))
     .addOption(new Option('--timeout <duration>', 'give up after this long without an answer (500ms, 5s)').argParser(durationArg).default(5_000_000, '5s'))
-    .addOption(new Option('--json', 'print the answer as JSON'));
+    .addOption(new Option('--json', 'print the answer as JSON'))
+    .addOption(new Option('--sim', 'no bridge running? start a simulated one for this command (a gateway with --sensors sensors, named sensor-1...)').conflicts('bridge'))
+    .addOption(new Option('--sensors <n>', 'with --sim: sensors on the simulated radio, 1..32').argParser(intArg(1, 32)).default(2));
+}
+
+/** A bridge on a simulated gateway network, on loopback ports of its own, for one command (--sim). */
+async function simBridge(sensors: number): Promise<{ host: string; port: number; stop(): Promise<void> }> {
+  const g = await startSimGateway({ sensors });
+  const clock = realClock();
+  try {
+    const b = await startBridge({ mac: g.mac, clock, rng: xoshiro(Date.now() >>> 0), udpPort: 0, tcpPort: 0, names: simNames(g.net.sensorIds) });
+    return { host: '127.0.0.1', port: b.udp.port, stop: async () => { await b.close(); g.stop(); clock.close(); } };
+  } catch (e) {
+    g.stop();
+    clock.close();
+    throw e;
+  }
 }
 
 /** Run one request; print the error and set exit 1 when it fails. */
 async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<string, unknown>): Promise<{ ok: true; value: unknown } | { ok: false }> {
-  const at = where(cmd, o.bridge);
+  let at = where(cmd, o.bridge);
   let c: BridgeClient | null = null;
+  let sim: Awaited<ReturnType<typeof simBridge>> | null = null;
   try {
+    if (o.sim) at = sim = await simBridge(o.sensors);
     c = await bridgeClient({ ...at, token: o.token, timeoutMs: Math.ceil(o.timeout / 1000) });
     return { ok: true, value: await c.request(fields) };
   } catch (e) {
@@ -71,6 +97,7 @@ async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<str
     return { ok: false };
   } finally {
     c?.close();
+    await sim?.stop();
   }
 }
 
@@ -80,6 +107,7 @@ export function registerDevices(program: Command, ctx: VerbContext): void {
 
   const call = verb(program, 'call', 'call an operation on a device through a running bridge, and print its result', [
     ['picolink call sensor-1 1', 'operation 1 (a reading) on the device named sensor-1, over request-reply'],
+    ['picolink call sensor-2 2 --sim', 'no bridge running: start a simulated one for this call'],
     ['picolink call 3 2 --proto RRA --json', 'operation 2 on device 3 with an acknowledged exchange; the result as JSON'],
     ['picolink call kitchen 5 \'{"level": 80}\' --bridge 10.0.0.2:47910 --token s3cret', 'with arguments, to a bridge on another host'],
   ]);

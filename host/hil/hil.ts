@@ -37,18 +37,16 @@ import type { Link, ReceiveFn } from '../../hal/link.ts';
 import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { ptyPair } from '../../hal/node/pty.ts';
-import type { PtyPair } from '../../hal/node/pty.ts';
-import { scheduler } from '../../hal/sim/scheduler.ts';
-import { wire } from '../../hal/sim/wire.ts';
 import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
 import { PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
 import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
 import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
 import { hostRr } from '../rr/endpoint.ts';
 import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
-import { GATEWAY_ADDR, tunnelNet } from '../sim/tunnel-net.ts';
+import { GATEWAY_ADDR } from '../sim/tunnel-net.ts';
 import { bundleCreate, killVirtualGateway, spawnVirtualGateway } from '../sim/virtual-gateway.ts';
 import { flash } from '../flash/flash.ts';
+import { startSimGateway } from '../sim/sim-gateway.ts';
 
 export interface HilTarget {
   name: string;
@@ -202,17 +200,10 @@ async function connect(t: HilTarget, bundle: string, line: Line | null, clock: R
   const sensors = t.sensors ?? 2;
   const ids = Array.from({ length: sensors }, (_, i) => GATEWAY_ADDR + 1 + i);
   if (t.simulator) {
-    const create = bundleCreate(bundle);
-    const sched = scheduler();
-    const wl = wire(sched, { baud: 115_200 });
-    tunnelNet({ seed: 1, serial: wl.a, sched, sensors, create });
-    const t0 = performance.now();
-    const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
-    const link = framedLink(wl.b, { mtu: GATEWAY_LINE_MTU, clock: sched });
-    const lossy = switchable(link);
-    const mac = await openGateway(lossy, { where: 'the simulator' });
-    log(`connected: simulator, gateway ${mac.addr}, sensors ${ids.join(', ')}`);
-    return { mac, link: lossy, sensors: ids, close: async () => clearInterval(timer) };
+    let lossy: Switchable | null = null;
+    const g = await startSimGateway({ sensors, create: bundleCreate(bundle), wrap: (l) => (lossy = switchable(l)) });
+    log(`connected: simulator, gateway ${g.mac.addr}, sensors ${ids.join(', ')}`);
+    return { mac: g.mac, link: lossy!, sensors: ids, close: async () => g.stop() };
   }
   const l = line ?? await openLine(t, bundle, false, log);
   try {

@@ -1,5 +1,5 @@
 // The bridge's verbs of the `picolink` command: `bridge --sim` (a simulated gateway network behind the
-// MAC tunnel), then `call`, `devices` and `groups` against it, run in-process through run(argv, io) as
+// MAC tunnel), then `call`, `devices` and `groups` against it, and with a simulated bridge of their own (--sim), run in-process through run(argv, io) as
 // a user's command lines are; their exit codes and messages for errors (unknown device, no bridge,
 // arguments that are not JSON, a non-loopback address without a token, a port where no gateway
 // answers); `ports` with a stand-in list and the sysfs reader on a made-up sysfs tree; and the real
@@ -82,6 +82,21 @@ test('bridge --sim, then call, devices and groups through it, as a user types th
   const end = await b.done;
   assert.is(end.code, 0, end.err);
   assert.match(end.out, /bridge: stopped\n$/);
+});
+
+test('call and devices --sim: a simulated bridge of their own, nothing else running', async () => {
+  const d = await cli('devices', '--sim', '--sensors', '3', '--json');
+  assert.is(d.code, 0, d.err);
+  assert.equal((JSON.parse(d.out) as { name: string }[]).map((x) => x.name), ['sensor-1', 'sensor-2', 'sensor-3']);
+  const c1 = await cli('call', 'sensor-2', '2', '--sim', '--proto', 'RRA');
+  assert.is(c1.code, 0, c1.err);
+  assert.is(c1.out, '1\n', 'a fresh simulated sensor counts its first call');
+  const r = await cli('call', 'sensor-1', '1', '--sim', '--json');
+  assert.is(r.code, 0, r.err);
+  assert.ok(typeof (JSON.parse(r.out) as { ok: { t: number } }).ok.t === 'number', 'a reading');
+  const both = await cli('call', 'sensor-1', '1', '--sim', '--bridge', '10.0.0.1:1');
+  assert.is(both.code, 2);
+  assert.match(both.err, /'--sim' cannot be used with option '--bridge/);
 });
 
 test('client verbs: no bridge, bad arguments and bad addresses say what to do', async () => {
