@@ -1,5 +1,6 @@
 // One minified bundle per board file in boards/ (every .ts there except board.ts), written to
-// dist/<board>.js: format iife with the global `picolink` = { board, create }. Type annotations are
+// dist/<board>.js, and one per role bundle the board declares (board.bundles: dist/<name>.js, with the
+// ROLE_<ROLE> constants of the roles left out defined false, so their code is dropped): format iife with the global `picolink` = { board, create }. Type annotations are
 // stripped by esbuild (target es2017: no lowering helpers Espruino cannot run); terser minifies with
 // ES5 output settings (so it introduces no newer syntax) and hoists function declarations, which
 // Espruino itself does not do. Each bundle must pass the Espruino language check and its byte budget,
@@ -26,19 +27,37 @@ export function terserOptions(hoistFuns = true) {
   };
 }
 
+/** Role flags a board's create() may test (ROLE_SENSOR, ...): defined true or false per bundle. */
+export const ROLE_FLAGS = ['sensor', 'gateway', 'tunnel', 'hub', 'wearable'];
+
 /**
- * Rollup options for one board file (absolute path to boards/<name>.ts). `opts.hoistFuns: false` is for tests.
+ * The bundles of a board file: its main one (every role) and its role bundles (board.bundles).
+ * @param {string} file
+ * @returns {Promise<{ name: string, roles: string[] | null, budgetBytes: number }[]>}
+ */
+export async function boardBundles(file) {
+  const { board } = await import(file);
+  return [{ name: board.name, roles: null, budgetBytes: board.budgetBytes }, ...(board.bundles ?? [])];
+}
+
+/**
+ * Rollup options for one bundle of a board file (absolute path to boards/<name>.ts): the main bundle,
+ * or with `opts.bundle` one of board.bundles. `opts.hoistFuns: false` is for tests.
  * @param {string} file
  * @param {(r: import('./host/build/rollup-plugin.ts').BundleReport) => void} [report]
- * @param {{ hoistFuns?: boolean }} [opts]
+ * @param {{ hoistFuns?: boolean, bundle?: string }} [opts]
  * @returns {Promise<import('rollup').RollupOptions & { output: import('rollup').OutputOptions }>}
  */
 export async function boardConfig(file, report, opts = {}) {
   const { board } = await import(file);
+  const variant = opts.bundle && opts.bundle !== board.name ? (board.bundles ?? []).find((b) => b.name === opts.bundle) : null;
+  if (opts.bundle && opts.bundle !== board.name && !variant) throw new Error(`board ${board.name} has no bundle ${opts.bundle}`);
+  const info = variant ? { ...board, name: variant.name, budgetBytes: variant.budgetBytes } : board;
+  const define = Object.fromEntries(ROLE_FLAGS.map((r) => [`ROLE_${r.toUpperCase()}`, String(!variant || variant.roles.includes(r))]));
   return {
     input: entryId(board),
-    output: { file: resolve(root, 'dist', board.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
-    plugins: [boardEntry(file, board), esbuild({ target: 'es2017', minify: false, sourceMap: false }), espruinoGate(board, report)],
+    output: { file: resolve(root, 'dist', info.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
+    plugins: [boardEntry(file, board), esbuild({ target: 'es2017', minify: false, sourceMap: false, define }), espruinoGate(info, report)],
     onwarn(w, warn) {
       if (w.code === 'CIRCULAR_DEPENDENCY') throw new Error(`board ${board.name}: ${w.message}`);
       warn(w);
@@ -52,4 +71,4 @@ export function boardFiles() {
 
 const report = (r) => console.log(`${r.board.padEnd(10)} ${String(r.bytes).padStart(6)} bytes of ${r.budgetBytes} budget (${((100 * r.bytes) / r.budgetBytes).toFixed(0)}%)`);
 
-export default await Promise.all(boardFiles().map((f) => boardConfig(f, report)));
+export default (await Promise.all(boardFiles().map(async (f) => Promise.all((await boardBundles(f)).map((b) => boardConfig(f, report, { bundle: b.name })))))).flat();

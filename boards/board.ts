@@ -19,4 +19,17 @@ export interface BoardInfo {
   roles: string[];
   /** true: the bundle calls create() when it loads (flashed boards); false: the host calls it (simulator). */
   autostart: boolean;
+  /**
+   * Bundles beyond dist/<name>.js (which carries every role): each carries only `roles`, the build
+   * dropping the others' code (rollup.config.js defines ROLE_<ROLE> true or false per bundle).
+   */
+  bundles?: RoleBundle[];
+}
+
+export interface RoleBundle {
+  /** dist/<name>.js */
+  name: string;
+  /** Role flags kept (the board's create() tests ROLE_<ROLE> for each; others are false). */
+  roles: string[];
+  budgetBytes: number;
 }

@@ -49,6 +49,12 @@ import { PS_MAX_PARTICIPANTS } from '../firmware/psync/frame.ts';
 
 export const OP_READ = 1;
 export const OP_COUNT = 2;
+/**
+ * Sensors in a conversation: args n (a number) returns [committed, checksum of the first n committed
+ * proposals or -1] (null when the sensor takes part in none), so a host compares what participants
+ * committed without reading their sequences. Idempotent.
+ */
+export const OP_DIGEST = 3;
 
 export const board: BoardInfo = {
   name: 'sim',
@@ -62,6 +68,13 @@ export const board: BoardInfo = {
   radio: 'simulated media: CSMA/CA (nRF24L01+ timing), piconet (Bluetooth BR timing)',
   roles: ['sensor', 'gateway', 'hub', 'wearable'],
   autostart: false,
+  bundles: [
+    // A sensor's own code: CSMA/CA, request-reply, telemetry, Psync and its library.
+    { name: 'sim-sensor', roles: ['sensor'], budgetBytes: 49152 },
+    // The gateway that lends its MAC to the host (the tunnel): what a gateway board is flashed with;
+    // held to the Pico's budget.
+    { name: 'sim-gateway', roles: ['tunnel'], budgetBytes: 12288 },
+  ],
 };
 
 /**
@@ -138,6 +151,8 @@ export interface SimEnv {
   proposeUs?: number;
   /** Sensor role in a conversation: the threshold to propose (0..65535; default 250). */
   propose?: () => number;
+  /** Sensor role: group addresses (0xFF00..0xFFFE) whose frames it receives, such as a request to them all. */
+  groups?: number[];
 }
 
 /** A device's part in the conversation. */
@@ -260,8 +275,11 @@ function psyncPort(port: Mac): Mac {
   };
 }
 
-/** Join the conversation on `port`: the first listed opens it, the others wait for its SC; all propose. */
-function converse(env: SimEnv, port: Mac, list: number[]): SimConversation {
+/**
+ * Join the conversation on `port`: the first listed opens it, the others wait for its SC; all propose.
+ * Exported for a host that takes part in the sensors' conversation through a gateway (picolink hil).
+ */
+export function converse(env: Pick<SimEnv, 'id' | 'clock' | 'rng' | 'proposeUs' | 'propose'>, port: Mac, list: number[]): SimConversation {
   const n = list.length;
   // The largest frame: an AN naming a predecessor of each participant, the kind byte and a threshold.
   if (!(n >= 2 && n <= PS_MAX_PARTICIPANTS && 11 + 2 * n <= port.caps.mtu)) {
@@ -322,10 +340,14 @@ function converse(env: SimEnv, port: Mac, list: number[]): SimConversation {
   };
 }
 
+// Which roles a bundle carries: the build defines each ROLE_<ROLE> true or false (rollup.config.js,
+// board.bundles) and drops the code of the roles left out; run from source, none is defined: every role.
+declare const ROLE_SENSOR: boolean, ROLE_GATEWAY: boolean, ROLE_TUNNEL: boolean, ROLE_HUB: boolean, ROLE_WEARABLE: boolean;
+
 export function create(env: SimEnv): SimDevice {
   const read = env.read || function () { return {}; };
   const period = env.periodUs || 1000000;
-  if (env.role === 'wearable') {
+  if ((typeof ROLE_WEARABLE === 'undefined' || ROLE_WEARABLE) && env.role === 'wearable') {
     const slave = piconetSlave({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: PICONET_BT });
     return {
       mac: null,
@@ -344,18 +366,22 @@ export function create(env: SimEnv): SimDevice {
     };
   }
   const mac = csma({ link: env.radio, clock: env.clock, rng: env.rng, addr: env.id, config: CSMA_NRF24 });
-  if (env.tunnel) {
+  if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && env.tunnel) {
     if (env.role !== 'gateway' || !env.uplink) throw new Error('sim board: a tunnel is the gateway role\'s, with an uplink link');
     return {
       mac: mac, piconet: null, telemetry: null, gateway: tunnelGateway(mac, env.uplink, env.clock),
       ports: null, rr: null, counter: zero, caller: null, conversation: null,
     };
   }
+  const sensor = typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR;
+  const relay = typeof ROLE_GATEWAY === 'undefined' || ROLE_GATEWAY;
+  const hub = typeof ROLE_HUB === 'undefined' || ROLE_HUB;
+  if (!sensor && !relay && !hub) throw new Error('sim board: this bundle has no role "' + env.role + '"' + (env.tunnel ? '' : ' (without a tunnel)'));
   const ports = macPorts(mac);
   const r = rr({ mac: ports.port(SVC_RR), clock: env.clock, rng: env.rng });
   const list = env.conversation;
-  const talk = list && list.indexOf(env.id) >= 0 && env.role === 'sensor' ? converse(env, ports.port(SVC_PSYNC), list) : null;
-  if (env.role === 'sensor') {
+  const talk = sensor && list && list.indexOf(env.id) >= 0 && env.role === 'sensor' ? converse(env, ports.port(SVC_PSYNC), list) : null;
+  if (sensor && env.role === 'sensor') {
     let counter = 0;
     r.register(OP_READ, function (args, req) {
       r.reply(req, RR_OK, read());
@@ -363,6 +389,11 @@ export function create(env: SimEnv): SimDevice {
     r.register(OP_COUNT, function (args, req) {
       r.reply(req, RR_OK, ++counter);
     });
+    r.register(OP_DIGEST, function (args, req) {
+      r.reply(req, RR_OK, talk ? [talk.stats.committed, talk.digestAt(args as number)] : null);
+    }, true);
+    const gs = env.groups || [];
+    for (let i = 0; i < gs.length; i++) mac.join(gs[i]);
     return {
       mac: mac,
       piconet: null,
@@ -378,7 +409,7 @@ export function create(env: SimEnv): SimDevice {
       conversation: talk,
     };
   }
-  if (env.role === 'gateway') {
+  if (relay && env.role === 'gateway') {
     if (!env.uplink) throw new Error('sim board: the gateway role needs an uplink link');
     // Readings from any sensor go up; what the host sends comes down as broadcast.
     const radio = macLink(ports.port(SVC_TELEMETRY), ADDR_BROADCAST);
@@ -387,7 +418,7 @@ export function create(env: SimEnv): SimDevice {
       ports: ports, rr: r, counter: zero, caller: callAround(r, env.clock, env.callees || [], env.callUs || 2000000), conversation: null,
     };
   }
-  if (env.role === 'hub') {
+  if (hub && env.role === 'hub') {
     if (!env.radio2) throw new Error('sim board: the hub role needs radio2, its piconet radio');
     const master = piconetMaster({ link: env.radio2, clock: env.clock, rng: env.rng, addr: env.id, config: PICONET_BT });
     pageAll(master, env.clock, (env.peers || []).slice());

@@ -1,15 +1,17 @@
-// Building one board's bundle from the host (the `build`, `flash` and `hil` verbs): the same rollup
-// configuration as `npm run build` (rollup.config.js), so the file written, dist/<board>.js, is the one
-// the build gate checked. Host only.
+// Building one bundle from the host (the `build`, `flash` and `hil` verbs): a board's main bundle or one
+// of its role bundles (boards/board.ts, RoleBundle), with the same rollup configuration as `npm run
+// build` (rollup.config.js), so the file written, dist/<name>.js, is the one the build gate checked.
+// Host only.
 
 import { basename } from 'node:path';
 import { rollup } from 'rollup';
-import { boardConfig, boardFiles } from '../../rollup.config.js';
+import { boardBundles, boardConfig, boardFiles } from '../../rollup.config.js';
 import type { BundleReport } from './rollup-plugin.ts';
 
 export interface BuiltBundle {
+  /** The bundle's name (a board, or one of its role bundles). */
   board: string;
-  /** The bundle written (dist/<board>.js). */
+  /** The bundle written (dist/<name>.js). */
   file: string;
   bytes: number;
   budgetBytes: number;
@@ -20,18 +22,27 @@ export function boardNames(): string[] {
   return boardFiles().map((f) => basename(f, '.ts'));
 }
 
+/** Every bundle there is, with the board file it comes from: each board's, then its role bundles. */
+export async function bundleList(): Promise<{ name: string; file: string; roles: string[] | null }[]> {
+  const out: { name: string; file: string; roles: string[] | null }[] = [];
+  for (const file of boardFiles()) for (const b of await boardBundles(file)) out.push({ name: b.name, file, roles: b.roles });
+  return out;
+}
+
 /**
- * Build `board`'s bundle. Rejects when there is no such board, or when the bundle fails a check (the
- * message names the rule or the budget); the error then carries what was measured in `built`.
+ * Build the bundle `name` (a board, or a role bundle such as sim-gateway). Rejects when there is no
+ * such bundle, or when it fails a check (the message names the rule or the budget); the error then
+ * carries what was measured in `built`.
  */
-export async function buildBoard(board: string): Promise<BuiltBundle> {
-  const file = boardFiles().find((f) => basename(f, '.ts') === board);
-  if (!file) throw new Error(`no board named ${board}; the boards are ${boardNames().join(', ')}`);
+export async function buildBoard(name: string): Promise<BuiltBundle> {
+  const all = await bundleList();
+  const found = all.find((b) => b.name === name);
+  if (!found) throw new Error(`no board or bundle named ${name}; there are ${all.map((b) => b.name).join(', ')}`);
   let report: BundleReport | null = null;
-  const cfg = await boardConfig(file, (r: BundleReport) => { report = r; });
+  const cfg = await boardConfig(found.file, (r: BundleReport) => { report = r; }, { bundle: name });
   const measured = (): BuiltBundle => {
     const r = report as BundleReport | null;
-    return { board, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0 };
+    return { board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0 };
   };
   try {
     const b = await rollup({ ...cfg, output: undefined });

@@ -6,7 +6,7 @@
 import { relative } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { boardNames, buildBoard } from '../build/board.ts';
+import { boardNames, buildBoard, bundleList } from '../build/board.ts';
 import type { BuiltBundle } from '../build/board.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
@@ -21,11 +21,14 @@ export function registerBuild(program: Command, ctx: VerbContext): void {
     ['picolink build --board pico --json', 'one board; the result as JSON'],
   ]);
   cmd
-    .addOption(new Option('--board <name>', `only this board (${boardNames().join(', ')})`))
+    .addOption(new Option('--board <name>', `only this board's bundles (${boardNames().join(', ')}), or one bundle (sim-gateway)`))
     .addOption(new Option('--json', 'print the results as JSON'))
     .action(async (o: { board?: string; json?: boolean }) => {
-      const boards = boardNames().filter((b) => !o.board || b === o.board);
-      if (boards.length === 0) usageError(cmd, `no board named ${o.board}; the boards are ${boardNames().join(', ')}`);
+      // --board names a board (its bundles: the main one and its role bundles) or one bundle.
+      const all = await bundleList();
+      const boardFile = boardNames().includes(o.board ?? '') ? all.find((b) => b.name === o.board)!.file : null;
+      const boards = all.filter((b) => !o.board || b.name === o.board || b.file === boardFile).map((b) => b.name);
+      if (boards.length === 0) usageError(cmd, `no board or bundle named ${o.board}; there are ${all.map((b) => b.name).join(', ')}`);
       const results: Built[] = [];
       for (const board of boards) {
         try {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Option, InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { openSerial } from '../../hal/node/serial.ts';
-import { boardNames, buildBoard } from '../build/board.ts';
+import { boardNames, buildBoard, bundleList } from '../build/board.ts';
 import { FlashError, checkStorageName, flash } from '../flash/flash.ts';
 import type { FlashResult, FlashTarget, Protocol } from '../flash/flash.ts';
 import { intArg } from './args.ts';
@@ -50,7 +50,7 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
   ]);
   cmd
     .requiredOption('--port <path>', 'the serial port (picolink ports lists them)')
-    .addOption(new Option('--board <name>', `build this board's bundle and upload it (${boardNames().join(', ')})`))
+    .addOption(new Option('--board <name>', `build this board's bundle, or a role bundle such as sim-gateway, and upload it (boards: ${boardNames().join(', ')})`))
     .addOption(new Option('--bundle <file>', 'upload this file instead of building a board'))
     .addOption(new Option('--baud <rate>', 'baud rate (USB ports take any)').argParser(intArg(300, 4_000_000)).default(115_200))
     .addOption(new Option('--to <where>', 'boot | ram | file:NAME').argParser(targetArg).default({ to: 'boot' }, 'boot'))
@@ -69,7 +69,8 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
     }) => {
       if (!o.board === !o.bundle) usageError(cmd, 'give either --board NAME (build it and upload the bundle) or --bundle FILE');
       if (o.save && o.to.to !== 'ram') usageError(cmd, '--save goes with --to ram (Storage uploads survive a reset anyway)');
-      if (o.board && !boardNames().includes(o.board)) usageError(cmd, `no board named ${o.board}; the boards are ${boardNames().join(', ')}`);
+      const bundles = (await bundleList()).map((b) => b.name);
+      if (o.board && !bundles.includes(o.board)) usageError(cmd, `no board or bundle named ${o.board}; there are ${bundles.join(', ')}`);
       let code: Uint8Array;
       let what: string;
       if (o.bundle) {

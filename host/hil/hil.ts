@@ -5,8 +5,10 @@
 // the suite exercises the host's real path: serialport, framing, tunnel, request-reply.
 //
 // Map (JSON): {"targets": [{"name", "board", "port"? | "virtual"?: true | "simulator"?: true,
-//   "sensors"?: n (virtual and simulator, default 2), "flash"?: false}]}
-// For each target: build the board's bundle (the same rollup configuration as `npm run build`); flash
+//   "sensors"?: n (virtual and simulator, default 2), "flash"?: false, "bundle"?: "<board>-<role>"}]}
+// For each target: build its bundle (the same rollup configuration as `npm run build`): "bundle", or
+// for a virtual board the sim board's tunnel gateway, sim-gateway (its sensors run sim-sensor), or the
+// board's main bundle (the simulator: sim, every role); flash
 // it (host/flash: to .bootcde, verified, then load(); a board on a port and a virtual board alike;
 // skipped for the simulator, and with --no-flash or "flash": false, when a board must already run the
 // gateway bundle and a virtual board loads it directly); connect; run the scenarios:
@@ -14,9 +16,13 @@
 //   rr-loss            20 OP_COUNT calls over RRA with 20 % of the frames the host receives dropped:
 //                      every call completes and the counter rises by exactly one per call
 //                      (at-most-once: lost replies come back from the device's history, never re-run)
-//   group              device groups: skipped, with the reason (the sim bundle's devices join no group)
-//   conversation       a Psync conversation: skipped, with the reason (its state is inside the devices,
-//                      and the sim bundle has no operation that reports it)
+//   group              an R request of OP_COUNT to SENSOR_GROUP, which every other sensor joined: each
+//                      member's counter rises by one, no other sensor's (counters read before and after)
+//   conversation       the host takes part in the sensors' Psync conversation (joined at connect): once
+//                      it has committed 8 proposals, every sensor's checksum of the first k commits
+//                      (OP_DIGEST) equals the host's: all committed the same sequence
+//   (group and conversation are skipped for a board on a port: the sensors around it are not the
+//   harness's to set up)
 //   reset              virtual boards: the board's process is killed and started again on the same line
 //                      (a flashed one boots .bootcde from its Storage, as a board powering up does);
 //                      the host hears its hello, and a call goes through again. Other targets: skipped.
@@ -37,13 +43,14 @@ import type { Link, ReceiveFn } from '../../hal/link.ts';
 import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { ptyPair } from '../../hal/node/pty.ts';
-import { macPorts, SVC_RR } from '../../firmware/mac/ports.ts';
-import { PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
+import { macPorts, SVC_PSYNC, SVC_RR } from '../../firmware/mac/ports.ts';
+import { PROTO_R, PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
 import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
-import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import { OP_COUNT, OP_DIGEST, OP_READ, converse } from '../../boards/sim.ts';
+import type { SimConversation } from '../../boards/sim.ts';
 import { hostRr } from '../rr/endpoint.ts';
 import { GATEWAY_LINE_MTU, openGateway } from '../bridge/gateway.ts';
-import { GATEWAY_ADDR } from '../sim/tunnel-net.ts';
+import { GATEWAY_ADDR, SENSOR_GROUP } from '../sim/tunnel-net.ts';
 import { bundleCreate, killVirtualGateway, spawnVirtualGateway } from '../sim/virtual-gateway.ts';
 import { flash } from '../flash/flash.ts';
 import { startSimGateway } from '../sim/sim-gateway.ts';
@@ -56,6 +63,8 @@ export interface HilTarget {
   simulator?: boolean;
   sensors?: number;
   flash?: boolean;
+  /** The bundle to build and flash: one of the board's (default: targetBundle()). */
+  bundle?: string;
 }
 
 export interface HilMap {
@@ -79,6 +88,16 @@ export interface TargetResult {
   steps: StepResult[];
 }
 
+/** A virtual board is the sim board's tunnel gateway (what a gateway board is flashed with)... */
+export const VIRTUAL_GATEWAY_BUNDLE = 'sim-gateway';
+/** ...with simulated sensors around it, each running the sim board's sensor bundle. */
+export const VIRTUAL_SENSOR_BUNDLE = 'sim-sensor';
+
+/** The bundle a target is built and flashed with: "bundle", else a virtual board's gateway, else the board's. */
+export function targetBundle(t: HilTarget): string {
+  return t.bundle ?? (t.virtual ? VIRTUAL_GATEWAY_BUNDLE : t.board);
+}
+
 /** Checks a map read from JSON; throws an error naming the field. */
 export function checkMap(v: unknown): HilMap {
   const m = v as HilMap;
@@ -96,6 +115,9 @@ export function checkMap(v: unknown): HilMap {
     if (t.port !== undefined && typeof t.port !== 'string') throw new Error(`${where} (${t.name}): "port" must be a path`);
     if (t.sensors !== undefined && !(Number.isInteger(t.sensors) && t.sensors >= 1 && t.sensors <= 8)) throw new Error(`${where} (${t.name}): "sensors" must be 1..8`);
     if ((t.virtual || t.simulator) && t.board !== 'sim') throw new Error(`${where} (${t.name}): virtual boards and the simulator run the sim board's bundle; "board" must be "sim"`);
+    if (t.bundle !== undefined && !(typeof t.bundle === 'string' && (t.bundle === t.board || t.bundle.startsWith(t.board + '-')))) {
+      throw new Error(`${where} (${t.name}): "bundle" must be one of board ${t.board}'s bundles (${t.board}, or a role bundle ${t.board}-<role>)`);
+    }
   });
   return m;
 }
@@ -160,7 +182,7 @@ interface Line {
   close(): Promise<void>;
 }
 
-async function openLine(t: HilTarget, bundle: string, flashing: boolean, log: (s: string) => void): Promise<Line> {
+async function openLine(t: HilTarget, bundle: string, sensorBundle: string, flashing: boolean, log: (s: string) => void): Promise<Line> {
   if (t.port !== undefined) {
     const serial = await openSerial(t.port, { baud: 115_200, pace: false });
     return { serial, path: t.port, close: () => serial.close() };
@@ -169,7 +191,7 @@ async function openLine(t: HilTarget, bundle: string, flashing: boolean, log: (s
   const pty = await ptyPair();
   const storage = flashing ? mkdtempSync(join(tmpdir(), 'picolink-hil-')) : undefined;
   const start = (l: (s: string) => void): Promise<ChildProcess> =>
-    spawnVirtualGateway(pty.a, { ...(storage ? { storage } : { bundle }), sensors, log: (x) => l(`board: ${x}`) });
+    spawnVirtualGateway(pty.a, { ...(storage ? { storage } : { bundle }), sensorBundle, sensors, conversation: true, log: (x) => l(`board: ${x}`) });
   let child: ChildProcess | null = null;
   try {
     child = await start(log);
@@ -196,16 +218,16 @@ async function openLine(t: HilTarget, bundle: string, flashing: boolean, log: (s
   }
 }
 
-async function connect(t: HilTarget, bundle: string, line: Line | null, clock: RealClock, log: (s: string) => void): Promise<Conn> {
+async function connect(t: HilTarget, bundle: string, sensorBundle: string, line: Line | null, clock: RealClock, log: (s: string) => void): Promise<Conn> {
   const sensors = t.sensors ?? 2;
   const ids = Array.from({ length: sensors }, (_, i) => GATEWAY_ADDR + 1 + i);
   if (t.simulator) {
     let lossy: Switchable | null = null;
-    const g = await startSimGateway({ sensors, create: bundleCreate(bundle), wrap: (l) => (lossy = switchable(l)) });
+    const g = await startSimGateway({ sensors, create: bundleCreate(bundle), conversation: true, wrap: (l) => (lossy = switchable(l)) });
     log(`connected: simulator, gateway ${g.mac.addr}, sensors ${ids.join(', ')}`);
     return { mac: g.mac, link: lossy!, sensors: ids, close: async () => g.stop() };
   }
-  const l = line ?? await openLine(t, bundle, false, log);
+  const l = line ?? await openLine(t, bundle, sensorBundle, false, log);
   try {
     const link = framedLink(l.serial, { mtu: GATEWAY_LINE_MTU, clock });
     const lossy = switchable(link);
@@ -263,6 +285,7 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
     const tr: TargetResult = { target: t.name, kind, steps: [] };
     results.push(tr);
     let bundle = '';
+    let sensorBundle = '';
     let conn: Conn | null = null;
     const clock = realClock();
     const step = async (name: string, fn: (log: (s: string) => void) => Promise<string | void>, skip?: string): Promise<boolean> => {
@@ -285,11 +308,15 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       return r.status !== 'failed';
     };
     let rr: ReturnType<typeof hostRr> | null = null;
+    let talk: SimConversation | null = null;
     let line: Line | null = null;
     const flashing = kind !== 'simulator' && !o.noFlash && t.flash !== false;
-    const ok = (await step('build', async (log) => { bundle = await build(t.board, log); }))
+    const ok = (await step('build', async (log) => {
+      bundle = await build(targetBundle(t), log);
+      if (t.virtual) sensorBundle = await build(VIRTUAL_SENSOR_BUNDLE, log);
+    }))
       && (await step('flash', async (log) => {
-        line = await openLine(t, bundle, true, log);
+        line = await openLine(t, bundle, sensorBundle, true, log);
         const r = await flash(line.serial, new Uint8Array(readFileSync(bundle)), {
           target: { to: 'boot' },
           onStep: log,
@@ -298,8 +325,15 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
         log(`flashed ${r.bytes} B to ${r.target} by ${r.protocol} in ${r.ms} ms (Espruino ${r.board.version} on ${r.board.board}), verified by ${r.verified}, ${r.resends} resends, started`);
       }, kind === 'simulator' ? 'the simulator loads the bundle directly' : !flashing ? 'not asked for (--no-flash or "flash": false)' : undefined))
       && (await step('connect', async (log) => {
-        conn = await connect(t, bundle, line, clock, log);
-        rr = hostRr({ mac: macPorts(conn.mac).port(SVC_RR), clock, rng: xoshiro(11), config: { timeoutUs: 150_000, retries: 6 } });
+        conn = await connect(t, bundle, sensorBundle, line, clock, log);
+        const ports = macPorts(conn.mac);
+        rr = hostRr({ mac: ports.port(SVC_RR), clock, rng: xoshiro(11), config: { timeoutUs: 150_000, retries: 6 } });
+        // The host joins the sensors' conversation at once (they opened it when they started; what it
+        // missed comes back through Psync's retransmission requests).
+        if (kind !== 'port') {
+          let mine = 0;
+          talk = converse({ id: GATEWAY_ADDR, clock, rng: xoshiro(12), proposeUs: 1_000_000, propose: () => 1000 + ++mine }, ports.port(SVC_PSYNC), [...conn.sensors, GATEWAY_ADDR]);
+        }
       }));
     if (!conn && line) await (line as Line).close();
     const c = conn as Conn | null;
@@ -335,8 +369,54 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
         lossy.lossy = false;
       }
     }, dead);
-    await step('group', async () => 'the sim bundle\'s devices join no device group (no room left in the bundle): nothing on a device can observe a group message', dead);
-    await step('conversation', async () => 'the devices\' Psync state is inside them and the sim bundle has no operation that reports it', dead);
+    await step('group', async (log) => {
+      // A request to the group runs once on each member and on no other sensor: each sensor's
+      // OP_COUNT counter is read before and after (each read adds one), with the group's call between.
+      const members = c!.sensors.filter((_, i) => i % 2 === 0);
+      if (kind === 'port') return 'the sensors around a board on a port are not set up by the harness (which of them joined a group is unknown)';
+      const count = (s: number): Promise<number> => r!.call(s, OP_COUNT, undefined, { proto: PROTO_RRA }) as Promise<number>;
+      const before: number[] = [];
+      for (const s of c!.sensors) before.push(await count(s));
+      await r!.call(SENSOR_GROUP, OP_COUNT, undefined, { proto: PROTO_R });
+      log(`OP_COUNT sent once to group 0x${SENSOR_GROUP.toString(16)} (members ${members.join(', ')}) as R`);
+      await new Promise((res) => setTimeout(res, 400));
+      const bad: string[] = [];
+      for (let i = 0; i < c!.sensors.length; i++) {
+        const s = c!.sensors[i];
+        const d = (await count(s)) - before[i];
+        const member = members.includes(s);
+        log(`sensor ${s} (${member ? 'member' : 'not a member'}): counter +${d}`);
+        if (d !== (member ? 2 : 1)) bad.push(`sensor ${s} ran the group's call ${d - 1} times${member ? ' (a member runs it once; a group frame is not acknowledged, so a collision loses it)' : ' (it is not a member)'}`);
+      }
+      if (bad.length) throw new Error(bad.join('; '));
+      return undefined;
+    }, dead);
+    await step('conversation', async (log) => {
+      // The host is a participant of the sensors' Psync conversation (proposals committed by the
+      // ordered broadcast by waves): every sensor must have committed the same sequence as the host,
+      // compared by the checksum of the first k commits (OP_DIGEST).
+      if (!talk) return 'the sensors around a board on a port are not set up by the harness to converse with it';
+      const tk = talk;
+      await until(() => tk.stats.committed >= 8, 30_000, 'the host committed 8 proposals of the conversation');
+      const k = tk.stats.committed;
+      const want = tk.digestAt(k);
+      log(`host: ${k} committed (its own proposals: ${tk.stats.proposed} sent), checksum of the first ${k}: ${want}`);
+      for (const s of c!.sensors) {
+        let v: [number, number] | null = null;
+        const t0 = Date.now();
+        for (;;) {
+          v = (await r!.call(s, OP_DIGEST, k, { proto: PROTO_RR })) as [number, number] | null;
+          if (v === null) throw new Error(`sensor ${s} takes part in no conversation`);
+          if (v[0] >= k || Date.now() - t0 > 15_000) break;
+          await new Promise((res) => setTimeout(res, 300));
+        }
+        log(`sensor ${s}: ${v[0]} committed, checksum of the first ${k}: ${v[1]}`);
+        if (v[0] < k) throw new Error(`sensor ${s} committed ${v[0]} proposals in 15 s, fewer than the host's ${k}`);
+        if (v[1] === -1) throw new Error(`sensor ${s} is more than its checksum history ahead of the host (${v[0]} committed)`);
+        if (v[1] !== want) throw new Error(`sensor ${s} committed a different sequence from the host's: checksums ${v[1]} and ${want} of the first ${k}`);
+      }
+      return undefined;
+    }, dead);
     await step('reset', async (log) => {
       if (!c!.reset) return `a ${kind === 'simulator' ? 'simulator target has no board process to reset' : 'board on a port is not power-cycled by the harness'}`;
       const before = c!.mac.stats.hellos;

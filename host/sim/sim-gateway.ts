@@ -25,6 +25,8 @@ export interface SimGatewayOptions {
   baud?: number;
   /** The board's create() (default: the firmware's sources). */
   create?: (env: SimEnv) => SimDevice;
+  /** The sensors converse with the host (tunnel-net.ts, TunnelNetOptions.conversation). */
+  conversation?: boolean;
   /** A link to put between the host's framing and the tunnel. */
   wrap?: (link: Link, clock: Clock) => Link;
 }
@@ -39,7 +41,7 @@ export interface SimGateway {
 export async function startSimGateway(o: SimGatewayOptions = {}): Promise<SimGateway> {
   const sched = scheduler();
   const line = wire(sched, { baud: o.baud ?? 115_200 });
-  const net = tunnelNet({ seed: o.seed ?? 1, serial: line.a, sched, sensors: o.sensors ?? 2, create: o.create });
+  const net = tunnelNet({ seed: o.seed ?? 1, serial: line.a, sched, sensors: o.sensors ?? 2, create: o.create, conversation: o.conversation });
   const t0 = performance.now();
   const timer = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 2);
   try {

@@ -7,8 +7,10 @@
 // Run on its own:
 //   node --import tsx host/sim/virtual-gateway.ts --port /dev/pts/5 [--sensors 2] [--seed 1] [--baud 115200]
 //     [--bundle dist/sim.js]
-// With --bundle the devices run the board's built bundle (its create()), as the HIL suite's virtual
-// boards do; without it, the firmware's sources.
+// With --bundle the devices run the board's built bundle (its create()); without it, the firmware's
+// sources. --sensor-bundle gives the sensors a bundle of their own (dist/sim-sensor.js), as on a
+// network of boards each flashed with its role's bundle. --conversation has the sensors hold a Psync
+// conversation with the host (at the gateway's address) as a participant.
 // It prints one line with the gateway's address and the sensors, then runs until SIGINT or SIGTERM.
 // With --storage DIR it is a virtual Espruino board instead (host/sim/espruino-repl.ts): its line
 // starts as Espruino's console, with Storage kept in DIR, so `picolink flash` can put a bundle on it;
@@ -24,7 +26,7 @@ import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { OP_COUNT, OP_READ } from '../../boards/sim.ts';
+import { OP_COUNT, OP_READ, create as sourceCreate } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { GATEWAY_ADDR, tunnelNet } from './tunnel-net.ts';
 import type { TunnelNet } from './tunnel-net.ts';
@@ -41,8 +43,12 @@ export interface VirtualGatewayOptions {
   sensors?: number;
   periodUs?: number;
   tickMs?: number;
-  /** The board's create() (default: from source). */
+  /** The gateway's create() (default: from source). */
   create?: (env: SimEnv) => SimDevice;
+  /** The sensors' create() (default: `create`, or the source). */
+  createSensor?: (env: SimEnv) => SimDevice;
+  /** The sensors converse with the host (TunnelNetOptions.conversation). */
+  conversation?: boolean;
 }
 
 /** create() from a built sim bundle (dist/sim.js). */
@@ -70,7 +76,7 @@ export interface VirtualGateway {
 
 export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualGateway> {
   const serial = o.serial ?? await openSerial(o.port, { baud: o.baud ?? 115_200, pace: true });
-  const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs, create: o.create });
+  const net = tunnelNet({ seed: o.seed ?? 1, serial, sensors: o.sensors, periodUs: o.periodUs, create: o.create, createSensor: o.createSensor, conversation: o.conversation });
   const t0 = performance.now();
   const timer = setInterval(() => net.sched.runUntil(Math.floor((performance.now() - t0) * 1000)), o.tickMs ?? 2);
   return {
@@ -87,10 +93,12 @@ export async function virtualGateway(o: VirtualGatewayOptions): Promise<VirtualG
  * Run a virtual gateway in its own process (this file, through tsx) on `port`; resolves once it says
  * it runs, with its lines passed to `log`; rejects with its error output if it exits first.
  */
-export function spawnVirtualGateway(port: string, o: { bundle?: string; storage?: string; sensors?: number; seed?: number; log?: (line: string) => void } = {}): Promise<ChildProcess> {
+export function spawnVirtualGateway(port: string, o: { bundle?: string; sensorBundle?: string; storage?: string; sensors?: number; seed?: number; conversation?: boolean; log?: (line: string) => void } = {}): Promise<ChildProcess> {
   const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--port', port, '--sensors', String(o.sensors ?? 2), '--seed', String(o.seed ?? 1)];
   if (o.bundle) args.push('--bundle', o.bundle);
   if (o.storage) args.push('--storage', o.storage);
+  if (o.sensorBundle) args.push('--sensor-bundle', o.sensorBundle);
+  if (o.conversation) args.push('--conversation');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
@@ -112,12 +120,12 @@ export async function killVirtualGateway(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-const USAGE = 'usage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B] [--bundle dist/sim.js | --storage DIR]';
+const USAGE = 'usage: virtual-gateway --port <serial port> [--sensors N] [--seed S] [--baud B] [--bundle dist/sim.js | --storage DIR] [--sensor-bundle dist/sim-sensor.js] [--conversation]';
 
 async function main(): Promise<void> {
   let v;
   try {
-    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' }, storage: { type: 'string' } } }).values;
+    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' }, storage: { type: 'string' }, 'sensor-bundle': { type: 'string' }, conversation: { type: 'boolean' } } }).values;
   } catch (e) {
     process.stderr.write(`virtual-gateway: ${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -128,7 +136,7 @@ async function main(): Promise<void> {
   }
   const sensors = Number(v.sensors);
   const port = v.port;
-  const o = { port, baud: Number(v.baud), seed: Number(v.seed), sensors };
+  const o = { port, baud: Number(v.baud), seed: Number(v.seed), sensors, conversation: v.conversation === true, createSensor: v['sensor-bundle'] ? bundleCreate(v['sensor-bundle']) : undefined };
   let g: VirtualGateway | null = null;
   let repl: VirtualEspruino | null = null;
   const started = (gw: VirtualGateway): void => {
@@ -158,7 +166,7 @@ async function main(): Promise<void> {
             process.stderr.write(`virtual-gateway: ${(e as Error).message}\n`);
             process.exit(1);
           }
-          void virtualGateway({ ...o, serial, create }).then(started);
+          void virtualGateway({ ...o, serial, create, createSensor: o.createSensor ?? sourceCreate }).then(started);
         },
       });
       process.stdout.write(loaded

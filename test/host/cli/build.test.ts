@@ -25,10 +25,10 @@ test('build --board pico --json: the bundle written, its size and budget', async
   assert.match(t.out, /^BOARD +BYTES +BUDGET +USE +RESULT\npico +\d+ +12288 +\d+% +ok: /);
 });
 
-test('build --board with an unknown name exits 2 and lists the boards', async () => {
+test('build --board with an unknown name exits 2 and lists the boards and bundles', async () => {
   const r = await cli('build', '--board', 'puck');
   assert.is(r.code, 2);
-  assert.match(r.err, /no board named puck; the boards are pico, sim/);
+  assert.match(r.err, /no board or bundle named puck; there are pico, sim, sim-sensor, sim-gateway/);
 });
 
 test.run();

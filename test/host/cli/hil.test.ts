@@ -1,5 +1,6 @@
 // `picolink hil` (host/cli/hil.ts, host/hil/hil.ts): the default map (a virtual board on a socat
-// pseudo-terminal, flashed with the built bundle through its Espruino console, and the simulator) passes, with its JUnit XML, JSON and
+// pseudo-terminal, flashed with the gateway bundle through its Espruino console, and the simulator) passes,
+// group and conversation scenarios included, with its JUnit XML, JSON and
 // per-step logs written; a board on a port where no gateway answers fails its connect step with the
 // reason, in the reports and in the exit code; a wrong map is a usage error naming the field. Without
 // socat the virtual board is left out of the map, with a message.
@@ -35,11 +36,12 @@ test('hil on the default map: every step passes or is skipped with its reason; r
   assert.is(r.code, 0, r.out + r.err);
   const j = JSON.parse(readFileSync(join(out, 'hil.json'), 'utf8'));
   const steps = (name: string): Record<string, string> => Object.fromEntries(j.targets.find((t: { target: string }) => t.target === name).steps.map((s: { name: string; status: string }) => [s.name, s.status]));
-  assert.equal(steps('simulator'), { build: 'passed', flash: 'skipped', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'skipped', conversation: 'skipped', reset: 'skipped' });
+  assert.equal(steps('simulator'), { build: 'passed', flash: 'skipped', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'passed', conversation: 'passed', reset: 'skipped' });
   if (SOCAT) {
-    assert.equal(steps('virtual-gateway'), { build: 'passed', flash: 'passed', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'skipped', conversation: 'skipped', reset: 'passed' });
+    assert.equal(steps('virtual-gateway'), { build: 'passed', flash: 'passed', connect: 'passed', ping: 'passed', 'rr-loss': 'passed', group: 'passed', conversation: 'passed', reset: 'passed' });
     const flashed = readFileSync(join(out, 'virtual-gateway.flash.log'), 'utf8');
     assert.match(flashed, /flashed \d+ B to \.bootcde by packet .*verified by crc32/);
+    assert.match(readFileSync(join(out, 'virtual-gateway.build.log'), 'utf8'), /sim-gateway\.js[\s\S]*sim-sensor\.js/, 'the gateway\'s bundle and its sensors\'');
     assert.match(flashed, /virtual gateway: address 1/, 'load() started the flashed bundle');
     assert.match(readFileSync(join(out, 'virtual-gateway.reset.log'), 'utf8'), /started \.bootcde from/, 'after the power cycle the board booted what was flashed');
   }
@@ -48,6 +50,12 @@ test('hil on the default map: every step passes or is skipped with its reason; r
   assert.match(xml, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="picolink hil" tests="\d+" failures="0" skipped="\d+">/);
   assert.is((xml.match(/<testcase /g) ?? []).length, SOCAT ? 16 : 8);
   assert.is((xml.match(/<skipped message="[^"]+"\/>/g) ?? []).length, j.skipped);
+  const group = readFileSync(join(out, 'simulator.group.log'), 'utf8');
+  assert.match(group, /sensor 2 \(member\): counter \+2\nsensor 3 \(not a member\): counter \+1\nsensor 4 \(member\): counter \+2/);
+  const conv = readFileSync(join(out, 'simulator.conversation.log'), 'utf8');
+  const sums = [...conv.matchAll(/checksum of the first (\d+): (-?\d+)/g)].map((m) => m[1] + ':' + m[2]);
+  assert.is(sums.length, 4, 'the host and three sensors');
+  assert.is(new Set(sums).size, 1, 'one sequence committed everywhere');
   const loss = readFileSync(join(out, 'simulator.rr-loss.log'), 'utf8');
   assert.match(loss, /20 calls to \d+, counter 1\.\.20; [1-9]\d* frames from the gateway dropped/);
   assert.match(r.out, new RegExp(`hil: ${j.passed} passed, 0 failed, ${j.skipped} skipped`));
