@@ -4,7 +4,7 @@ import { rollup } from 'rollup';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { boardConfig, boardFiles } from '../../rollup.config.js';
+import { boardBundles, boardConfig, boardFiles } from '../../rollup.config.js';
 import type { BundleReport } from '../../host/build/rollup-plugin.ts';
 import { demo } from '../../host/sim/demo.ts';
 import { tunnelNet } from '../../host/sim/tunnel-net.ts';
@@ -21,9 +21,9 @@ import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
-async function build(file: string, hoistFuns = true): Promise<{ code: string; report: BundleReport }> {
+async function build(file: string, hoistFuns = true, bundle?: string): Promise<{ code: string; report: BundleReport }> {
   let report: BundleReport | null = null;
-  const cfg = await boardConfig(file, (r: BundleReport) => (report = r), { hoistFuns });
+  const cfg = await boardConfig(file, (r: BundleReport) => (report = r), { hoistFuns, bundle });
   const b = await rollup({ ...cfg, output: undefined });
   try {
     const out = await b.generate(cfg.output);
@@ -35,10 +35,11 @@ async function build(file: string, hoistFuns = true): Promise<{ code: string; re
 
 const built: Record<string, { code: string; report: BundleReport }> = {};
 
-test('every board builds, passes the Espruino language check and fits its byte budget', async () => {
+test('every bundle (each board\'s, and its role bundles) builds, passes the Espruino language check and fits its byte budget', async () => {
   const files = boardFiles();
-  for (const f of files) {
-    const r = await build(f);
+  for (const f of files) for (const b of await boardBundles(f)) {
+    const r = await build(f, true, b.name);
+    assert.is(r.report.board, b.name);
     built[r.report.board] = r;
     assert.is(r.report.problems, 0);
     assert.ok(r.report.bytes <= r.report.budgetBytes, `${r.report.board}: ${r.report.bytes} > ${r.report.budgetBytes}`);
@@ -119,6 +120,36 @@ test('the minified sim bundle\'s tunnel gateway serves a host as the source does
   }
   assert.equal(counts[0], [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
   assert.equal(counts[0], counts[1]);
+});
+
+test('role bundles: a tunnel gateway and sensors each from their own bundle serve a host as the sources do', () => {
+  const load = (name: string): ((e: SimEnv) => SimDevice) => (new Function(`${built[name]!.code}\nreturn picolink;`)() as { create: (e: SimEnv) => SimDevice }).create;
+  const gw = load('sim-gateway');
+  const sensor = load('sim-sensor');
+  assert.ok(built['sim-gateway']!.code.length * 4 < built.sim!.code.length, 'the gateway bundle carries a fraction of the code');
+  assert.not.ok(built['sim-gateway']!.code.includes('cannot open the conversation'), 'no Psync in the gateway bundle');
+  const counts: unknown[][] = [];
+  for (const [create, createSensor] of [[gw, sensor], [undefined, undefined]] as const) {
+    const sched = scheduler();
+    const line = wire(sched, { baud: 115_200 });
+    const n = tunnelNet({ seed: 4, serial: line.a, sched, create, createSensor });
+    const mac = tunnelMac(framedLink(line.b, { mtu: 64, clock: sched }));
+    mac.hello();
+    sched.runUntil(50_000);
+    const r = rr({ mac: macPorts(mac).port(SVC_RR), clock: sched, rng: xoshiro(1) });
+    const got: unknown[] = [];
+    for (let i = 0; i < 4; i++) sched.after(100_000 * i, () => r.call(n.sensorIds[i % 2], OP_COUNT, null, { proto: PROTO_RRA }, (e, v) => got.push([e, v])));
+    sched.runUntil(3_000_000);
+    counts.push(got);
+  }
+  assert.equal(counts[0], [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
+  assert.equal(counts[0], counts[1]);
+  // A role left out of a bundle is refused by name, not run half-built.
+  const sched = scheduler();
+  const line = wire(sched, { baud: 115_200 });
+  const radio = framedLink(line.a, { mtu: 32, clock: sched });
+  assert.throws(() => gw({ role: 'sensor', id: 2, radio, clock: sched, rng: xoshiro(1) }), /this bundle has no role "sensor"/);
+  assert.throws(() => sensor({ role: 'wearable', id: 3, radio, clock: sched, rng: xoshiro(1) }), /this bundle has no role "wearable"|unknown role/);
 });
 
 test.run();
