@@ -4,20 +4,15 @@
 // simulator board, after create() of a sensor too) against the JsVars of the board it is meant for.
 // Headline: the largest bundle's share of its budget.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { rollup } from 'rollup';
 import type { BenchResult, BenchRow } from './run.ts';
+import { findEspruino } from '../host/sim/espruino-linux.ts';
 import { boardConfig, boardFiles } from '../rollup.config.js';
 
-function espruino(): string | null {
-  const p = process.env.ESPRUINO ?? process.env.PICOLINK_ESPRUINO;
-  if (p) return existsSync(p) ? p : null;
-  const r = spawnSync('sh', ['-c', 'command -v espruino'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 function jsvarsOf(bin: string, code: string, after: string): number | null {
   const dir = mkdtempSync(join(tmpdir(), 'picolink-size-'));
@@ -31,7 +26,7 @@ function jsvarsOf(bin: string, code: string, after: string): number | null {
 
 export async function bench(): Promise<BenchResult> {
   const rows: BenchRow[] = [];
-  const bin = espruino();
+  const bin = findEspruino();
   let worst = 0;
   for (const file of boardFiles()) {
     const cfg = await boardConfig(file);

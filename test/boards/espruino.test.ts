@@ -5,20 +5,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { rollup } from 'rollup';
+import { findEspruino } from '../../host/sim/espruino-linux.ts';
 import { boardConfig } from '../../rollup.config.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
-function findEspruino(): string | null {
-  const env = process.env.ESPRUINO ?? process.env.PICOLINK_ESPRUINO;
-  if (env) return existsSync(env) ? env : null;
-  const r = spawnSync('sh', ['-c', 'command -v espruino'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 // Shared by both harnesses (plain JavaScript for Espruino): a virtual clock over a list of timers, a
 // frame log with hex, a xorshift32 generator, and the loop that runs timers in (time, order) order.
@@ -59,7 +54,9 @@ var link = {
   caps: { mtu: 128, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true },
   send: function (f, len) { if (onAir) return false; onAir = true; frames.push(hex(f, len)); clock.at(now + 100 + 32 * len, airDone); return true; },
   onReceive: function () {}, onSent: function (fn) { sentFn = fn; },
-  busy: function () { return onAir || (frames.length % 5 === 4 && now % 3 === 0); }
+  // Busy 300 µs of every millisecond after each fourth frame, so carrier sense defers: a window, not
+  // a residue of the time ("now % 3 === 0" lined up with every slot boundary and held the medium busy).
+  busy: function () { return onAir || (frames.length % 5 === 4 && now % 1000 < 300); }
 };
 var k = 0;
 var readings = [
