@@ -102,8 +102,11 @@ export interface EspruinoConsole {
    * after it (or "" without value). Rejects with a FlashError if the board prints an error.
    */
   run(code: string, o?: { value?: string; timeoutMs?: number }): Promise<string>;
-  /** Send one packet and wait for its ACK; resolves 'ack' or 'nak', rejects on timeout. */
-  packet(type: number, data: Uint8Array, timeoutMs: number): Promise<'ack' | 'nak'>;
+  /**
+   * Send one packet and wait for its ACK; resolves 'ack' or 'nak', rejects on timeout. With splitMs,
+   * DLE SOH go first and the rest that long after (host/flash/flash.ts: RISKY_LOW).
+   */
+  packet(type: number, data: Uint8Array, timeoutMs: number, splitMs?: number): Promise<'ack' | 'nak'>;
   /** Wait until the board has been quiet for quietMs (at most maxMs), and return what it printed. */
   settle(quietMs: number, maxMs: number): Promise<string>;
   /** Stop listening (the port stays open for its owner). */
@@ -335,7 +338,7 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
     return result.ok;
   }
 
-  async function packet(type: number, data: Uint8Array, timeoutMs: number): Promise<'ack' | 'nak'> {
+  async function packet(type: number, data: Uint8Array, timeoutMs: number, splitMs = 0): Promise<'ack' | 'nak'> {
     if (data.length > PT_MAX_LEN) throw new Error(`packet: ${data.length} bytes is more than the ${PT_MAX_LEN} a packet holds`);
     const word = type | data.length;
     const out = new Uint8Array(4 + data.length);
@@ -346,7 +349,11 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
     out.set(data, 4);
     const a = stats.acks;
     const k = stats.naks;
-    await write(out);
+    if (splitMs > 0) {
+      await write(out.subarray(0, 2));
+      await sleep(splitMs);
+      await write(out.subarray(2));
+    } else await write(out);
     return until<'ack' | 'nak'>(
       () => (stats.acks > a ? 'ack' : stats.naks > k ? 'nak' : undefined),
       timeoutMs,

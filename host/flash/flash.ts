@@ -218,7 +218,10 @@ export async function flash(serial: Serial, code: Uint8Array, o: FlashOptions = 
     if (want === 'packet' && !board.packets) {
       throw new FlashError('REFUSED', `the board runs Espruino ${board.version}, which has no packet upload (2v25 and later do): use --protocol text or auto, or update its firmware`);
     }
-    const protocol: 'packet' | 'text' = target.to !== 'ram' && (want === 'packet' || (want === 'auto' && board.packets)) ? 'packet' : 'text';
+    // A raw 0x03 or 0x04 in a packet is dangerous (see RISKY): auto sends such code as text, escaped.
+    const risky = code.includes(0x03) || code.includes(0x04);
+    const protocol: 'packet' | 'text' = target.to !== 'ram' && (want === 'packet' || (want === 'auto' && board.packets && !risky)) ? 'packet' : 'text';
+    if (want === 'auto' && board.packets && risky && target.to !== 'ram') step('the code holds 0x03 or 0x04 bytes: sending it as text, escaped, rather than by packets');
     const crc = crc32(code, 0, code.length);
     const retries = o.retries ?? 2;
     const stats = { chunks: 0, resends: 0 };
@@ -280,21 +283,43 @@ export async function flash(serial: Serial, code: Uint8Array, o: FlashOptions = 
 
 type Counts = { chunks: number; resends: number };
 
+/**
+ * Bytes a packet must not carry raw, as measured on Espruino's Linux build: 0x03 (Ctrl-C) that arrives
+ * with the DLE SOH in one burst is taken as Ctrl-C before the packet has begun (the console prints
+ * "Press Ctrl-C again to exit", and a second one ends the Linux interpreter), and 0x04 ends the Linux
+ * interpreter wherever it is. So lengths are chosen to avoid them in the length word, a packet whose
+ * data holds 0x03 is sent as DLE SOH, a pause, then the rest, and auto sends code holding either
+ * byte by text, where every such byte is escaped.
+ */
+const RISKY_LOW = [0x03, 0x04];
+/** The pause between DLE SOH and the rest of a packet that holds 0x03, ms (150 was enough on Linux). */
+const SPLIT_MS = 200;
+
+/** Bytes for the next packet: at most `chunk`, and a length whose low byte is not 0x03 or 0x04. */
+export function packetLength(remaining: number, chunk: number): number {
+  let n = Math.min(chunk, remaining);
+  if (RISKY_LOW.includes(n & 0xff)) n = n > 4 ? n - 2 : n - 2 || 1;
+  return n;
+}
+
 async function byPackets(c: EspruinoConsole, code: Uint8Array, name: string, chunk: number, o: FlashOptions, n: Counts, progress: (d: number, t: number) => void): Promise<void> {
   const ackMs = o.ackTimeoutMs ?? 6000;
   const tries = o.chunkTries ?? 5;
-  const head = latin1(JSON.stringify({ fn: name, s: code.length }));
+  let json = JSON.stringify({ fn: name, s: code.length });
+  while (RISKY_LOW.includes(json.length & 0xff)) json += ' ';
+  const head = latin1(json);
   if ((await c.packet(PT.FILE_SEND, head, ackMs)) === 'nak') {
     throw new FlashError('REFUSED', `the board refused to open Storage file ${name} of ${code.length} B (NAK to FILE_SEND): check the name and the free Storage (require("Storage").getFree())`);
   }
   progress(0, code.length);
-  for (let off = 0; off < code.length; off += chunk) {
-    const data = code.subarray(off, Math.min(code.length, off + chunk));
+  for (let off = 0; off < code.length;) {
+    const data = code.subarray(off, off + packetLength(code.length - off, chunk));
+    const split = data.includes(0x03) ? SPLIT_MS : 0;
     n.chunks++;
     for (let k = 1; ; k++) {
       let r: 'ack' | 'nak' | 'timeout';
       try {
-        r = await c.packet(PT.DATA, data, ackMs);
+        r = await c.packet(PT.DATA, data, ackMs, split);
       } catch (e) {
         if ((e as FlashError).code !== 'TIMEOUT') throw e;
         r = 'timeout';
@@ -310,7 +335,8 @@ async function byPackets(c: EspruinoConsole, code: Uint8Array, name: string, chu
       // settles before the resend, so the resend does not land in the middle of it.
       await c.settle(50, 500);
     }
-    progress(Math.min(code.length, off + chunk), code.length);
+    off += data.length;
+    progress(off, code.length);
   }
 }
 

@@ -49,6 +49,12 @@ export interface VirtualEspruinoOptions {
   dropRx?: number;
   corrupt?: 'once' | 'always';
   /**
+   * Behave as Espruino's Linux build does (measured): a 0x04 byte anywhere ends the process, and Ctrl-C
+   * on an empty line prints "Press Ctrl-C again to exit", a second within 5 s ending it. On a board
+   * (the default) Ctrl-C on an empty line does nothing.
+   */
+  linux?: boolean;
+  /**
    * Called by load() (and at start when .bootcde exists) with the file's code, after the console has
    * let go of the port: the code takes the board over, as a bundle that moves the console off its
    * serial line does. Without it, the code runs in the REPL's context.
@@ -73,6 +79,10 @@ export interface VirtualEspruinoStats {
   resets: number;
   loads: number;
   saves: number;
+  /** Ctrl-C seen outside a packet (at reception, as Espruino's interrupt handler sees it). */
+  ctrlC: number;
+  /** linux: the process has ended (0x04, or Ctrl-C twice). */
+  exited: boolean;
 }
 
 export interface VirtualEspruino {
@@ -130,7 +140,7 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
   const storageBytes = o.storageBytes ?? 256 * 1024;
   const memoryBytes = o.memoryBytes ?? 1 << 20;
   const packetTimeoutMs = o.packetTimeoutMs ?? 5000;
-  const stats: VirtualEspruinoStats = { bytesIn: 0, bytesOut: 0, linesRun: 0, packets: 0, acks: 0, naks: 0, xoffs: 0, overflow: 0, dropped: 0, resets: 0, loads: 0, saves: 0 };
+  const stats: VirtualEspruinoStats = { bytesIn: 0, bytesOut: 0, linesRun: 0, packets: 0, acks: 0, naks: 0, xoffs: 0, overflow: 0, dropped: 0, resets: 0, loads: 0, saves: 0, ctrlC: 0, exited: false };
   const storage = new Map<string, Uint8Array>();
   const written = new Map<string, Uint8Array>(); // per file: 1 where a byte has been written
   const dir = o.storageDir;
@@ -486,16 +496,7 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
       return;
     }
     hadDle = false;
-    if (b === 0x03) {
-      if (line !== '') {
-        line = '';
-        oom = false;
-        echoOffForLine = false;
-        if (echo) print('\r');
-        prompt();
-      }
-      return;
-    }
+    if (b === 0x03) return; // handled as it arrived (ctrlCPending)
     if (b === 0x05) {
       if (line === '') print(`Espruino ${version} ${boardName}\n`);
       return;
@@ -526,9 +527,40 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
     }
   }
 
+  /** Ctrl-C, as the main loop handles the flag the interrupt set: only outside a packet. */
+  function ctrlC(): void {
+    ctrlCPending = false;
+    if (pkt) return; // a packet in progress clears the flag
+    stats.ctrlC++;
+    if (line !== '') {
+      line = '';
+      oom = false;
+      echoOffForLine = false;
+      if (echo) print('\r');
+      prompt();
+      return;
+    }
+    if (!o.linux) return;
+    const now = performance.now();
+    if (now - lastCtrlC < 5000) {
+      exit();
+      return;
+    }
+    lastCtrlC = now;
+    print('\r\x1b[JPress Ctrl-C again to exit\n');
+    prompt();
+  }
+
+  function exit(): void {
+    stats.exited = true;
+    release();
+  }
+
   function tick(): void {
     if (stopped) return;
     flush();
+    if (ctrlCPending) ctrlC();
+    if (stopped) return;
     const now = performance.now();
     if (now < busyUntil) return;
     let budget = Math.max(1, Math.round(rate * TICK_MS));
@@ -548,6 +580,8 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
   const timer = setInterval(tick, TICK_MS);
   serial.onDrain(flush);
 
+  let ctrlCPending = false;
+  let lastCtrlC = -Infinity;
   serial.onData((bytes, len) => {
     if (stopped || o.silent) return;
     for (let i = 0; i < len; i++) {
@@ -556,6 +590,14 @@ export function virtualEspruino(serial: Serial, o: VirtualEspruinoOptions = {}):
         stats.dropped++;
         continue;
       }
+      if (o.linux && bytes[i] === 0x04) {
+        exit();
+        return;
+      }
+      // Espruino's interrupt handler sees Ctrl-C as it arrives, before the console has read the
+      // bytes before it: a 0x03 in the same burst as the DLE SOH that opens a packet is taken as
+      // Ctrl-C (the main loop sees the flag while the packet has not begun).
+      if (bytes[i] === 0x03 && !pkt) ctrlCPending = true;
       if (rxCount >= cap) {
         stats.overflow++;
         continue;

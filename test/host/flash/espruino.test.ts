@@ -88,4 +88,17 @@ realTest('RAM and .bootcde: the code runs, and .bootcde runs again after load()'
   });
 });
 
+realTest('control bytes: 0x03 in packets (sent after a pause) and 0x04 (sent as text) do not end the interpreter', async () => {
+  const b = new Uint8Array(3000).fill(0x41);
+  for (let off = 0; off < b.length; off += 1024) b[off] = 0x03;
+  await onInterpreter(async (port) => {
+    const a = await upload(port, b, { target: { to: 'file', name: 'c3' }, protocol: 'packet' });
+    assert.is(a.verified, 'crc32');
+    b[7] = 0x04;
+    const t = await upload(port, b, { target: { to: 'file', name: 'c4' } });
+    assert.is(t.protocol, 'text');
+    assert.is(await ask(port, 'require("Storage").read("c4").charCodeAt(7)'), '4');
+  });
+});
+
 test.run();

@@ -12,7 +12,7 @@ import vm from 'node:vm';
 import { hasSocat, ptyPair } from '../../../hal/node/pty.ts';
 import { openSerial } from '../../../hal/node/serial.ts';
 import type { NodeSerial } from '../../../hal/node/serial.ts';
-import { BOOT_FILE, FlashError, byteLiteral, checkStorageName, flash, hasPackets, parseVersion } from '../../../host/flash/flash.ts';
+import { BOOT_FILE, FlashError, byteLiteral, checkStorageName, flash, hasPackets, packetLength, parseVersion } from '../../../host/flash/flash.ts';
 import type { FlashOptions, FlashResult } from '../../../host/flash/flash.ts';
 import { virtualEspruino } from '../../../host/sim/espruino-repl.ts';
 import type { VirtualEspruino, VirtualEspruinoOptions } from '../../../host/sim/espruino-repl.ts';
@@ -272,6 +272,53 @@ ptyTest('a firmware without E.CRC32 is verified by reading the file back', async
     const res = ok(await run(r, BUNDLE));
     assert.is(res.verified, 'readback');
     assert.ok(same(r.board.storage.get('bundle'), BUNDLE));
+  } finally {
+    await r.close();
+  }
+});
+
+test('packet lengths never put 0x03 or 0x04 in the length word, and add up', () => {
+  for (const chunk of [16, 259, 260, 1024, 1027, 8191]) {
+    for (let total = 1; total < 3000; total += 1) {
+      let left = total;
+      let n = 0;
+      while (left > 0) {
+        const k = packetLength(left, chunk);
+        assert.ok(k >= 1 && k <= chunk);
+        assert.not.ok([3, 4].includes(k & 0xff), `${k} of ${left} (chunk ${chunk})`);
+        left -= k;
+        n++;
+      }
+      assert.ok(n <= Math.ceil(total / chunk) + 2);
+    }
+  }
+});
+
+/** Code whose 1024-byte chunks start with 0x03, and that holds 0x04 when asked. */
+function controlBytes(with04: boolean): Uint8Array {
+  const b = new Uint8Array(4096).fill(0x41);
+  for (let off = 0; off < b.length; off += 1024) b[off] = 0x03;
+  if (with04) b[100] = 0x04;
+  return b;
+}
+
+ptyTest('Espruino\'s Linux build: 0x03 in a packet goes after a pause, code with 0x04 goes as text', async () => {
+  let r = await rig({ linux: true });
+  try {
+    const res = ok(await run(r, controlBytes(false), { protocol: 'packet' }));
+    assert.is(res.protocol, 'packet');
+    assert.is(r.board.stats.ctrlC, 0, 'no 0x03 was taken for Ctrl-C');
+    assert.not.ok(r.board.stats.exited);
+    assert.ok(same(r.board.storage.get('bundle'), controlBytes(false)));
+  } finally {
+    await r.close();
+  }
+  r = await rig({ linux: true });
+  try {
+    const res = ok(await run(r, controlBytes(true)));
+    assert.is(res.protocol, 'text', 'auto does not send 0x04 raw');
+    assert.not.ok(r.board.stats.exited);
+    assert.ok(same(r.board.storage.get('bundle'), controlBytes(true)));
   } finally {
     await r.close();
   }
