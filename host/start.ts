@@ -157,7 +157,7 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
         const where = bridge.udp.port === port ? `udp and tcp 127.0.0.1:${port}` : `udp 127.0.0.1:${bridge.udp.port}, tcp 127.0.0.1:${port}`;
         out(`bridge:  node ${BRIDGE_STATION} on the radio; ${where} (tcp: CBOR frames or JSON lines); groups ${g}`);
         out(`         devices sensor-1..sensor-${d.sensorIds.length} (ops ${OP_READ} read, ${OP_COUNT} count); from another terminal:`);
-        out(`         echo '{"id":1,"to":"sensor-1","op":${OP_READ}}' | nc 127.0.0.1 ${port}         (live readings: '{"id":2,"sub":"events"}')`);
+        out(`         echo '{"id":1,"to":"sensor-1","op":${OP_READ}}' | nc -N 127.0.0.1 ${port}         (live readings: '{"id":2,"sub":"events"}')`);
       }
     }
     // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.

@@ -33,7 +33,10 @@
 //   reply(req, err, result); `req` is a small number (no closure per request on a board). An idempotent
 //   operation skips the history even under at-most-once: running it twice is harmless by definition.
 // - A server restarted with its history lost may execute a retransmitted at-most-once request a second
-//   time: that is the documented limit of at-most-once without stable storage.
+//   time: that is the documented limit of at-most-once without stable storage. A client restarted
+//   (a bridge started again in front of the same devices) draws new ids at random; when they fall
+//   behind the watermark its old self left at a server, the server answers RR_E_STALE instead of
+//   dropping them, and the client moves its ids ahead and sends the call again (RR_E_STALE).
 // Board code: call slots, pending requests and the history are arrays allocated at creation, their
 // messages in one buffer each; one timer serves every deadline.
 
@@ -45,7 +48,7 @@ import { cborDecode, cborEncode, cborState } from '../codec/cbor.ts';
 import type { CborState } from '../codec/cbor.ts';
 import type { RrHeader } from './frame.ts';
 import { PROTO_R, PROTO_RR, PROTO_RRA, RF_KIND, RR_ACK, RR_ERROR, RR_HDR, RR_REPLY, RR_REQUEST, emitRr, idNotAfter, parseRr } from './frame.ts';
-import { RF_ACK, RF_MASK } from './frame.ts';
+import { RF_ACK, RF_ID, RF_MASK } from './frame.ts';
 
 /** Ids after the watermark a client may have in use with one server (the width of the ack mask). */
 const WINDOW = 16;
@@ -66,6 +69,16 @@ export const RR_E_TOO_MANY = 7;
 export const RR_E_TOO_LARGE = 8;
 /** Local: the reply's body did not decode. */
 export const RR_E_BAD_REPLY = 9;
+/**
+ * Travels, never reaches a caller: "your request's id is behind what this client acknowledged to me".
+ * A stale copy earns it harmlessly (its call is over, so the client ignores the error); a client that
+ * restarted and drew ids behind its old self's watermark gets it for a call still waiting, moves its
+ * ids a quarter of the id space ahead and sends the call again under a new id (at most twice gets
+ * ahead of any watermark): at-most-once holds, as the server ran nothing under the refused id.
+ */
+export const RR_E_STALE = 10;
+/** How far a client moves its ids on RR_E_STALE. */
+const STALE_JUMP = 0x4000;
 
 export const SEM_MAYBE = 0;
 export const SEM_AT_LEAST_ONCE = 1;
@@ -124,6 +137,8 @@ export interface RrStats {
   acksSent: number;
   acksReceived: number;
   malformed: number;
+  /** RR_E_STALE answers to our waiting calls: the calls went again under ids ahead (we had restarted). */
+  restarts: number;
 }
 
 export interface Rr {
@@ -234,7 +249,7 @@ export function rr(o: RrOptions): Rr {
   const stats: RrStats = {
     calls: 0, completed: 0, retries: 0, timeouts: 0, errors: 0, lateReplies: 0, requests: 0, executions: 0,
     reexecutions: 0, duplicatesFiltered: 0, repliesResent: 0, historyEvictions: 0, busyReplies: 0,
-    acksSent: 0, acksReceived: 0, malformed: 0,
+    acksSent: 0, acksReceived: 0, malformed: 0, restarts: 0,
   };
   let timer: Timer | null = null;
   let timerAt = Infinity;
@@ -331,6 +346,20 @@ export function rr(o: RrOptions): Rr {
     const id = cId[i];
     let err = RR_OK;
     let result: unknown = undefined;
+    if (hdr.type === RR_ERROR && hdr.op === RR_E_STALE) {
+      // This client restarted and its ids fell behind the server's watermark for it: resend ahead.
+      stats.restarts++;
+      nextId = (nextId + STALE_JUMP) & 0xffff;
+      const b = cBuf[i];
+      const nid = nextId;
+      nextId = (nextId + 1) & 0xffff;
+      cId[i] = nid;
+      b[RF_ID] = (nid >>> 8) & 0xff;
+      b[RF_ID + 1] = nid & 0xff;
+      refreshAck(i);
+      mac.send(src, b, cLen[i]);
+      return;
+    }
     if (hdr.type === RR_ERROR) {
       stats.errors++;
       err = hdr.op >= 1 && hdr.op <= 4 ? hdr.op : RR_E_HANDLER;
@@ -450,7 +479,8 @@ export function rr(o: RrOptions): Rr {
     stats.requests++;
     const k = acknowledge(src, hdr.ack, hdr.mask, hdr.id);
     if (hdr.amo && hdr.proto !== PROTO_R && acked(hdr.id, kLwm[k], kMask[k])) {
-      stats.duplicatesFiltered++; // a stale copy of a call this client has already seen answered
+      stats.duplicatesFiltered++; // a stale copy of a call this client has seen answered, or a restarted client
+      answer(src, hdr.id, hdr.proto, RR_E_STALE, undefined, -1);
       return;
     }
     const proto = hdr.proto;

@@ -98,6 +98,8 @@ export interface BridgeCore {
   refuse(c: BridgeClient, msg: string): void;
   /** The client went away: its subscriptions and cache entries go too. */
   drop(c: BridgeClient): void;
+  /** Calls of this client still running (their replies are still to come). */
+  running(c: BridgeClient): number;
   held(): { clients: number; entries: number; inFlight: number; subscribers: number };
   /** Rate-limited log. */
   log(line: string): void;
@@ -388,6 +390,11 @@ export function bridgeCore(o: BridgeCoreOptions): BridgeCore {
         entries -= m.size;
         clients.delete(c.key);
       }
+    },
+    running(c: BridgeClient): number {
+      let n = 0;
+      for (const e of clients.get(c.key)?.values() ?? []) if (e.reply === null) n++;
+      return n;
     },
     held: () => ({ clients: clients.size, entries, inFlight, subscribers: subs.size }),
     close(): void {

@@ -8,6 +8,9 @@
 //     refused with an error and skipped up to its newline.
 // A frame's first byte is a length's high byte, at most 0x04, so it is never "{" (0x7b).
 //
+// A client may half-close its side once it has sent its requests (`nc -N`, shutdown(SHUT_WR)): the
+// bridge still sends the replies of the calls that are running, then closes its side too, so
+// `echo '{...}' | nc -N host port` prints the reply and ends.
 // Subscriptions ({"sub": "events"} or {"sub": "groups", "group"?: g}) push {"ev": ...} messages on the
 // connection until it closes or unsubscribes. Bounds: at most `connections` at once (more are closed
 // at once with an error); a connection whose unread output passes `maxBuffered` bytes (a client that
@@ -95,6 +98,7 @@ export function bridgeTcp(core: BridgeCore, o: BridgeTcpOptions = {}): BridgeTcp
           sock.destroy();
           return;
         }
+        if (sock.writableEnded) return;
         if (mode === MODE_LINES) {
           let text: string;
           try {
@@ -106,8 +110,14 @@ export function bridgeTcp(core: BridgeCore, o: BridgeTcpOptions = {}): BridgeTcp
         } else {
           sock.write(frame(bytes));
         }
+        if (halfClosed) endWhenDone();
       },
     };
+    // The client's side has ended: close ours once no call of its is running (replies first).
+    let halfClosed = false;
+    function endWhenDone(): void {
+      if (!sock.writableEnded && core.running(c) === 0) sock.end();
+    }
 
     function frames(): void {
       while (buf.length >= 2) {
@@ -173,6 +183,11 @@ export function bridgeTcp(core: BridgeCore, o: BridgeTcpOptions = {}): BridgeTcp
       if (mode === MODE_FRAMES) frames();
       else lines();
     });
+    sock.on('end', () => {
+      halfClosed = true;
+      // After this tick: a request in the last data may still be on its way into the core.
+      setImmediate(endWhenDone);
+    });
     sock.on('error', () => {});
     sock.on('close', () => {
       open.delete(sock);
@@ -180,7 +195,7 @@ export function bridgeTcp(core: BridgeCore, o: BridgeTcpOptions = {}): BridgeTcp
     });
   }
 
-  const server: Server = createServer(serve);
+  const server: Server = createServer({ allowHalfOpen: true }, serve);
   const ready = new Promise<{ address: string; port: number }>((res, rej) => {
     server.once('error', rej);
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => {

@@ -70,7 +70,7 @@ export function registerBridge(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--pcap <file>', 'record the gateway line, both ways, for Wireshark (tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addHelpText('after', `
 Then, from another terminal:  picolink devices;  picolink call <name or address> <operation>;
-or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (README: "The bridge").`)
+or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (README: "The bridge").`)
     .action(async (o: BridgeVerbOptions) => {
       if (!o.port && !o.sim) usageError(cmd, 'say where the devices are: --port <serial port> for a gateway board, or --sim for a simulated one');
       const names: { name: string; addr: number; type?: string; ops?: number[] }[] = [];
@@ -130,7 +130,7 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc 127.0.0.1 ${BRIDGE_PORT}   (READ
       const at = bridge.udp.port === bridge.tcp.port ? `udp and tcp ${o.listen}:${bridge.udp.port}` : `udp ${o.listen}:${bridge.udp.port}, tcp ${o.listen}:${bridge.tcp.port}`;
       io.out(`bridge: ${what}\n`);
       io.out(`bridge: ${at} (tcp: CBOR frames or JSON lines); groups ${(bridge.groups?.list() ?? []).map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ') || 'none'}\n`);
-      io.out(`bridge: try  picolink devices --bridge ${o.listen}:${bridge.udp.port}   or   echo '{"id":1,"q":"devices"}' | nc ${o.listen} ${bridge.tcp.port}\n`);
+      io.out(`bridge: try  picolink devices --bridge ${o.listen}:${bridge.udp.port}   or   echo '{"id":1,"q":"devices"}' | nc -N ${o.listen} ${bridge.tcp.port}\n`);
       await new Promise<void>((resolve) => {
         const done = (): void => {
           process.off('SIGINT', done);

@@ -22,7 +22,7 @@ test('npm start serves the simulated sensors on the bridge: a call by name, the 
     await new Promise((r) => setTimeout(r, 5));
   }
   assert.ok(port > 0, `the bridge printed its port: ${lines.join('\n')}`);
-  assert.match(lines.join('\n'), /nc 127\.0\.0\.1 \d+/);
+  assert.match(lines.join('\n'), /nc -N 127\.0\.0\.1 \d+/);
   const sock = connect(port, '127.0.0.1');
   const got: Record<string, unknown>[] = [];
   let buf = '';

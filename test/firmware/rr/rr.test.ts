@@ -1,6 +1,7 @@
 // Request-reply (firmware/rr) over the raw MAC on the simulated medium, with fault injection under
 // each station: golden bytes, the three protocols, the three semantics under loss, duplication,
-// reordering and delay, the bounded history, error replies, late replies and a server restart.
+// reordering and delay, the bounded history, error replies, late replies, a server restart and a
+// client restart (ids behind its old watermark: STALE, then ahead).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scheduler } from '../../../hal/sim/scheduler.ts';
@@ -55,6 +56,7 @@ interface Net {
   client: Rr;
   server: Rr;
   serverMac: RawMac;
+  clientMac: RawMac;
   runs: Map<number, number>;
 }
 
@@ -75,7 +77,7 @@ function net(faults: Partial<FaultOptions> = {}, cfg: Partial<RrConfig> = {}, se
     runs.set(a.tag, (runs.get(a.tag) ?? 0) + 1);
     server.reply(req, RR_OK, { y: a.x * 2, tag: a.tag });
   });
-  return { s, m, client, server, serverMac: sm, runs };
+  return { s, m, client, server, serverMac: sm, clientMac: cm, runs };
 }
 
 test('RR returns the result; R completes without a reply; RRA completes and empties the history', () => {
@@ -260,6 +262,32 @@ test('a server restarted without its history runs a retransmitted at-most-once r
   n.s.runAll();
   assert.is(runs, 2, 'executed a second time after the restart');
   assert.equal(got, [RR_OK, 'again']);
+});
+
+test('a client restarted with ids behind its old watermark is told (STALE) and calls again ahead: every call runs once', () => {
+  const n = net();
+  let tag = 0;
+  const results: [number, unknown][] = [];
+  let client = n.client;
+  const callSome = (c: Rr, k: number): void => {
+    for (let i = 0; i < k; i++) {
+      const t = ++tag;
+      n.s.after(i * 5_000, () => c.call(2, 1, { x: t, tag: t }, { proto: i % 2 ? PROTO_RRA : PROTO_RR }, (e, r) => results.push([e, r])));
+    }
+    n.s.runAll();
+  };
+  callSome(client, 4);
+  let resynced = 0;
+  for (let seed = 1; seed <= 24; seed++) {
+    // The client process restarts: a new endpoint at the same address, ids drawn afresh.
+    client = rr({ mac: n.clientMac, clock: n.s, rng: xoshiro(1000 + seed), config: RR_DEFAULTS });
+    callSome(client, 3);
+    resynced += client.stats.restarts;
+  }
+  assert.is(results.length, tag);
+  assert.ok(results.every(([e]) => e === RR_OK), `every call completed: ${JSON.stringify(results.filter(([e]) => e !== RR_OK))}`);
+  for (let t = 1; t <= tag; t++) assert.is(n.runs.get(t), 1, `call ${t} ran once`);
+  assert.ok(resynced >= 5, `some restarts drew ids behind the old watermark (${resynced}), so the case was met`);
 });
 
 test('call() refuses when too many calls are outstanding or the arguments do not fit', () => {

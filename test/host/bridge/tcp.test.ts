@@ -1,7 +1,8 @@
 // The bridge's TCP front (host/bridge/tcp.ts) on real sockets, over the device network of world.ts:
 // calls in length-prefixed CBOR frames and in JSON lines on the same port, byte strings as {"hex"} in
 // JSON, error replies for bad lines and a framing error that closes the stream, subscriptions to device
-// events and to group messages with their pushes, and the bound on connections.
+// events and to group messages with their pushes, the bound on connections, and a client that
+// half-closes after its requests (nc -N) getting its replies before the bridge closes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type Socket } from 'node:net';
@@ -92,6 +93,28 @@ test('frames and JSON lines on one port: calls by name and address, bytes as hex
     assert.is(w.ran.n, 2);
   } finally {
     f.sock.destroy();
+    l.sock.destroy();
+    await w.close();
+  }
+});
+
+test('a client that half-closes after its requests (nc -N) still gets every reply, then the bridge closes', async () => {
+  const w = await world();
+  const port = w.bridges[0].tcp.port;
+  const l = await open(port, true);
+  try {
+    l.send({ id: 1, to: 'kitchen', op: 1 });
+    l.send({ id: 2, to: 3, op: 2, args: { hex: '01' } });
+    l.send({ id: 3, q: 'devices' });
+    l.sock.end(); // half-close: nothing more from this side
+    await l.wait(byId(1));
+    await l.wait(byId(2));
+    await l.wait(byId(3));
+    const t0 = Date.now();
+    while (!l.closed && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(l.closed, 'the bridge closed its side once the replies were out');
+    assert.is(l.got.length, 3);
+  } finally {
     l.sock.destroy();
     await w.close();
   }
