@@ -37,6 +37,9 @@ export class BridgeError extends Error {
 /** Nothing answered in time. */
 export class BridgeUnreachable extends Error {}
 
+/** After a request timed out with nothing heard: how long a quick query waits to tell "no bridge" from "slow device", ms. */
+const PROBE_MS = 700;
+
 export interface BridgeClient {
   /** Send `fields` (id and token are added) and resolve with the reply's "ok" value. */
   request(fields: Record<string, unknown>): Promise<unknown>;
@@ -93,9 +96,26 @@ export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeC
         const ms = o.timeoutMs ?? 5000;
         const limit = setTimeout(() => {
           finish();
-          reject(new BridgeUnreachable(answered
-            ? `the bridge at ${host}:${port} did not answer request ${id} within ${ms} ms (it answered others): it may be overloaded; try again or raise --timeout`
-            : `no bridge answered at ${host}:${port} within ${ms} ms${refused ? ' (nothing listens there)' : ''}: start one (npm start, or picolink bridge), or give its address with --bridge host:port`));
+          if (answered || refused) {
+            reject(new BridgeUnreachable(answered
+              ? `the bridge at ${host}:${port} did not answer request ${id} within ${ms} ms (it answered others): the device may be slow or unreachable, or the bridge overloaded; try again or raise --timeout`
+              : `no bridge answered at ${host}:${port} within ${ms} ms (nothing listens there): start one (npm start, or picolink bridge), or give its address with --bridge host:port`));
+            return;
+          }
+          // Nothing came back: is the bridge there at all, and only the device slow? A quick query says.
+          const probe = nextId;
+          nextId = (nextId + 1) % 0x100000000;
+          const probeBytes = hostEncode(o.token === undefined ? { id: probe, q: 'groups' } : { id: probe, q: 'groups', token: o.token });
+          const done = (there: boolean): void => {
+            clearTimeout(wait);
+            waiting.delete(probe);
+            reject(new BridgeUnreachable(there
+              ? `the bridge at ${host}:${port} is running, but request ${id} had no answer within ${ms} ms: the device is slow or unreachable (the bridge tries it for about 8 s, then answers with a timeout error: raise --timeout to see it)`
+              : `no bridge answered at ${host}:${port} within ${ms} ms: start one (npm start, or picolink bridge), or give its address with --bridge host:port`));
+          };
+          const wait = setTimeout(() => done(false), PROBE_MS);
+          waiting.set(probe, (r) => done(r !== null));
+          sock.send(probeBytes, port, host, () => {});
         }, ms);
         send();
       });

@@ -59,7 +59,7 @@ function common(cmd: Command): Command {
   return cmd
     .addOption(new Option('--bridge <host:port>', 'where the bridge listens').default(process.env.PICOLINK_BRIDGE ?? `127.0.0.1:${BRIDGE_PORT}`))
     .addOption(new Option('--token <token>', 'the token the bridge asks for (when it listens beyond loopback)').default(process.env.PICOLINK_TOKEN))
-    .addOption(new Option('--timeout <duration>', 'give up after this long without an answer (500ms, 5s)').argParser(durationArg).default(5_000_000, '5s'))
+    .addOption(new Option('--timeout <duration>', 'give up after this long without an answer (500ms, 5s)').argParser(durationArg).default(10_000_000, '10s'))
     .addOption(new Option('--json', 'print the answer as JSON'))
     .addOption(new Option('--sim', 'no bridge running? start a simulated one for this command (a gateway with --sensors sensors, named sensor-1...)').conflicts('bridge'))
     .addOption(new Option('--sensors <n>', 'with --sim: sensors on the simulated radio, 1..32').argParser(intArg(1, 32)).default(2));

@@ -94,6 +94,10 @@ test('call and devices --sim: a simulated bridge of their own, nothing else runn
   const r = await cli('call', 'sensor-1', '1', '--sim', '--json');
   assert.is(r.code, 0, r.err);
   assert.ok(typeof (JSON.parse(r.out) as { ok: { t: number } }).ok.t === 'number', 'a reading');
+  // A device that does not answer, through a bridge that does: the message says which.
+  const slow = await cli('call', '9', '1', '--sim', '--timeout', '1s');
+  assert.is(slow.code, 1);
+  assert.match(slow.err, /the bridge at 127\.0\.0\.1:\d+ is running, but request \d+ had no answer within 1000 ms: the device is slow or unreachable/);
   const both = await cli('call', 'sensor-1', '1', '--sim', '--bridge', '10.0.0.1:1');
   assert.is(both.code, 2);
   assert.match(both.err, /'--sim' cannot be used with option '--bridge/);
