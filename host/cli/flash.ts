@@ -126,7 +126,9 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
         if (o.json) io.out(JSON.stringify({ ok: false, code: e.code, error: e.message, boardSaid: e.boardSaid }) + '\n');
         else {
           io.err(`picolink: flash failed: ${e.message}\n`);
-          if (e.boardSaid.trim()) io.err(`the board said: ${e.boardSaid.trim().split(/\r?\n/).slice(-6).join('\n  ')}\n`);
+          // Its last lines, as text: escape sequences and bytes that are not text left out.
+          const said = e.boardSaid.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\r\n\t]/g, '').trim();
+          if (said && e.code !== 'BUSY' && e.code !== 'WRONG_BAUD') io.err(`the board said: ${said.split(/\r?\n/).slice(-6).join('\n  ')}\n`);
         }
         ctx.exit(EXIT_FAILED);
         return;
@@ -141,7 +143,7 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
       io.out(`flash: ${r.bytes} B to ${r.target} on Espruino ${r.board.version} (${r.board.board}) by ${r.protocol} in ${(r.ms / 1000).toFixed(1)} s (${rate} kB/s), ${check}` +
         `${r.resends ? `, ${r.resends} resent` : ''}${r.attempts > 1 ? `, ${r.attempts} uploads` : ''}${r.console.xoffs ? `, ${r.console.xoffs} XOFF pauses` : ''}; ${r.started ? 'started' : 'not started'}\n`);
       // What the code printed as it started, when it is text (a gateway's first frames are not).
-      const said = r.boardSaid.trim();
+      const said = r.boardSaid.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/(^|\n)>\s*$/, '').trim();
       const text = said.replace(/[^\x20-\x7e\r\n\t]/g, '');
       if (said && text.length >= 0.9 * said.length) io.out(`the board said: ${text.split(/\r?\n/).slice(0, 6).join('\n  ')}\n`);
     });

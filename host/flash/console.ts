@@ -16,6 +16,7 @@
 // Host only (timers, strings).
 
 import type { Serial } from '../../hal/serial.ts';
+import { frameDecoder } from '../../hal/framing/cobs.ts';
 
 export const DLE = 0x10;
 export const SOH = 0x01;
@@ -41,6 +42,7 @@ export type FlashErrorCode =
   | 'REFUSED' // the board answered a packet with NAK
   | 'BOARD_ERROR' // the board printed another error
   | 'TIMEOUT' // the board stopped answering mid-way
+  | 'BUSY' // a picolink bundle holds the console (the board sends frames)
   | 'CLOSED'; // the port went away
 
 export class FlashError extends Error {
@@ -70,6 +72,9 @@ export interface ConsoleStats {
   acks: number;
   naks: number;
 }
+
+/** Raw bytes prompt() keeps to recognise a picolink bundle's frames. */
+const TAP_MAX = 4096;
 
 /** Text kept from the board, characters: enough for any answer and error, bounded. */
 const KEEP_CHARS = 64 * 1024;
@@ -147,6 +152,7 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
   let pausedAt = -1; // performance.now() of the XOFF in force, or -1
   let seq = 0;
   let detached = false;
+  let tap: number[] | null = null; // raw bytes while prompt() runs, for telling frames from noise
   const waiters = new Set<Waiter>();
   let drained: (() => void) | null = null;
 
@@ -158,6 +164,7 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
     if (detached) return;
     if (o.onRx) o.onRx(bytes.slice(0, len));
     stats.bytesIn += len;
+    if (tap) for (let i = 0; i < len && tap.length < TAP_MAX; i++) tap.push(bytes[i]);
     let s = '';
     for (let i = 0; i < len; i++) {
       const b = bytes[i];
@@ -260,6 +267,7 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
   async function prompt(po: { waitMs?: number } = {}): Promise<void> {
     const waitMs = po.waitMs ?? 600;
     const start = total;
+    tap = [];
     const inBefore = stats.bytesIn;
     const atPrompt = (): true | undefined => {
       const t = sinceMark(start).replace(/\s+$/, '');
@@ -273,6 +281,7 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
         await until(() => (total > m ? atPrompt() : undefined), waitMs, () => new Error('no prompt'));
         // Let the rest of a burst (a banner, a second prompt) arrive before the first command.
         await settle(60, 400);
+        tap = null;
         return;
       } catch {
         // next step
@@ -280,6 +289,15 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
     }
     const got = stats.bytesIn - inBefore;
     const said = sinceMark(start);
+    // A board running a picolink bundle that took its console over sends frames (COBS, CRC-16).
+    let frames = 0;
+    const dec = frameDecoder(512, () => { frames++; });
+    const raw = Uint8Array.from(tap ?? []);
+    tap = null;
+    dec.push(raw, raw.length);
+    if (frames > 0) {
+      throw new FlashError('BUSY', `the board sends picolink frames (${frames} in ${got} bytes), not a prompt: a picolink bundle runs and holds its console. Restart it without its saved code (on an Espruino board: hold BTN1 while you reset or plug it in; a virtual board: start it with an empty --storage directory), then flash at once`, said);
+    }
     if (got === 0) {
       throw new FlashError('NO_ANSWER', 'the board did not answer at all (newline, then Ctrl-C twice): check that the port is the board\'s (picolink ports), that it is powered, and that its console is on this port (a bundle that took the console over, such as a gateway, gives it back after a reset: press the reset button, or power-cycle it, and flash at once)');
     }

@@ -15,6 +15,7 @@ import type { NodeSerial } from '../../../hal/node/serial.ts';
 import { BOOT_FILE, FlashError, byteLiteral, checkStorageName, flash, hasPackets, packetLength, parseVersion } from '../../../host/flash/flash.ts';
 import type { FlashOptions, FlashResult } from '../../../host/flash/flash.ts';
 import { virtualEspruino } from '../../../host/sim/espruino-repl.ts';
+import { virtualGateway } from '../../../host/sim/virtual-gateway.ts';
 import type { VirtualEspruino, VirtualEspruinoOptions } from '../../../host/sim/espruino-repl.ts';
 
 const SOCAT = hasSocat();
@@ -194,7 +195,7 @@ ptyTest('the same slow board, flow control ignored: its input buffer overflows',
   }
 });
 
-ptyTest('no prompt: a silent port, a wrong baud rate, something that is not Espruino', async () => {
+ptyTest('no prompt: a silent port, a wrong baud rate, a picolink bundle holding the line, something that is not Espruino', async () => {
   let r = await rig({ silent: true });
   try {
     const e = failed(await run(r, BUNDLE), 'NO_ANSWER');
@@ -208,6 +209,22 @@ ptyTest('no prompt: a silent port, a wrong baud rate, something that is not Espr
     assert.match(e.message, /--baud/);
   } finally {
     await r.close();
+  }
+  // A board whose picolink gateway bundle already runs and holds the line: it sends frames.
+  {
+    const pty = await ptyPair();
+    const host = await openSerial(pty.a, { baud: BAUD, pace: true });
+    const gw = await virtualGateway({ port: pty.b, baud: BAUD, sensors: 1, periodUs: 100_000 });
+    try {
+      const e = await flash(host, BUNDLE, { commandTimeoutMs: 1000 }).then(() => null, (x: FlashError) => x);
+      assert.ok(e instanceof FlashError);
+      assert.is(e!.code, 'BUSY');
+      assert.match(e!.message, /picolink frames .* hold BTN1/);
+    } finally {
+      await host.close();
+      await gw.stop();
+      await pty.close();
+    }
   }
   // A device that chatters but has no REPL.
   const pty = await ptyPair();
