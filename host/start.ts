@@ -243,4 +243,11 @@ function isProgram(): boolean {
   }
 }
 
-if (isProgram()) await main();
+if (isProgram()) {
+  // `npm start -- --trace | head`: the reader went away; stop quietly, as a shell pipeline expects.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+  await main();
+}

@@ -8,7 +8,8 @@
 // reaches the sink in one write() as a fresh array the sink may keep (stream sinks hold on to it).
 // Records are appended in the order frames are seen, which across several links sharing one writer is
 // virtual-time order in the simulator; Wireshark does not require sorted timestamps.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Clock } from '../clock.ts';
 import type { Link, Medium, ReceiveFn, RxInfo } from '../link.ts';
 
@@ -101,8 +102,12 @@ export interface FileSink extends PcapSink {
   close(): void;
 }
 
-/** A sink writing synchronously to a file (created or truncated), so a crash loses no earlier record. */
+/**
+ * A sink writing synchronously to a file (created or truncated, its directory created if missing), so
+ * a crash loses no earlier record.
+ */
 export function fileSink(path: string): FileSink {
+  mkdirSync(dirname(path), { recursive: true });
   let fd: number | null = openSync(path, 'w');
   return {
     write(bytes: Uint8Array): void {

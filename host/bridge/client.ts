@@ -30,7 +30,9 @@ export interface BridgeClientOptions {
 /** The bridge answered with an error: code and message as it sent them. */
 export class BridgeError extends Error {
   constructor(readonly code: number, readonly detail: string) {
-    super(`${BR_ERROR_NAMES[code] ?? RR_ERROR_NAMES[code] ?? `error ${code}`}: ${detail}`);
+    const name = BR_ERROR_NAMES[code] ?? RR_ERROR_NAMES[code] ?? `error ${code}`;
+    // The detail often is the name itself ("timeout: timeout"): say it once.
+    super(detail && detail !== name ? `${name}: ${detail}` : name);
   }
 }
 

@@ -70,7 +70,7 @@ async function simBridge(sensors: number): Promise<{ host: string; port: number;
   const g = await startSimGateway({ sensors });
   const clock = realClock();
   try {
-    const b = await startBridge({ mac: g.mac, clock, rng: xoshiro(Date.now() >>> 0), udpPort: 0, tcpPort: 0, names: simNames(g.net.sensorIds) });
+    const b = await startBridge({ mac: g.mac, clock, rng: xoshiro(Date.now() >>> 0), udpPort: 0, tcpPort: 0, groups: [1], names: simNames(g.net.sensorIds) });
     return { host: '127.0.0.1', port: b.udp.port, stop: async () => { await b.close(); g.stop(); clock.close(); } };
   } catch (e) {
     g.stop();

@@ -125,10 +125,14 @@ const USAGE = 'usage: virtual-gateway --port <serial port> [--sensors N] [--seed
 async function main(): Promise<void> {
   let v;
   try {
-    v = parseArgs({ options: { port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' }, storage: { type: 'string' }, 'sensor-bundle': { type: 'string' }, conversation: { type: 'boolean' } } }).values;
+    v = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, port: { type: 'string' }, baud: { type: 'string', default: '115200' }, seed: { type: 'string', default: '1' }, sensors: { type: 'string', default: '2' }, bundle: { type: 'string' }, storage: { type: 'string' }, 'sensor-bundle': { type: 'string' }, conversation: { type: 'boolean' } } }).values;
   } catch (e) {
     process.stderr.write(`virtual-gateway: ${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);
+  }
+  if (v.help) {
+    process.stdout.write(`${USAGE}\nA virtual gateway board on a serial port (one end of a socat pseudo-terminal pair): with --bundle or\nnothing it runs the gateway at once; with --storage DIR it starts as an Espruino console for picolink flash.\n`);
+    process.exit(0);
   }
   if (!v.port) {
     process.stderr.write(`virtual-gateway: --port is required: the serial port (a pseudo-terminal end) for the gateway's line\n${USAGE}\n`);
