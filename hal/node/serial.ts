@@ -161,7 +161,7 @@ export function explainOpenError(path: string, baud: number, err: Error): Error 
   let msg: string;
   if (/No such file or directory|ENOENT/i.test(m)) {
     msg = `serial: no such port ${path}. Check the path and that the device is plugged in; ` +
-      'SerialPort.list() (or ls /dev/tty* on Linux, /dev/cu.* on macOS) shows the ports there are.';
+      'picolink ports (or ls /dev/tty* on Linux, /dev/cu.* on macOS) shows the ports there are.';
   } else if (/Cannot lock port|Resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(m)) {
     msg = `serial: ${path} is busy: another program has it open (a serial monitor, screen, minicom, ` +
       'ModemManager, another picolink). Close that program and try again.';

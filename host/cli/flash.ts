@@ -71,8 +71,8 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
       if (o.save && o.to.to !== 'ram') usageError(cmd, '--save goes with --to ram (Storage uploads survive a reset anyway)');
       const bundles = (await bundleList()).map((b) => b.name);
       if (o.board && !bundles.includes(o.board)) usageError(cmd, `no board or bundle named ${o.board}; there are ${bundles.join(', ')}`);
-      let code: Uint8Array;
-      let what: string;
+      let code: Uint8Array | null = null;
+      let what = '';
       if (o.bundle) {
         try {
           code = new Uint8Array(readFileSync(o.bundle));
@@ -80,17 +80,8 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
           usageError(cmd, `cannot read --bundle ${o.bundle} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         }
         what = o.bundle;
-      } else {
-        try {
-          const b = await buildBoard(o.board!);
-          code = new Uint8Array(readFileSync(b.file));
-          what = `${o.board} (${b.file})`;
-        } catch (e) {
-          io.err(`picolink: building ${o.board} failed: ${(e as Error).message}\n`);
-          ctx.exit(EXIT_FAILED);
-          return;
-        }
       }
+      // The port before a build: a wrong path fails at once.
       let serial;
       try {
         serial = await openSerial(o.port, { baud: o.baud, pace: o.port.startsWith('/dev/pts/') });
@@ -98,6 +89,18 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
         io.err(`picolink: ${(e as Error).message}\n`);
         ctx.exit(EXIT_FAILED);
         return;
+      }
+      if (!code) {
+        try {
+          const b = await buildBoard(o.board!);
+          code = new Uint8Array(readFileSync(b.file));
+          what = `${o.board} (${b.file})`;
+        } catch (e) {
+          await serial.close();
+          io.err(`picolink: building ${o.board} failed: ${(e as Error).message}\n`);
+          ctx.exit(EXIT_FAILED);
+          return;
+        }
       }
       const tty = !o.json && process.stderr.isTTY === true;
       const t0 = performance.now();
