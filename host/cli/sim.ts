@@ -9,6 +9,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { CONV_DEFAULT_LIMIT_US, CONV_LIMITS, conversation, traceLine } from '../sim/conversation.ts';
+import { fileSink, pcapWriter } from '../../hal/mw/pcap.ts';
+import type { FileSink } from '../../hal/mw/pcap.ts';
 import type { ConversationSummary } from '../sim/conversation.ts';
 import { startDemo } from '../start.ts';
 import { durationArg, fractionArg, intArg, seedArg, speedArg } from './args.ts';
@@ -82,6 +84,7 @@ export function registerSim(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--seed <s>', 'random seed, 0..4294967295: the same seed gives the same trace, byte for byte').argParser(seedArg).default(1))
     .addOption(new Option('--for <duration>', 'virtual time limit (500ms, 5s, 2m): the run stops there if not every host has committed everything').argParser(durationArg).default(CONV_DEFAULT_LIMIT_US, '10m'))
     .addOption(new Option('--trace <file>', 'write the trace (JSON lines: send, deliver, commit) to file, or - for standard output'))
+    .addOption(new Option('--pcap <file>', 'capture every Psync message each host sends and receives (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addOption(new Option('--json', 'print the summary as one JSON object'))
     .addHelpText('after', `
 Trace lines, in the order things happened (t in virtual µs):
@@ -91,10 +94,19 @@ Trace lines, in the order things happened (t in virtual µs):
 Nodes are the hosts' addresses 1..N; a mid is <node>:<n> for that node's n-th data message. ACKs and
 other control messages are not the application's and are left out. Without --trace, or with a file,
 a summary is printed; with --trace - standard output holds the trace alone. Exit 1 when a check fails.`)
-    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; json?: boolean }) => {
+    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean }) => {
       if (o.trace === '-' && o.json) usageError(conv, '--json and --trace - both write to standard output: give --trace a file name, or leave out --json');
       const file = o.trace !== undefined && o.trace !== '-' ? lineFile(conv, o.trace) : null;
-      const r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for });
+      let sink: FileSink | null = null;
+      if (o.pcap) {
+        try {
+          sink = fileSink(o.pcap);
+        } catch (e) {
+          usageError(conv, `cannot write ${o.pcap} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a file in a directory you can write`);
+        }
+      }
+      const r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined });
+      sink?.close();
       if (file) {
         for (const e of r.events) file.line(traceLine(e));
         file.close();
@@ -103,7 +115,7 @@ a summary is printed; with --trace - standard output holds the trace alone. Exit
       }
       const s = r.summary;
       if (o.json) io.out(JSON.stringify(s) + '\n');
-      else if (o.trace !== '-') io.out(summaryText(s) + (file ? `\ntrace: ${r.events.length} lines written to ${o.trace}` : '') + '\n');
+      else if (o.trace !== '-') io.out(summaryText(s) + (file ? `\ntrace: ${r.events.length} lines written to ${o.trace}` : '') + (o.pcap ? `\ncapture written to ${o.pcap}` : '') + '\n');
       const failed = s.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
         for (const c of failed) io.err(`picolink: check failed: ${c.name}: ${c.detail}\n`);

@@ -36,6 +36,10 @@ import { faulty } from '../../hal/mw/faulty.ts';
 import { xoshiro, below } from '../../hal/prng.ts';
 import type { Station } from '../../hal/sim/medium.ts';
 import { rawMac } from '../../firmware/mac/raw.ts';
+import type { Mac } from '../../firmware/mac/mac.ts';
+import type { Clock } from '../../hal/clock.ts';
+import { CAP_MEDIUM, CAP_PROTO, captureRecord } from '../../hal/mw/pcap.ts';
+import type { PcapWriter } from '../../hal/mw/pcap.ts';
 import { PSYNC_DEFAULTS, PS_OK, midSender, psync } from '../../firmware/psync/psync.ts';
 import type { Psync } from '../../firmware/psync/psync.ts';
 import { LIB_DEFAULTS, psyncLib } from '../../firmware/psync/library.ts';
@@ -58,6 +62,32 @@ export interface ConversationOptions {
   seed: number;
   /** Virtual time limit, µs. Default 10 minutes: a run that stalls costs little to simulate that far. */
   limitUs?: number;
+  /**
+   * Capture every Psync message each host sends and receives (after the fault injector: what its
+   * endpoint saw), as proto PSYNC records stamped with virtual time; station = the host's address.
+   */
+  pcap?: PcapWriter;
+}
+
+/** `mac` with what it sends and receives recorded as Psync messages (proto 5) by `station`. */
+function capturedMac(mac: Mac, w: PcapWriter, clock: Clock, station: number): Mac {
+  return {
+    caps: mac.caps,
+    addr: mac.addr,
+    send(dst, p, len) {
+      const r = mac.send(dst, p, len);
+      captureRecord(w, clock.now(), true, station, CAP_PROTO.PSYNC, CAP_MEDIUM.radio, p, len);
+      return r;
+    },
+    onReceive(fn) {
+      mac.onReceive(fn === null ? null : (p, len, info) => {
+        captureRecord(w, clock.now(), false, station, CAP_PROTO.PSYNC, CAP_MEDIUM.radio, p, len);
+        fn(p, len, info);
+      });
+    },
+    onSent: (fn) => mac.onSent(fn),
+    queued: () => mac.queued(),
+  };
 }
 
 export type TraceEvent =
@@ -308,7 +338,8 @@ export function conversation(o: ConversationOptions): ConversationRun {
   for (let i = 1; i <= n; i++) {
     const station = m.station({ id: i });
     const link = faulty(station.link, { clock: s, rng: faultRng, dropPct: o.loss * 100, dupPct: dup * 100, reorderPct: reorder * 100, jitterUs: 2_000 });
-    const mac = rawMac(link, i, 16);
+    const raw = rawMac(link, i, 16);
+    const mac = o.pcap ? capturedMac(raw, o.pcap, s, i) : raw;
     const ep = psync({ mac, clock: s, rng: sub(), config });
     const lib = psyncLib({ ps: ep, addr: i, clock: s, rng: sub(), config: lconfig });
     const h: Host = { id: String(i), addr: i, ep, lib, station, conv: -1, sent: 0, ownCommitted: 0, view: viewOf(ids) };

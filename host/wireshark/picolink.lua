@@ -1,7 +1,8 @@
 -- Wireshark dissector for picolink captures: the 8-byte capture pseudo-header that hal/mw/pcap.ts puts
 -- before every frame (libpcap LINKTYPE_USER0, Wireshark encapsulation USER0), the telemetry frame, the
 -- CSMA/CA MAC frames (firmware/mac/csma/frame.ts), the piconet packets (firmware/mac/piconet/frame.ts) and
--- the request-reply messages (firmware/rr/frame.ts) and device group messages (firmware/services/group.ts). A MAC payload may lead with a service byte, numbered
+-- the request-reply messages (firmware/rr/frame.ts), Psync messages (firmware/psync/frame.ts) and device
+-- group messages (firmware/services/group.ts). A MAC payload may lead with a service byte, numbered
 -- as the pseudo-header's PROTO field, naming the protocol of the rest.
 -- Payloads go through the "picolink.proto" dissector table, so each protocol registers by its number.
 -- Telemetry readings are a CBOR map (RFC 8949), handed to Wireshark's own CBOR dissector.
@@ -379,6 +380,115 @@ function group.dissector(tvb, pinfo, tree)
 end
 
 proto_table:add(6, group)
+
+-- Psync messages (firmware/psync/frame.ts), proto and service 5: a kind byte (bits 0-1 type SC, AN,
+-- RTX, RS; bit 2 RESENT; bits 3-5 participant index; bit 6 RTX: a message is named / RS: an answer),
+-- the conversation id (initiator address u16, sequence u16), then by type:
+--   SC: n u8, the addresses of participants 1..n-1 (u16 each), data;
+--   AN: seq u16, a predecessor mask u8 and a u16 sequence number for each set bit, data (none: an ACK);
+--   RTX and RS: seq u16, a frontier mask u8 and a u16 sequence number for each set bit.
+local psync = Proto("picolink.psync", "picolink Psync")
+local PS_TYPES = { [0] = "SC", [1] = "AN", [2] = "RTX", [3] = "RS" }
+local pf = {
+    kind = ProtoField.uint8("picolink.psync.kind", "Kind", base.HEX),
+    type = ProtoField.uint8("picolink.psync.type", "Type", base.DEC, PS_TYPES, 0x03),
+    resent = ProtoField.bool("picolink.psync.resent", "Resent", 8, nil, 0x04),
+    index = ProtoField.uint8("picolink.psync.index", "Participant index", base.DEC, nil, 0x38),
+    named = ProtoField.bool("picolink.psync.named", "Names a message / answer", 8, nil, 0x40),
+    cid_addr = ProtoField.uint16("picolink.psync.cid.addr", "Conversation: initiator", base.DEC),
+    cid_seq = ProtoField.uint16("picolink.psync.cid.seq", "Conversation: number", base.DEC),
+    n = ProtoField.uint8("picolink.psync.n", "Participants", base.DEC),
+    pid = ProtoField.uint16("picolink.psync.pid", "Participant", base.DEC),
+    seq = ProtoField.uint16("picolink.psync.seq", "Sequence", base.DEC),
+    mask = ProtoField.uint8("picolink.psync.mask", "Participants named", base.HEX),
+    pseq = ProtoField.uint16("picolink.psync.pseq", "Their sequence", base.DEC),
+    data = ProtoField.bytes("picolink.psync.data", "Data"),
+}
+psync.fields = { pf.kind, pf.type, pf.resent, pf.index, pf.named, pf.cid_addr, pf.cid_seq, pf.n, pf.pid, pf.seq, pf.mask, pf.pseq, pf.data }
+local pe = {
+    short = ProtoExpert.new("picolink.psync.short", "Psync message shorter than its header",
+        expert.group.MALFORMED, expert.severity.ERROR),
+    version = ProtoExpert.new("picolink.psync.version", "Psync kind byte with its reserved bit set",
+        expert.group.MALFORMED, expert.severity.WARN),
+}
+psync.experts = { pe.short, pe.version }
+
+local function psync_short(t, pinfo, avail)
+    t:add_proto_expert_info(pe.short)
+    pinfo.cols.info:append(" [malformed: short]")
+    return avail
+end
+
+function psync.dissector(tvb, pinfo, tree)
+    local avail = tvb:len()
+    pinfo.cols.protocol = "picolink-psync"
+    local t = tree:add(psync, tvb())
+    if avail < 5 then return psync_short(t, pinfo, avail) end
+    local k = tvb(0, 1):uint()
+    local kt = t:add(pf.kind, tvb(0, 1))
+    kt:add(pf.type, tvb(0, 1))
+    kt:add(pf.resent, tvb(0, 1))
+    kt:add(pf.index, tvb(0, 1))
+    kt:add(pf.named, tvb(0, 1))
+    if bit.band(k, 0x80) ~= 0 then kt:add_proto_expert_info(pe.version) end
+    local ty = bit.band(k, 3)
+    local idx = bit.rshift(bit.band(k, 0x38), 3)
+    t:add(pf.cid_addr, tvb(1, 2))
+    t:add(pf.cid_seq, tvb(3, 2))
+    local cid = string.format("%d:%d", tvb(1, 2):uint(), tvb(3, 2):uint())
+    local desc
+    local off
+    if ty == 0 then
+        if avail < 6 then return psync_short(t, pinfo, avail) end
+        local n = tvb(5, 1):uint()
+        t:add(pf.n, tvb(5, 1))
+        off = 6
+        local pids = {}
+        for _ = 1, n - 1 do
+            if off + 2 > avail then return psync_short(t, pinfo, avail) end
+            t:add(pf.pid, tvb(off, 2))
+            pids[#pids + 1] = tostring(tvb(off, 2):uint())
+            off = off + 2
+        end
+        desc = string.format("SC conv %s, %d participants (%s)", cid, n, table.concat(pids, ","))
+    else
+        if avail < 8 then return psync_short(t, pinfo, avail) end
+        local seq = tvb(5, 2):uint()
+        t:add(pf.seq, tvb(5, 2))
+        local mask = tvb(7, 1):uint()
+        t:add(pf.mask, tvb(7, 1))
+        off = 8
+        local named = {}
+        for i = 0, 7 do
+            if bit.band(mask, bit.lshift(1, i)) ~= 0 then
+                if off + 2 > avail then return psync_short(t, pinfo, avail) end
+                t:add(pf.pseq, tvb(off, 2)):append_text(string.format(" (participant %d)", i))
+                named[#named + 1] = string.format("%d:%d", i, tvb(off, 2):uint())
+                off = off + 2
+            end
+        end
+        if ty == 1 then
+            desc = string.format("AN conv %s from #%d seq %d after [%s]", cid, idx, seq, table.concat(named, " "))
+        else
+            desc = string.format("%s conv %s #%d seq %d, frontier [%s]", PS_TYPES[ty], cid, idx, seq, table.concat(named, " "))
+        end
+    end
+    if bit.band(k, 0x04) ~= 0 then desc = desc .. " RESENT" end
+    local n = avail - off
+    if ty <= 1 then
+        if n > 0 then
+            t:add(pf.data, tvb(off, n))
+            desc = desc .. string.format(", %d data bytes", n)
+        elseif ty == 1 then
+            desc = desc .. ", ACK"
+        end
+    end
+    t:append_text(": " .. desc)
+    pinfo.cols.info:append(" " .. desc)
+    return avail
+end
+
+proto_table:add(5, psync)
 
 -- A MAC payload (CSMA DATA, piconet ACL) may start with a service byte (firmware/mac/ports.ts) numbered as
 -- the pseudo-header's PROTO field: 1 telemetry, 4 rr, ...; 0 is an application's own bytes. When the first
