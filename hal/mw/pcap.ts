@@ -36,8 +36,11 @@ export const CAP_FLAG_SENT = 0x01;
 /** Longest frame a record can carry: the snap length less the pseudo-header. */
 export const CAP_MAX_FRAME = PCAP_SNAPLEN - CAP.HDR;
 
-/** PROTO field: what the frame carries. New protocols take the next free number here and in the dissector. */
-/** PSYNC records hold one Psync message (firmware/psync/frame.ts) without a MAC header, as `sim conversation --pcap` writes them. */
+/**
+ * PROTO field: what the frame carries. New protocols take the next free number here and in the
+ * dissector. PSYNC records hold one Psync message (firmware/psync/frame.ts) without a MAC header, as
+ * `sim conversation --pcap` writes them.
+ */
 export const CAP_PROTO = { RAW: 0, TELEMETRY: 1, CSMA: 2, PICONET: 3, RR: 4, PSYNC: 5, GROUP: 6, TUNNEL: 7 } as const;
 /** MEDIUM field numbers, keyed by the Link contract's medium names. */
 export const CAP_MEDIUM: { readonly [M in Medium]: number } = { radio: 0, serial: 1, wired: 2, ip: 3 };
