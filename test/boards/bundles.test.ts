@@ -102,24 +102,26 @@ test('the minified sim bundle runs the demo exactly as the source does (same tra
   assert.is(a.summary().traceSha256, b.summary().traceSha256);
 });
 
+/** Four OP_COUNT calls from a host through a tunnel gateway to two sensors: their outcomes. */
+function tunnelCalls(create?: (e: SimEnv) => SimDevice, createSensor?: (e: SimEnv) => SimDevice): unknown[] {
+  const sched = scheduler();
+  const line = wire(sched, { baud: 115_200 });
+  const n = tunnelNet({ seed: 4, serial: line.a, sched, create, createSensor });
+  const mac = tunnelMac(framedLink(line.b, { mtu: 64, clock: sched }));
+  mac.hello();
+  sched.runUntil(50_000);
+  const r = rr({ mac: macPorts(mac).port(SVC_RR), clock: sched, rng: xoshiro(1) });
+  const got: unknown[] = [];
+  for (let i = 0; i < 4; i++) sched.after(100_000 * i, () => r.call(n.sensorIds[i % 2], OP_COUNT, null, { proto: PROTO_RRA }, (e, v) => got.push([e, v])));
+  sched.runUntil(3_000_000);
+  return got;
+}
+
 test('the minified sim bundle\'s tunnel gateway serves a host as the source does', () => {
   const picolink = new Function(`${built.sim!.code}\nreturn picolink;`)() as { create: (e: SimEnv) => SimDevice };
-  const counts: unknown[][] = [];
-  for (const create of [picolink.create, undefined]) {
-    const sched = scheduler();
-    const line = wire(sched, { baud: 115_200 });
-    const n = tunnelNet({ seed: 4, serial: line.a, sched, create });
-    const mac = tunnelMac(framedLink(line.b, { mtu: 64, clock: sched }));
-    mac.hello();
-    sched.runUntil(50_000);
-    const r = rr({ mac: macPorts(mac).port(SVC_RR), clock: sched, rng: xoshiro(1) });
-    const got: unknown[] = [];
-    for (let i = 0; i < 4; i++) sched.after(100_000 * i, () => r.call(n.sensorIds[i % 2], OP_COUNT, null, { proto: PROTO_RRA }, (e, v) => got.push([e, v])));
-    sched.runUntil(3_000_000);
-    counts.push(got);
-  }
-  assert.equal(counts[0], [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
-  assert.equal(counts[0], counts[1]);
+  const fromBundle = tunnelCalls(picolink.create);
+  assert.equal(fromBundle, [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
+  assert.equal(fromBundle, tunnelCalls());
 });
 
 test('role bundles: a tunnel gateway and sensors each from their own bundle serve a host as the sources do', () => {
@@ -128,22 +130,9 @@ test('role bundles: a tunnel gateway and sensors each from their own bundle serv
   const sensor = load('sim-sensor');
   assert.ok(built['sim-gateway']!.code.length * 4 < built.sim!.code.length, 'the gateway bundle carries a fraction of the code');
   assert.not.ok(built['sim-gateway']!.code.includes('cannot open the conversation'), 'no Psync in the gateway bundle');
-  const counts: unknown[][] = [];
-  for (const [create, createSensor] of [[gw, sensor], [undefined, undefined]] as const) {
-    const sched = scheduler();
-    const line = wire(sched, { baud: 115_200 });
-    const n = tunnelNet({ seed: 4, serial: line.a, sched, create, createSensor });
-    const mac = tunnelMac(framedLink(line.b, { mtu: 64, clock: sched }));
-    mac.hello();
-    sched.runUntil(50_000);
-    const r = rr({ mac: macPorts(mac).port(SVC_RR), clock: sched, rng: xoshiro(1) });
-    const got: unknown[] = [];
-    for (let i = 0; i < 4; i++) sched.after(100_000 * i, () => r.call(n.sensorIds[i % 2], OP_COUNT, null, { proto: PROTO_RRA }, (e, v) => got.push([e, v])));
-    sched.runUntil(3_000_000);
-    counts.push(got);
-  }
-  assert.equal(counts[0], [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
-  assert.equal(counts[0], counts[1]);
+  const fromBundles = tunnelCalls(gw, sensor);
+  assert.equal(fromBundles, [[RR_OK, 1], [RR_OK, 1], [RR_OK, 2], [RR_OK, 2]]);
+  assert.equal(fromBundles, tunnelCalls());
   // A role left out of a bundle is refused by name, not run half-built.
   const sched = scheduler();
   const line = wire(sched, { baud: 115_200 });

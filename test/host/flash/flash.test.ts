@@ -27,10 +27,10 @@ const BAUD = 460_800;
 
 interface Rig { host: NodeSerial; board: VirtualEspruino; boardPort: NodeSerial; close(): Promise<void> }
 
-async function rig(bo: VirtualEspruinoOptions = {}): Promise<Rig> {
+async function rig(bo: VirtualEspruinoOptions = {}, baud = BAUD): Promise<Rig> {
   const pty = await ptyPair();
-  const host = await openSerial(pty.a, { baud: BAUD, pace: true });
-  const boardPort = await openSerial(pty.b, { baud: BAUD, pace: true });
+  const host = await openSerial(pty.a, { baud, pace: true });
+  const boardPort = await openSerial(pty.b, { baud, pace: true });
   const board = virtualEspruino(boardPort, { packetTimeoutMs: 400, ...bo });
   return {
     host, board, boardPort,
@@ -172,7 +172,10 @@ for (const version of ['2v25', '2v24']) {
 
 for (const version of ['2v25', '2v24']) {
   ptyTest(`${version}: a slow board's XOFF pauses the upload and nothing is lost`, async () => {
-    const r = await rig({ version, bytesPerMs: 4 });
+    // A board taking 1 byte/ms from a line bringing 11.5: its 1 024-byte buffer reaches XOFF (3/4) within
+    // a chunk, and the quarter left above it is 22 ms of the line, room for a host that takes a while
+    // to hear the XOFF on a loaded machine.
+    const r = await rig({ version, bytesPerMs: 1, packetTimeoutMs: 5000 }, 115_200);
     try {
       const res = ok(await run(r, BUNDLE.subarray(0, 3000), { chunkBytes: 1024 }));
       assert.ok(r.board.stats.xoffs > 0 && res.console.xoffs > 0, 'the board said XOFF and the flasher heard it');
@@ -186,7 +189,7 @@ for (const version of ['2v25', '2v24']) {
 }
 
 ptyTest('the same slow board, flow control ignored: its input buffer overflows', async () => {
-  const r = await rig({ version: '2v24', bytesPerMs: 4 });
+  const r = await rig({ version: '2v24', bytesPerMs: 1 }, 115_200);
   try {
     await run(r, BUNDLE.subarray(0, 3000), { chunkBytes: 1024, flowControl: false, chunkTries: 1, retries: 0 });
     assert.ok(r.board.stats.overflow > 0, 'without XOFF the board loses bytes (so the test above tests something)');
