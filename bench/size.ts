@@ -14,7 +14,11 @@ import { findEspruino } from '../host/sim/espruino-linux.ts';
 import { boardConfig, boardFiles } from '../rollup.config.js';
 
 
-function jsvarsOf(bin: string, code: string, after: string): number | null {
+/**
+ * JsVars `code` (a bundle) occupies on the interpreter `bin` once loaded and `after` has run
+ * (process.memory().usage after minus before), or null when it did not load. Shared with footprint.ts.
+ */
+export function jsvarsOf(bin: string, code: string, after: string): number | null {
   const dir = mkdtempSync(join(tmpdir(), 'picolink-size-'));
   const file = join(dir, 'b.js');
   // Wrap in a function so the bundle's autostart (real boards) cannot reach hardware: only loading counts.

@@ -10,6 +10,7 @@ const cases: [string, string[]][] = [
   ['cbor', ['--ms=20', '--rounds=1']],
   ['framing', ['--quick']],
   ['size', []],
+  ['footprint', []],
   ['csma', ['--quick']],
   ['csma-hidden', ['--quick']],
   ['piconet', ['--quick']],
@@ -31,5 +32,17 @@ for (const [name, args] of cases) {
     assert.ok(Number.isFinite(r.headline.ratio) && r.headline.ratio > 0, `headline ${r.headline.ratio}`);
   });
 }
+
+test('bench footprint --json has the shape the boards issue asks for, one entry per bundle', async () => {
+  const mod = await import('../../bench/footprint.ts');
+  const r = await mod.bench();
+  const j = r.json as { bundles: Record<string, unknown>[] };
+  const names = j.bundles.map((b) => b.board);
+  for (const n of ['pico', 'sim', 'sim-sensor', 'sim-gateway']) assert.ok(names.includes(n), n);
+  for (const b of j.bundles) {
+    assert.equal(Object.keys(b).sort(), ['board', 'boardJsvars', 'budget', 'bytes', 'gzipBytes', 'jsvars', 'jsvarsCreated', 'role']);
+    assert.ok((b.gzipBytes as number) < (b.bytes as number) && (b.bytes as number) <= (b.budget as number));
+  }
+});
 
 test.run();

@@ -1,0 +1,85 @@
+// Footprint of every board bundle (issue "Boards and runtimes", Measure): each board's bundles, its
+// main one and its role bundles (boards/<board>.ts `bundles`), minified and gzipped against the byte
+// budget, and, where an Espruino interpreter is named by ESPRUINO (or `espruino` is on PATH), the
+// JsVars resident after loading the bundle (process.memory().usage before and after, on Espruino's
+// Linux build), and after create() of the bundle's role with stand-in drivers (a link that takes every
+// frame, a clock that never fires): the tables a device allocates at creation count there. For a
+// board with JsVars (a real one), the share of them left to the application after creation.
+// Targets (the issue's): a full node (CSMA/CA, request-reply, Psync: sim-sensor) at most 12 KB
+// minified; a piconet slave with request-reply at most 6 KB (no such bundle yet: reported as missing);
+// resident at most 800 JsVars for the full node. Headline: the full node's bytes over its 12 KB target.
+// --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","boardJsvars"}]}.
+import { gzipSync } from 'node:zlib';
+import { rollup } from 'rollup';
+import type { BenchResult, BenchRow } from './run.ts';
+import { jsvarsOf } from './size.ts';
+import { findEspruino } from '../host/sim/espruino-linux.ts';
+import { boardBundles, boardConfig, boardFiles } from '../rollup.config.js';
+
+/** The issue's targets. */
+const FULL_NODE_BYTES = 12 * 1024;
+const SLAVE_BYTES = 6 * 1024;
+const FULL_NODE_JSVARS = 800;
+
+/** Stand-in drivers for create() on the interpreter: plain JavaScript Espruino runs. */
+const STUBS = `var clk = { now: function () { return 0; }, at: function () { return 0; }, cancel: function () {} };
+function lk() { return { caps: { mtu: 32, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true }, send: function () { return true; }, onReceive: function () {}, onSent: function () {}, busy: function () { return false; } }; }
+var rng = { u32: function () { return 7; } };
+`;
+
+/** The create() call for a sim bundle's role, or '' for a board that starts itself. */
+function createFor(board: string, roles: string[] | null): { role: string; code: string } | null {
+  if (board !== 'sim') return null;
+  if (roles && roles.includes('tunnel')) return { role: 'gateway (tunnel)', code: `${STUBS}var dev = p.create({ role: 'gateway', tunnel: true, id: 1, radio: lk(), uplink: lk(), clock: clk, rng: rng });` };
+  // A sensor with everything a full node runs: CSMA/CA, request-reply, telemetry and a conversation.
+  return { role: 'sensor (full node)', code: `${STUBS}var dev = p.create({ role: 'sensor', id: 2, radio: lk(), clock: clk, rng: rng, conversation: [2, 3, 4] });` };
+}
+
+interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; boardJsvars: number | null }
+
+export async function bench(): Promise<BenchResult> {
+  const bin = findEspruino();
+  const out: Row[] = [];
+  for (const file of boardFiles()) {
+    const { board } = await import(file);
+    for (const b of await boardBundles(file)) {
+      const cfg = await boardConfig(file, undefined, { bundle: b.name });
+      const r = await rollup({ ...cfg, output: undefined });
+      const code = (await r.generate(cfg.output)).output[0].code;
+      await r.close();
+      const cr = createFor(board.name, b.roles);
+      const role = cr ? (b.roles ? cr.role : 'every role') : board.roles.join(', ');
+      let jsvars: number | null = null;
+      let jsvarsCreated: number | null = null;
+      if (bin) {
+        // A board that starts itself (autostart) must not reach hardware here: its create() call is cut.
+        const inert = code.replace(/create\(\)\s*;?\s*return/, 'return');
+        jsvars = jsvarsOf(bin, inert, '');
+        if (cr) jsvarsCreated = jsvarsOf(bin, inert, cr.code);
+        if (jsvars === null) throw new Error(`footprint: ${b.name} did not load on Espruino (${bin})`);
+      }
+      out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, boardJsvars: board.jsvars || null });
+    }
+  }
+  const rows: BenchRow[] = [];
+  for (const x of out) {
+    rows.push({ name: `${x.board} bytes`, value: x.bytes, unit: 'bytes', note: `${x.role}; ${((100 * x.bytes) / x.budget).toFixed(0)}% of ${x.budget} budget, ${x.gzipBytes} gzipped` });
+    if (x.jsvars !== null) {
+      const left = x.boardJsvars ? `, ${(100 * (1 - (x.jsvarsCreated ?? x.jsvars) / x.boardJsvars)).toFixed(0)}% of the board's ${x.boardJsvars} left` : '';
+      rows.push({ name: `${x.board} JsVars`, value: x.jsvars, unit: 'JsVars', note: `loaded${x.jsvarsCreated !== null ? `; ${x.jsvarsCreated} with its role created` : ''}${left}` });
+    }
+  }
+  if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set ESPRUINO to an Espruino interpreter (its Linux build)' });
+  const full = out.find((x) => x.board === 'sim-sensor');
+  if (full) {
+    rows.push({ name: 'full node / 12 KB target', value: full.bytes / FULL_NODE_BYTES, unit: 'x', note: 'sim-sensor: CSMA/CA, request-reply, Psync and its library' });
+    if (full.jsvarsCreated !== null) rows.push({ name: 'full node / 800 JsVars', value: full.jsvarsCreated / FULL_NODE_JSVARS, unit: 'x', note: 'resident with a sensor created' });
+  }
+  rows.push({ name: 'piconet slave + RR / 6 KB', value: 0, unit: '-', note: `no such bundle yet (target ${SLAVE_BYTES} bytes)` });
+  return {
+    name: 'footprint',
+    rows,
+    headline: { label: 'full node bytes / its 12 KB target', ratio: full ? full.bytes / FULL_NODE_BYTES : 0 },
+    json: { bundles: out },
+  };
+}
