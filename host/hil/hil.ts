@@ -18,7 +18,7 @@
 //                      (at-most-once: lost replies come back from the device's history, never re-run)
 //   group              an R request of OP_COUNT to SENSOR_GROUP, which every other sensor joined: each
 //                      member's counter rises by one, no other sensor's (counters read before and after)
-//   conversation       the host takes part in the sensors' Psync conversation (joined at connect): once
+//   conversation       the host joins the sensors' Psync conversation (and leaves it after the step): once
 //                      it has committed 8 proposals, every sensor's checksum of the first k commits
 //                      (OP_DIGEST) equals the host's: all committed the same sequence
 //   (group and conversation are skipped for a board on a port: the sensors around it are not the
@@ -44,6 +44,7 @@ import { openSerial } from '../../hal/node/serial.ts';
 import type { NodeSerial } from '../../hal/node/serial.ts';
 import { ptyPair } from '../../hal/node/pty.ts';
 import { macPorts, SVC_PSYNC, SVC_RR } from '../../firmware/mac/ports.ts';
+import type { MacPorts } from '../../firmware/mac/ports.ts';
 import { PROTO_R, PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
 import type { TunnelMac } from '../../firmware/mac/tunnel.ts';
 import { OP_COUNT, OP_DIGEST, OP_READ, converse } from '../../boards/sim.ts';
@@ -240,6 +241,31 @@ async function connect(t: HilTarget, bundle: string, sensorBundle: string, line:
   }
 }
 
+/**
+ * Once the host (tk) has committed 8 proposals of the sensors' conversation, every sensor's checksum of
+ * the first k commits (OP_DIGEST) must equal the host's: all committed the same sequence.
+ */
+async function conversationCheck(tk: SimConversation, c: Conn, r: ReturnType<typeof hostRr>, log: (s: string) => void): Promise<void> {
+  await until(() => tk.stats.committed >= 8, 30_000, 'the host committed 8 proposals of the conversation');
+  const k = tk.stats.committed;
+  const want = tk.digestAt(k);
+  log(`host: ${k} committed (its own proposals: ${tk.stats.proposed} sent), checksum of the first ${k}: ${want}`);
+  for (const s of c.sensors) {
+    let v: [number, number] | null = null;
+    const t0 = Date.now();
+    for (;;) {
+      v = (await r.call(s, OP_DIGEST, k, { proto: PROTO_RR })) as [number, number] | null;
+      if (v === null) throw new Error(`sensor ${s} takes part in no conversation`);
+      if (v[0] >= k || Date.now() - t0 > 15_000) break;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    log(`sensor ${s}: ${v[0]} committed, checksum of the first ${k}: ${v[1]}`);
+    if (v[0] < k) throw new Error(`sensor ${s} committed ${v[0]} proposals in 15 s, fewer than the host's ${k}`);
+    if (v[1] === -1) throw new Error(`sensor ${s} is more than its checksum history ahead of the host (${v[0]} committed)`);
+    if (v[1] !== want) throw new Error(`sensor ${s} committed a different sequence from the host's: checksums ${v[1]} and ${want} of the first ${k}`);
+  }
+}
+
 /** Progress as log lines at every quarter. */
 function progressLog(log: (s: string) => void): (done: number, total: number) => void {
   let next = 0;
@@ -308,7 +334,7 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       return r.status !== 'failed';
     };
     let rr: ReturnType<typeof hostRr> | null = null;
-    let talk: SimConversation | null = null;
+    let ports: MacPorts | null = null;
     let line: Line | null = null;
     const flashing = kind !== 'simulator' && !o.noFlash && t.flash !== false;
     const ok = (await step('build', async (log) => {
@@ -326,14 +352,8 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       }, kind === 'simulator' ? 'the simulator loads the bundle directly' : !flashing ? 'not asked for (--no-flash or "flash": false)' : undefined))
       && (await step('connect', async (log) => {
         conn = await connect(t, bundle, sensorBundle, line, clock, log);
-        const ports = macPorts(conn.mac);
+        ports = macPorts(conn.mac);
         rr = hostRr({ mac: ports.port(SVC_RR), clock, rng: xoshiro(11), config: { timeoutUs: 150_000, retries: 6 } });
-        // The host joins the sensors' conversation at once (they opened it when they started; what it
-        // missed comes back through Psync's retransmission requests).
-        if (kind !== 'port') {
-          let mine = 0;
-          talk = converse({ id: GATEWAY_ADDR, clock, rng: xoshiro(12), proposeUs: 1_000_000, propose: () => 1000 + ++mine }, ports.port(SVC_PSYNC), [...conn.sensors, GATEWAY_ADDR]);
-        }
       }));
     if (!conn && line) await (line as Line).close();
     const c = conn as Conn | null;
@@ -377,7 +397,18 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       const count = (s: number): Promise<number> => r!.call(s, OP_COUNT, undefined, { proto: PROTO_RRA }) as Promise<number>;
       const before: number[] = [];
       for (const s of c!.sensors) before.push(await count(s));
-      await r!.call(SENSOR_GROUP, OP_COUNT, undefined, { proto: PROTO_R });
+      // R is done once the MAC takes it; a full queue refuses it whole ("not sent"), so trying again
+      // cannot send it twice.
+      for (let k = 1; ; k++) {
+        try {
+          await r!.call(SENSOR_GROUP, OP_COUNT, undefined, { proto: PROTO_R });
+          break;
+        } catch (e) {
+          if (k >= 5 || !/not sent/.test((e as Error).message)) throw e;
+          log('the host\'s queue to the gateway was full: the group call was not sent; again in 100 ms');
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
       log(`OP_COUNT sent once to group 0x${SENSOR_GROUP.toString(16)} (members ${members.join(', ')}) as R`);
       await new Promise((res) => setTimeout(res, 400));
       const bad: string[] = [];
@@ -395,25 +426,16 @@ export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
       // The host is a participant of the sensors' Psync conversation (proposals committed by the
       // ordered broadcast by waves): every sensor must have committed the same sequence as the host,
       // compared by the checksum of the first k commits (OP_DIGEST).
-      if (!talk) return 'the sensors around a board on a port are not set up by the harness to converse with it';
-      const tk = talk;
-      await until(() => tk.stats.committed >= 8, 30_000, 'the host committed 8 proposals of the conversation');
-      const k = tk.stats.committed;
-      const want = tk.digestAt(k);
-      log(`host: ${k} committed (its own proposals: ${tk.stats.proposed} sent), checksum of the first ${k}: ${want}`);
-      for (const s of c!.sensors) {
-        let v: [number, number] | null = null;
-        const t0 = Date.now();
-        for (;;) {
-          v = (await r!.call(s, OP_DIGEST, k, { proto: PROTO_RR })) as [number, number] | null;
-          if (v === null) throw new Error(`sensor ${s} takes part in no conversation`);
-          if (v[0] >= k || Date.now() - t0 > 15_000) break;
-          await new Promise((res) => setTimeout(res, 300));
-        }
-        log(`sensor ${s}: ${v[0]} committed, checksum of the first ${k}: ${v[1]}`);
-        if (v[0] < k) throw new Error(`sensor ${s} committed ${v[0]} proposals in 15 s, fewer than the host's ${k}`);
-        if (v[1] === -1) throw new Error(`sensor ${s} is more than its checksum history ahead of the host (${v[0]} committed)`);
-        if (v[1] !== want) throw new Error(`sensor ${s} committed a different sequence from the host's: checksums ${v[1]} and ${want} of the first ${k}`);
+      if (kind === 'port') return 'the sensors around a board on a port are not set up by the harness to converse with it';
+      // The host joins now: the sensors opened the conversation when they started and wait for it (their
+      // waves need every participant); what it missed comes back through Psync's retransmission requests.
+      let mine = 0;
+      const tk = converse({ id: GATEWAY_ADDR, clock, rng: xoshiro(12), proposeUs: 1_000_000, propose: () => 1000 + ++mine }, ports!.port(SVC_PSYNC), [...c!.sensors, GATEWAY_ADDR]);
+      try {
+        await conversationCheck(tk, c!, r!, log);
+      } finally {
+        // Leave it, so that its traffic does not outlive the step (its handles are its table's slots).
+        for (let cv = 0; cv < 8; cv++) tk.ps.close(cv);
       }
       return undefined;
     }, dead);
