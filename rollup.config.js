@@ -42,10 +42,11 @@ export async function boardBundles(file) {
 
 /**
  * Rollup options for one bundle of a board file (absolute path to boards/<name>.ts): the main bundle,
- * or with `opts.bundle` one of board.bundles. `opts.hoistFuns: false` is for tests.
+ * or with `opts.bundle` one of board.bundles. `opts.hoistFuns: false` is for tests; `opts.autostart:
+ * false` leaves out the call of create() a self-starting board's bundle makes (for measuring it).
  * @param {string} file
  * @param {(r: import('./host/build/rollup-plugin.ts').BundleReport) => void} [report]
- * @param {{ hoistFuns?: boolean, bundle?: string }} [opts]
+ * @param {{ hoistFuns?: boolean, bundle?: string, autostart?: boolean }} [opts]
  * @returns {Promise<import('rollup').RollupOptions & { output: import('rollup').OutputOptions }>}
  */
 export async function boardConfig(file, report, opts = {}) {
@@ -57,7 +58,7 @@ export async function boardConfig(file, report, opts = {}) {
   return {
     input: entryId(board),
     output: { file: resolve(root, 'dist', info.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
-    plugins: [boardEntry(file, board), esbuild({ target: 'es2017', minify: false, sourceMap: false, define }), espruinoGate(info, report)],
+    plugins: [boardEntry(file, opts.autostart === false ? { ...board, autostart: false } : board), esbuild({ target: 'es2017', minify: false, sourceMap: false, define }), espruinoGate(info, report)],
     onwarn(w, warn) {
       if (w.code === 'CIRCULAR_DEPENDENCY') throw new Error(`board ${board.name}: ${w.message}`);
       warn(w);

@@ -35,6 +35,17 @@ function createFor(board: string, roles: string[] | null): { role: string; code:
   return { role: 'sensor (full node)', code: `${STUBS}var dev = p.create({ role: 'sensor', id: 2, radio: lk(), clock: clk, rng: rng, conversation: [2, 3, 4] });` };
 }
 
+/** The minified code of bundle `name` of a board file, as built (autostart) or without its create() call. */
+async function bundleCode(file: string, name: string, autostart: boolean): Promise<string> {
+  const cfg = await boardConfig(file, undefined, { bundle: name, autostart });
+  const r = await rollup({ ...cfg, output: undefined });
+  try {
+    return (await r.generate(cfg.output)).output[0].code;
+  } finally {
+    await r.close();
+  }
+}
+
 interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; boardJsvars: number | null }
 
 export async function bench(): Promise<BenchResult> {
@@ -43,17 +54,14 @@ export async function bench(): Promise<BenchResult> {
   for (const file of boardFiles()) {
     const { board } = await import(file);
     for (const b of await boardBundles(file)) {
-      const cfg = await boardConfig(file, undefined, { bundle: b.name });
-      const r = await rollup({ ...cfg, output: undefined });
-      const code = (await r.generate(cfg.output)).output[0].code;
-      await r.close();
+      const code = await bundleCode(file, b.name, true);
       const cr = createFor(board.name, b.roles);
       const role = cr ? (b.roles ? cr.role : 'every role') : board.roles.join(', ');
       let jsvars: number | null = null;
       let jsvarsCreated: number | null = null;
       if (bin) {
-        // A board that starts itself (autostart) must not reach hardware here: its create() call is cut.
-        const inert = code.replace(/create\(\)\s*;?\s*return/, 'return');
+        // Loaded without a self-starting board's create() call, which would reach for its hardware.
+        const inert = board.autostart ? await bundleCode(file, b.name, false) : code;
         jsvars = jsvarsOf(bin, inert, '');
         if (cr) jsvarsCreated = jsvarsOf(bin, inert, cr.code);
         if (jsvars === null) throw new Error(`footprint: ${b.name} did not load on Espruino (${bin})`);

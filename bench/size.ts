@@ -47,7 +47,15 @@ export async function bench(): Promise<BenchResult> {
            var lk = { caps: { mtu: 32, bitrate: 250000, medium: 'radio', carrierSense: true, broadcast: true }, send: function () { return true; }, onReceive: function () {}, onSent: function () {}, busy: function () { return false; } };
            var dev = p.create({ role: 'sensor', id: 1, radio: lk, clock: clk, rng: { u32: function () { return 7; } } });`
         : '';
-      const v = jsvarsOf(bin, code.replace(/create\(\)\s*;?\s*return/, 'return'), create);
+      // Loaded without a self-starting board's create() call, which would reach for its hardware.
+      let inert = code;
+      if (board.autostart) {
+        const c2 = await boardConfig(file, undefined, { autostart: false });
+        const b2 = await rollup({ ...c2, output: undefined });
+        inert = (await b2.generate(c2.output)).output[0].code;
+        await b2.close();
+      }
+      const v = jsvarsOf(bin, inert, create);
       if (v === null) throw new Error(`size: the ${board.name} bundle did not load on Espruino (${bin})`);
       rows.push({ name: `${board.name} loaded${board.name === 'sim' ? ' + sensor' : ''}`, value: v, unit: 'JsVars', note: board.jsvars ? `${((100 * v) / board.jsvars).toFixed(0)}% of the board's ${board.jsvars}` : 'Espruino Linux build' });
     }
