@@ -56,7 +56,7 @@ export async function bench(): Promise<BenchResult> {
     for (const b of await boardBundles(file)) {
       const code = await bundleCode(file, b.name, true);
       const cr = createFor(board.name, b.roles);
-      const role = cr ? (b.roles ? cr.role : 'every role') : board.roles.join(', ');
+      const role = cr ? (b.roles ? cr.role : 'every role') : (b.roles ?? board.roles).join(', ');
       let jsvars: number | null = null;
       let jsvarsCreated: number | null = null;
       if (bin) {

@@ -8,6 +8,11 @@
 // 250 kbit/s, the network address e7e7e7e7e7 shared by every station (the MAC addresses frames).
 // The readings go to the broadcast address, so any gateway in range relays them and none has to
 // acknowledge; request-reply and Psync are not carried (they would not fit the budget).
+// Role bundles: pico-nrf24-sensor (the sensor alone) and pico-nrf24-gateway, the same board as a gateway for the host's bridge. It lends its
+// CSMA/CA MAC over USB (the MAC tunnel, firmware/mac/tunnel.ts: `picolink bridge --port /dev/ttyACM0`
+// opens it), 115200 baud nominal, COBS + CRC-16 frames, and forces the REPL console onto LoopbackA so
+// USB carries only frames. The way back to the REPL for flashing: reset the Pico holding BTN1 (press
+// it just after plugging in; the saved code is skipped) and flash at once.
 
 import type { BoardInfo } from './board.ts';
 import type { EspruinoPin } from '../hal/espruino/espruino.d.ts';
@@ -15,6 +20,12 @@ import { espruinoClock } from '../hal/espruino/clock.ts';
 import { espruinoRng } from '../hal/espruino/rng.ts';
 import { nrf24 } from '../hal/espruino/nrf24.ts';
 import type { EspruinoPinsApi, Nrf24Link } from '../hal/espruino/nrf24.ts';
+import { espruinoUart } from '../hal/espruino/uart.ts';
+import { framedLink } from '../hal/framing/link.ts';
+import { encodedMax } from '../hal/framing/cobs.ts';
+import type { EspruinoConsolePort, EspruinoSerial } from '../hal/espruino/espruino.d.ts';
+import { tunnelGateway } from '../firmware/mac/tunnel.ts';
+import type { TunnelGateway } from '../firmware/mac/tunnel.ts';
 import { csma } from '../firmware/mac/csma/csma.ts';
 import type { CsmaMac } from '../firmware/mac/csma/csma.ts';
 import { CSMA_NRF24 } from '../firmware/mac/csma/config.ts';
@@ -28,12 +39,22 @@ export const board: BoardInfo = {
   name: 'pico-nrf24',
   title: 'Espruino Pico (STM32F401CDU6) with an nRF24L01+ on SPI2: a CSMA/CA telemetry sensor',
   jsvars: 5100,
-  budgetBytes: 16384,
+  // Both roles; a Pico is flashed with its role's bundle (below), each held to 16 KB.
+  budgetBytes: 20480,
   mtu: 31,
   radio: 'nRF24L01+ on SPI2 (B13 SCK, B14 MISO, B15 MOSI), CSN B10, CE B1, IRQ A8; channel 76, 250 kbit/s',
-  roles: ['sensor'],
+  roles: ['sensor', 'gateway'],
   autostart: true,
+  bundles: [
+    // The sensor alone.
+    { name: 'pico-nrf24-sensor', roles: ['sensor'], budgetBytes: 16384 },
+    // The gateway alone: what a Pico on the host's USB is flashed with.
+    { name: 'pico-nrf24-gateway', roles: ['tunnel'], budgetBytes: 16384 },
+  ],
 };
+
+/** Frames on the USB line: a tunnel message of the MAC's largest payload fits (it is about 30 bytes). */
+const LINE_MTU = 64;
 
 /** The SPI port the module is on, as Espruino's SPI2 object. */
 interface EspruinoSpiPort {
@@ -48,6 +69,9 @@ interface PicoRadioBuiltins extends EspruinoPinsApi {
   process: { memory(): { free: number } };
   SPI2: EspruinoSpiPort;
   B13: EspruinoPin; B14: EspruinoPin; B15: EspruinoPin; B10: EspruinoPin; B1: EspruinoPin; A8: EspruinoPin;
+  /** The gateway role's line, and where its console goes. */
+  USB: EspruinoSerial;
+  LoopbackA: EspruinoConsolePort;
 }
 
 /** A 16-bit station address from the chip's serial number; 0 and 0xFF00.. are reserved. */
@@ -60,10 +84,21 @@ function deviceId(serial: string): number {
 export interface PicoRadio {
   radio: Nrf24Link;
   mac: CsmaMac;
-  telemetry: Telemetry;
+  /** The sensor role's. */
+  telemetry: Telemetry | null;
+  /** The gateway role's. */
+  gateway: TunnelGateway | null;
 }
 
-export function create(g?: PicoRadioBuiltins): PicoRadio {
+// Which roles this bundle carries (rollup.config.js defines them per bundle; from source: every role).
+declare const ROLE_SENSOR: boolean, ROLE_TUNNEL: boolean;
+
+/** The role a bundle starts in: the gateway in a bundle without the sensor, else the sensor. */
+function defaultRole(): string {
+  return typeof ROLE_SENSOR !== 'undefined' && !ROLE_SENSOR ? 'gateway' : 'sensor';
+}
+
+export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
   const b = g || (globalThis as unknown as PicoRadioBuiltins);
   const clock = espruinoClock();
   const rng = espruinoRng();
@@ -75,6 +110,13 @@ export function create(g?: PicoRadioBuiltins): PicoRadio {
   });
   const id = deviceId(b.getSerial());
   const mac = csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
+  const r = role || defaultRole();
+  if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && r === 'gateway') {
+    const uart = espruinoUart(b.USB, { baud: 115200, txBuf: encodedMax(LINE_MTU), clock: clock, moveConsoleTo: b.LoopbackA });
+    const line = framedLink(uart, { mtu: LINE_MTU, clock: clock });
+    return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock) };
+  }
+  if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR) || r !== 'sensor') throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
   const tm = telemetry({
     link: macLink(macPorts(mac).port(SVC_TELEMETRY), ADDR_BROADCAST), clock: clock, rng: rng, id: id,
     periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8,
@@ -88,5 +130,5 @@ export function create(g?: PicoRadioBuiltins): PicoRadio {
       };
     },
   });
-  return { radio: radio, mac: mac, telemetry: tm };
+  return { radio: radio, mac: mac, telemetry: tm, gateway: null };
 }

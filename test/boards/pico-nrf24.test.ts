@@ -1,41 +1,83 @@
 // The Pico-with-nRF24L01+ board's create() against fakes of the Espruino built-ins it touches, its radio
-// a register model of the chip (test/hal/espruino/nrf24-model.ts): SPI2 is set up on B13/B14/B15 in
-// mode 0, the driver's pins are B10/B1/A8, and the telemetry it broadcasts through CSMA/CA reaches a
-// gateway station on the same modelled air (another model chip, the driver and the MAC), which
-// decodes the readings. The board runs on real timers (its clock reads getTime and setTimeout) and the
-// air on a scheduler kept at the wall clock: about 1.6 s.
+// a register model of the chip (test/hal/espruino/nrf24-model.ts). As a sensor: SPI2 is set up on
+// B13/B14/B15 in mode 0, the driver's pins are B10/B1/A8, and the telemetry it broadcasts through
+// CSMA/CA reaches a gateway station on the same modelled air, which decodes the readings. As the
+// gateway (the pico-nrf24-gateway bundle's role): the console goes to LoopbackA, USB carries framed
+// tunnel messages, hello first, then a sensor Pico's readings as they arrive on the air; a message the
+// host sends down goes out on the air and reaches the sensor, and its outcome comes back up. The
+// boards run on real timers (their clock reads getTime and setTimeout) and the air on a scheduler kept
+// at the wall clock: about 3.5 s.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { create, board } from '../../boards/pico-nrf24.ts';
 import { scheduler } from '../../hal/sim/scheduler.ts';
 import { xoshiro } from '../../hal/prng.ts';
+import { frameDecoder, frameEncode, encodedMax } from '../../hal/framing/cobs.ts';
 import { nrf24 } from '../../hal/espruino/nrf24.ts';
 import { csma } from '../../firmware/mac/csma/csma.ts';
 import { CSMA_NRF24 } from '../../firmware/mac/csma/config.ts';
 import { macPorts, SVC_TELEMETRY } from '../../firmware/mac/ports.ts';
+import { TUN_HELLO, TUN_RX, TUN_SENT, TUN_TX } from '../../firmware/mac/tunnel.ts';
 import { parseTelemetry } from '../../firmware/codec/telemetry.ts';
 import { hostDecode } from '../../host/codec/cbor.ts';
 import { air, Nrf24Chip } from '../hal/espruino/nrf24-model.ts';
+import type { Air } from '../hal/espruino/nrf24-model.ts';
 
-test('pico-nrf24: SPI2 and pins as wired, readings broadcast over CSMA/CA reach a gateway on the air', async () => {
+/** Fake built-ins of a Pico whose SPI2, CE and IRQ reach `chip`; `calls` records the setup calls. */
+function pico(chip: Nrf24Chip, serial: string, calls: string[]) {
+  let usbData: ((d: string) => void) | null = null;
+  const usbOut: number[] = [];
+  return {
+    usbOut,
+    toUsb: (bytes: Uint8Array) => usbData?.(String.fromCharCode(...bytes)),
+    g: {
+      getSerial: () => serial,
+      E: { getTemperature: () => 24.37, getAnalogVRef: () => 3.301 },
+      process: { memory: () => ({ free: 4321 }) },
+      SPI2: {
+        setup: (o: { sck: unknown; miso: unknown; mosi: unknown; baud: number; mode: number }) => { calls.push(`SPI2.setup(sck=${String(o.sck)},miso=${String(o.miso)},mosi=${String(o.mosi)},baud=${o.baud},mode=${o.mode})`); },
+        send: (d: Uint8Array, nss: unknown) => chip.spiSend(d, nss === 'B10' ? 'CSN_' + chip.name : String(nss)),
+      },
+      digitalWrite: (pin: unknown, v: number) => { if (pin !== 'B1') chip.violations.push(`digitalWrite ${String(pin)}`); chip.digitalWrite(v); },
+      setWatch: (fn: () => void, pin: unknown, o: { edge: string }) => { calls.push(`setWatch(${String(pin)},${o.edge})`); chip.setWatch(fn); return 1; },
+      B13: 'B13', B14: 'B14', B15: 'B15', B10: 'B10', B1: 'B1', A8: 'A8',
+      USB: {
+        setConsole: (f: boolean) => { calls.push(`USB.setConsole(${f})`); },
+        setup: (baud: number) => { calls.push(`USB.setup(${baud})`); },
+        on: (_ev: string, fn: (d: string) => void) => { usbData = fn; },
+        write: (d: Uint8Array) => { for (const x of d) usbOut.push(x); },
+      },
+      LoopbackA: { setConsole: (f: boolean) => { calls.push(`LoopbackA.setConsole(${f})`); } },
+    },
+  };
+}
+
+/** An air on a scheduler kept at the wall clock, with the globals the boards' drivers read. */
+function world(): { a: Air; stop(): void } {
   const sched = scheduler();
   const a = air(sched);
   const t0 = performance.now();
   const sync = setInterval(() => sched.runUntil(Math.floor((performance.now() - t0) * 1000)), 1);
-  // The board's chip: its CSN, CE and IRQ are the board's pins B10, B1 and A8.
-  const chip = new Nrf24Chip(a, 'P');
-  const calls: string[] = [];
   const g = globalThis as Record<string, unknown>;
   g.getTime = () => performance.now() / 1000;
   g.E = { hwRand: () => (Math.random() * 2 ** 32) | 0 };
+  return { a, stop: () => { clearInterval(sync); delete g.getTime; delete g.E; } };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('pico-nrf24: SPI2 and pins as wired, readings broadcast over CSMA/CA reach a gateway on the air', async () => {
+  const w = world();
+  const chip = new Nrf24Chip(w.a, 'P');
+  const calls: string[] = [];
   // The gateway: another chip with the driver and the MAC, on the scheduler's clock.
-  const gwChip = new Nrf24Chip(a, 'G');
+  const gwChip = new Nrf24Chip(w.a, 'G');
   const gwRadio = nrf24({
     spi: { send: (d, nss) => gwChip.spiSend(d, nss) },
     pins: { digitalWrite: (_p, v) => gwChip.digitalWrite(v), setWatch: (fn) => { gwChip.setWatch(fn); return 1; } },
-    csn: 'CSN_G', ce: 'CE_G', irq: 'IRQ_G', clock: sched, channel: 76,
+    csn: 'CSN_G', ce: 'CE_G', irq: 'IRQ_G', clock: w.a.sched, channel: 76,
   });
-  const gwMac = csma({ link: gwRadio, clock: sched, rng: xoshiro(3), addr: 0, config: CSMA_NRF24 });
+  const gwMac = csma({ link: gwRadio, clock: w.a.sched, rng: xoshiro(3), addr: 0, config: CSMA_NRF24 });
   const readings: unknown[] = [];
   const from: number[] = [];
   macPorts(gwMac).port(SVC_TELEMETRY).onReceive((f, len) => {
@@ -45,34 +87,71 @@ test('pico-nrf24: SPI2 and pins as wired, readings broadcast over CSMA/CA reach 
     from.push(h.src);
     readings.push(hostDecode(f.subarray(body, len)));
   });
-  let app: ReturnType<typeof create> | null = null;
   try {
-    app = create({
-      getSerial: () => '33FFD9054D4E383423761743',
-      E: { getTemperature: () => 24.37, getAnalogVRef: () => 3.301 },
-      process: { memory: () => ({ free: 4321 }) },
-      SPI2: {
-        setup: (o) => calls.push(`SPI2.setup(sck=${String(o.sck)},miso=${String(o.miso)},mosi=${String(o.mosi)},baud=${o.baud},mode=${o.mode})`),
-        send: (d, nss) => chip.spiSend(d, nss === 'B10' ? 'CSN_P' : nss),
-      },
-      digitalWrite: (pin, v) => { if (pin !== 'B1') chip.violations.push(`digitalWrite ${String(pin)}`); chip.digitalWrite(v); },
-      setWatch: (fn, pin, o) => { calls.push(`setWatch(${String(pin)},${o.edge})`); chip.setWatch(fn); return 1; },
-      B13: 'B13', B14: 'B14', B15: 'B15', B10: 'B10', B1: 'B1', A8: 'A8',
-    });
-    await new Promise((r) => setTimeout(r, 1600));
-    app.telemetry.stop();
+    const app = create(pico(chip, '33FFD9054D4E383423761743', calls).g);
+    await sleep(1600);
+    app.telemetry!.stop();
     assert.equal(calls, ['SPI2.setup(sck=B13,miso=B14,mosi=B15,baud=4000000,mode=0)', 'setWatch(A8,falling)']);
     assert.ok(readings.length >= 1, `readings at the gateway: ${readings.length}`);
     assert.equal(readings[0], { t: 244, mv: 3301, f: 4321 });
-    assert.is(app.telemetry.stats.encodeErrors, 0);
+    assert.is(app.telemetry!.stats.encodeErrors, 0);
     assert.ok(from[0] > 0 && from[0] < 0xff00);
     assert.is(app.radio.caps.mtu, board.mtu);
     assert.equal(chip.violations, []);
     assert.equal(gwChip.violations, []);
   } finally {
-    clearInterval(sync);
-    delete g.getTime;
-    delete g.E;
+    w.stop();
+  }
+});
+
+test('pico-nrf24 as the gateway: the console off USB, hello, a sensor Pico\'s readings up, a message down', async () => {
+  const w = world();
+  const gCalls: string[] = [];
+  const gw = pico(new Nrf24Chip(w.a, 'G'), 'GATEWAY-0001', gCalls);
+  const sensorChip = new Nrf24Chip(w.a, 'S');
+  const sensor = pico(sensorChip, 'SENSOR-0002', []);
+  const msgs: number[][] = [];
+  const dec = frameDecoder(64, (f, len) => msgs.push(Array.from(f.subarray(0, len))));
+  let seen = 0;
+  const up = (): number[][] => {
+    dec.push(Uint8Array.from(gw.usbOut.slice(seen)), gw.usbOut.length - seen);
+    seen = gw.usbOut.length;
+    return msgs;
+  };
+  try {
+    const g = create(gw.g, 'gateway');
+    const s = create(sensor.g);
+    assert.ok(g.gateway && !g.telemetry && s.telemetry && !s.gateway);
+    assert.equal(gCalls.slice(0, 3), ['SPI2.setup(sck=B13,miso=B14,mosi=B15,baud=4000000,mode=0)', 'setWatch(A8,falling)', 'LoopbackA.setConsole(true)']);
+    await sleep(1600);
+    up();
+    const hello = msgs.find((m) => m[0] === TUN_HELLO);
+    assert.ok(hello, 'the gateway says hello when it starts');
+    assert.equal(hello!.slice(2, 4), [g.mac.addr >> 8, g.mac.addr & 0xff]);
+    const rx = msgs.filter((m) => m[0] === TUN_RX);
+    assert.ok(rx.length >= 1, `readings up: ${rx.length}`);
+    const r0 = rx[0];
+    assert.is((r0[1] << 8) | r0[2], s.mac.addr, 'from the sensor Pico');
+    assert.equal([r0[3], r0[4]], [0xff, 0xff], 'to broadcast');
+    assert.is(r0[6], SVC_TELEMETRY, 'the payload starts with its service byte');
+    const payload = Uint8Array.from(r0.slice(7));
+    const h = { src: 0, seq: 0 };
+    const body = parseTelemetry(payload, payload.length, h);
+    assert.equal(hostDecode(payload.subarray(body)), { t: 244, mv: 3301, f: 4321 });
+    // Down: the host has the gateway broadcast an application payload (service 0).
+    const received = s.radio.stats.received;
+    const tx = Uint8Array.of(TUN_TX, 0xff, 0xff, 0, 0xca, 0xfe);
+    const framed = new Uint8Array(encodedMax(tx.length));
+    gw.toUsb(framed.subarray(0, frameEncode(tx, tx.length, framed)));
+    await sleep(300);
+    up();
+    assert.ok(s.radio.stats.received > received, 'the sensor Pico heard it');
+    const sent = msgs.find((m) => m[0] === TUN_SENT);
+    assert.ok(sent, 'its outcome came back up');
+    assert.is(sent![1], 0, 'TX_OK');
+    s.telemetry!.stop();
+  } finally {
+    w.stop();
   }
 });
 

@@ -28,7 +28,7 @@ test('build --board pico --json: the bundle written, its size and budget', async
 test('build --board with an unknown name exits 2 and lists the boards and bundles', async () => {
   const r = await cli('build', '--board', 'puck');
   assert.is(r.code, 2);
-  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico, sim, sim-sensor, sim-gateway/);
+  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico-nrf24-sensor, pico-nrf24-gateway, pico, sim, sim-sensor, sim-gateway/);
 });
 
 test.run();

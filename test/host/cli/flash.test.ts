@@ -54,7 +54,7 @@ test('wrong command lines exit 2 and say what to write', async () => {
   assert.match(r.err, /either --board NAME .* or --bundle FILE/);
   r = await cli('flash', '--port', '/dev/null', '--board', 'puck');
   assert.is(r.code, 2);
-  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico, sim, sim-sensor, sim-gateway/);
+  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico-nrf24-sensor, pico-nrf24-gateway, pico, sim, sim-sensor, sim-gateway/);
   r = await cli('flash', '--port', '/dev/null', '--bundle', 'x.js', '--save');
   assert.is(r.code, 2);
   assert.match(r.err, /--save goes with --to ram/);
