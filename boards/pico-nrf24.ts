@@ -30,7 +30,7 @@ import { csma } from '../firmware/mac/csma/csma.ts';
 import type { CsmaMac } from '../firmware/mac/csma/csma.ts';
 import { CSMA_NRF24 } from '../firmware/mac/csma/config.ts';
 import { macLink } from '../firmware/mac/link.ts';
-import { ADDR_BROADCAST } from '../firmware/mac/mac.ts';
+import { ADDR_BROADCAST, stationAddrOf } from '../firmware/mac/mac.ts';
 import { macPorts, SVC_TELEMETRY } from '../firmware/mac/ports.ts';
 import { telemetry } from '../firmware/telemetry.ts';
 import type { Telemetry } from '../firmware/telemetry.ts';
@@ -74,12 +74,6 @@ interface PicoRadioBuiltins extends EspruinoPinsApi {
   LoopbackA: EspruinoConsolePort;
 }
 
-/** A 16-bit station address from the chip's serial number; 0 and 0xFF00.. are reserved. */
-function deviceId(serial: string): number {
-  let h = 0;
-  for (let i = 0; i < serial.length; i++) h = ((h << 5) - h + serial.charCodeAt(i)) & 0xffff;
-  return h === 0 || h >= 0xff00 ? 1 : h;
-}
 
 export interface PicoRadio {
   radio: Nrf24Link;
@@ -108,7 +102,7 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
     pins: { digitalWrite: b.digitalWrite, setWatch: b.setWatch },
     csn: b.B10, ce: b.B1, irq: b.A8, clock: clock, channel: 76, bitrate: 250000,
   });
-  const id = deviceId(b.getSerial());
+  const id = stationAddrOf(b.getSerial());
   const mac = csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
   const r = role || defaultRole();
   if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && r === 'gateway') {

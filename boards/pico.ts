@@ -13,6 +13,7 @@ import { espruinoRng } from '../hal/espruino/rng.ts';
 import { espruinoUart } from '../hal/espruino/uart.ts';
 import { framedLink } from '../hal/framing/link.ts';
 import { encodedMax } from '../hal/framing/cobs.ts';
+import { stationAddrOf } from '../firmware/mac/mac.ts';
 import { telemetry } from '../firmware/telemetry.ts';
 import type { Telemetry } from '../firmware/telemetry.ts';
 
@@ -38,12 +39,6 @@ interface PicoBuiltins {
   B7: number;
 }
 
-/** A 16-bit device id from the chip's serial number; 0 and 0xFFFE..0xFFFF are reserved. */
-function deviceId(serial: string): number {
-  let h = 0;
-  for (let i = 0; i < serial.length; i++) h = ((h << 5) - h + serial.charCodeAt(i)) & 0xffff;
-  return h === 0 || h >= 0xfffe ? 1 : h;
-}
 
 export function create(g?: PicoBuiltins): Telemetry {
   const b = g || (globalThis as unknown as PicoBuiltins);
@@ -53,7 +48,7 @@ export function create(g?: PicoBuiltins): Telemetry {
   const uart = espruinoUart(b.Serial1, { baud: 115200, tx: b.B6, rx: b.B7, txBuf: encodedMax(board.mtu), clock: clock, moveConsoleTo: b.USB });
   const link = framedLink(uart, { mtu: board.mtu, clock: clock });
   return telemetry({
-    link: link, clock: clock, rng: espruinoRng(), id: deviceId(b.getSerial()),
+    link: link, clock: clock, rng: espruinoRng(), id: stationAddrOf(b.getSerial()),
     periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8,
     read: function () {
       return {

@@ -5,6 +5,16 @@
 export const ADDR_BROADCAST = 0xffff;
 export const ADDR_GROUP_FIRST = 0xff00;
 
+/**
+ * A station address (1..0xFEFF) from a text such as a chip's serial number, the same on every start:
+ * a 16-bit hash, with 0 and the group and broadcast range mapped to 1.
+ */
+export function stationAddrOf(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = ((h << 5) - h + text.charCodeAt(i)) & 0xffff;
+  return h === 0 || h >= ADDR_GROUP_FIRST ? 1 : h;
+}
+
 /** True for group and broadcast addresses (no RTS/CTS, no acknowledgement). */
 export function isGroupAddr(a: number): boolean {
   return a >= ADDR_GROUP_FIRST;
