@@ -18,6 +18,7 @@ import { fileSink, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { SerialGateway } from '../bridge/gateway.ts';
 import { simNames, startSimGateway } from '../sim/sim-gateway.ts';
 import { durationArg, intArg, seedArg } from './args.ts';
+import { resolvePort } from './ports.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -54,7 +55,7 @@ export function registerBridge(program: Command, ctx: VerbContext): void {
     ['picolink bridge --port /dev/ttyACM0 --listen 0.0.0.0 --token s3cret --groups 1,2', 'for other hosts too, with a token; device groups 1 and 2 on IP multicast'],
   ]);
   cmd
-    .addOption(new Option('--port <path>', 'the serial port of a gateway board running the gateway bundle').conflicts('sim'))
+    .addOption(new Option('--port <path>', 'the serial port of a gateway board running the gateway bundle, or serial:<USB serial number>').conflicts('sim'))
     .addOption(new Option('--sim', 'a simulated gateway network in this process instead of a board'))
     .addOption(new Option('--baud <rate>', 'the gateway line\'s baud rate').argParser(intArg(300, 4_000_000)).default(115_200))
     .addOption(new Option('--pace', 'pace what the host sends as a UART would (for a pseudo-terminal, e.g. a virtual gateway)'))
@@ -101,7 +102,7 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
           names.push(...simNames(g.net.sensorIds).filter((x) => !names.some((n) => n.addr === x.addr)));
           what = `a simulated gateway (address ${mac.addr}) with sensors ${g.net.sensorIds.join(', ')} on a 250 kbit/s CSMA/CA radio`;
         } else {
-          const g: SerialGateway = await serialGateway(o.port!, { clock, baud: o.baud, pace: !!o.pace, capture: writer });
+          const g: SerialGateway = await serialGateway(await resolvePort(o.port!), { clock, baud: o.baud, pace: !!o.pace, capture: writer });
           stops.push(() => g.close());
           mac = g.mac;
           what = `the gateway at address ${mac.addr} on ${o.port} (${o.baud} baud, ${g.mac.info.mtu}-byte payloads)`;

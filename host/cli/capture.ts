@@ -14,6 +14,7 @@ import { CAP_MEDIUM, CAP_PROTO, captureRecord, fileSink, pcapWriter } from '../.
 import { parseTelemetry, TELEMETRY_TYPE } from '../../firmware/codec/telemetry.ts';
 import { GATEWAY_LINE_MTU } from '../bridge/gateway.ts';
 import { durationArg, intArg } from './args.ts';
+import { resolvePort } from './ports.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -24,7 +25,7 @@ export function registerCapture(program: Command, ctx: VerbContext): void {
     ['picolink capture --port /dev/ttyACM0 --out gw.pcap --for 30s', 'thirty seconds of the line'],
   ]);
   cmd
-    .requiredOption('--port <path>', 'the serial port (picolink ports lists them)')
+    .requiredOption('--port <path>', 'the serial port, or serial:<USB serial number> (picolink ports lists them)')
     .requiredOption('--out <file>', 'the capture file to write (libpcap, link type USER0)')
     .addOption(new Option('--baud <rate>', 'baud rate').argParser(intArg(300, 4_000_000)).default(115_200))
     .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m)').argParser(durationArg))
@@ -38,7 +39,7 @@ export function registerCapture(program: Command, ctx: VerbContext): void {
       const writer = pcapWriter(sink);
       let serial;
       try {
-        serial = await openSerial(o.port, { baud: o.baud, pace: false });
+        serial = await openSerial(await resolvePort(o.port), { baud: o.baud, pace: false });
       } catch (e) {
         sink.close();
         io.err(`picolink: ${(e as Error).message}\n`);

@@ -17,6 +17,7 @@ import { boardNames, buildBoard, bundleList } from '../build/board.ts';
 import { FlashError, checkStorageName, flash } from '../flash/flash.ts';
 import type { FlashResult, FlashTarget, Protocol } from '../flash/flash.ts';
 import { intArg } from './args.ts';
+import { resolvePort } from './ports.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -49,7 +50,7 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
     ['picolink flash --board sim --port /dev/pts/3 --to file:gw.js --json', 'a named Storage file on a virtual board; the result as JSON'],
   ]);
   cmd
-    .requiredOption('--port <path>', 'the serial port (picolink ports lists them)')
+    .requiredOption('--port <path>', 'the serial port, or serial:<USB serial number> (picolink ports lists them)')
     .addOption(new Option('--board <name>', `build this board's bundle, or a role bundle such as sim-gateway, and upload it (boards: ${boardNames().join(', ')})`))
     .addOption(new Option('--bundle <file>', 'upload this file instead of building a board'))
     .addOption(new Option('--baud <rate>', 'baud rate (USB ports take any)').argParser(intArg(300, 4_000_000)).default(115_200))
@@ -84,7 +85,7 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
       // The port before a build: a wrong path fails at once.
       let serial;
       try {
-        serial = await openSerial(o.port, { baud: o.baud, pace: o.port.startsWith('/dev/pts/') });
+        serial = await openSerial(await resolvePort(o.port), { baud: o.baud, pace: o.port.startsWith('/dev/pts/') });
       } catch (e) {
         io.err(`picolink: ${(e as Error).message}\n`);
         ctx.exit(EXIT_FAILED);

@@ -13,6 +13,7 @@ import { openSerial } from '../../hal/node/serial.ts';
 import { describeFrame } from '../monitor/decode.ts';
 import { lineSplitter } from '../monitor/stream.ts';
 import { durationArg, intArg } from './args.ts';
+import { resolvePort } from './ports.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 
@@ -32,7 +33,7 @@ export function registerMonitor(program: Command, ctx: VerbContext): void {
     ['picolink monitor --port /dev/ttyACM0 --log gw.log --json', 'one JSON object a line, also appended to gw.log'],
   ]);
   cmd
-    .requiredOption('--port <path>', 'the serial port (picolink ports lists them)')
+    .requiredOption('--port <path>', 'the serial port, or serial:<USB serial number> (picolink ports lists them)')
     .addOption(new Option('--baud <rate>', 'baud rate').argParser(intArg(300, 4_000_000)).default(115_200))
     .addOption(new Option('--log <file>', 'append every line to this file too'))
     .addOption(new Option('--json', 'one JSON object a line: {"t", "frame"} | {"t", "text"} | {"t", "noise"}'))
@@ -47,7 +48,7 @@ export function registerMonitor(program: Command, ctx: VerbContext): void {
       }
       let serial;
       try {
-        serial = await openSerial(o.port, { baud: o.baud, pace: false, onError: (e) => finish(`the port failed: ${e.message}`) });
+        serial = await openSerial(await resolvePort(o.port), { baud: o.baud, pace: false, onError: (e) => finish(`the port failed: ${e.message}`) });
       } catch (e) {
         io.err(`picolink: ${(e as Error).message}\n`);
         ctx.exit(EXIT_FAILED);

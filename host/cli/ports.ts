@@ -1,8 +1,9 @@
 // `picolink ports`: the serial ports this machine has, with what USB says about each (manufacturer,
 // VID:PID, serial number), from hal/node/ports.ts (serialport's list, or sysfs on Linux without udev).
 // Pseudo-terminals are not listed: they are not devices the system enumerates. A board is then chosen
-// by path (--port) in the other verbs; `--serial <number>` here prints the path of the port whose USB
-// serial number matches, for scripts (exit 1 when none does).
+// in the other verbs by path (--port /dev/ttyACM0) or by USB serial number (--port serial:3A0041000C51,
+// resolvePort), which stays the same whichever path the system gives the board; `--serial <number>`
+// here prints the path of the port whose USB serial number matches, for scripts (exit 1 when none does).
 
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -18,6 +19,22 @@ export const portSource = { list: listPorts };
 /** "0403:6001" from a port's USB ids, or "" without them. */
 export function vidPid(p: PortInfo): string {
   return p.vendorId && p.productId ? `${p.vendorId.toLowerCase()}:${p.productId.toLowerCase()}` : '';
+}
+
+/** The prefix of a --port value naming a board by its USB serial number. */
+export const SERIAL_PREFIX = 'serial:';
+
+/**
+ * The path for a --port value: a path as it is, or `serial:<number>` looked up among the ports (a
+ * USB serial number, compared without case). Rejects, saying what to check, when none matches.
+ */
+export async function resolvePort(spec: string): Promise<string> {
+  if (!spec.startsWith(SERIAL_PREFIX)) return spec;
+  const sn = spec.slice(SERIAL_PREFIX.length).toLowerCase();
+  const list = await portSource.list();
+  const hit = list.find((p) => (p.serialNumber ?? '').toLowerCase() === sn);
+  if (!hit) throw new Error(`no serial port has USB serial number ${spec.slice(SERIAL_PREFIX.length)} (picolink ports lists ${list.length}, with their serial numbers); is the board plugged in?`);
+  return hit.path;
 }
 
 export function registerPorts(program: Command, ctx: VerbContext): void {

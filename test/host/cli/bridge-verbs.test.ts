@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../../../host/cli/main.ts';
-import { portSource } from '../../../host/cli/ports.ts';
+import { portSource, resolvePort } from '../../../host/cli/ports.ts';
 import { bridgeAddress } from '../../../host/cli/devices.ts';
 import { sysfsPorts } from '../../../hal/node/ports.ts';
 import { hasSocat, ptyPair } from '../../../hal/node/pty.ts';
@@ -181,6 +181,27 @@ test('ports: a table, JSON, and a port chosen by serial number', async () => {
     assert.match(fail.err, /cannot list serial ports: udev is gone/);
   } finally {
     portSource.list = real;
+  }
+});
+
+test('--port serial:<number> picks the board by its USB serial number, in every verb that takes a port', async () => {
+  const saved = portSource.list;
+  portSource.list = async () => [
+    { path: '/dev/ttyACM3', manufacturer: 'Espruino', vendorId: '0483', productId: '5740', serialNumber: '3A0041000C51' },
+    { path: '/dev/ttyUSB0', manufacturer: 'FTDI', vendorId: '0403', productId: '6001', serialNumber: 'A50285BI' },
+  ];
+  try {
+    assert.is(await resolvePort('serial:3a0041000c51'), '/dev/ttyACM3', 'case does not matter');
+    assert.is(await resolvePort('/dev/ttyS1'), '/dev/ttyS1', 'a path is a path');
+    const e = await resolvePort('serial:NOPE').then(() => null, (x: Error) => x);
+    assert.match(e?.message ?? '', /no serial port has USB serial number NOPE \(picolink ports lists 2/);
+    for (const argv of [['flash', '--bundle', 'package.json'], ['monitor', '--for', '100ms'], ['capture', '--out', join(mkdtempSync(join(tmpdir(), 'pl-')), 'x.pcap')], ['bridge', '--for', '100ms']]) {
+      const r = await cli(...argv, '--port', 'serial:NOPE');
+      assert.is(r.code, 1, argv[0]);
+      assert.match(r.err, /no serial port has USB serial number NOPE/, argv[0]);
+    }
+  } finally {
+    portSource.list = saved;
   }
 });
 
