@@ -27,8 +27,8 @@ export function terserOptions(hoistFuns = true) {
   };
 }
 
-/** Role flags a board's create() may test (ROLE_SENSOR, ...): defined true or false per bundle. */
-export const ROLE_FLAGS = ['sensor', 'gateway', 'tunnel', 'hub', 'wearable'];
+/** Role flags a board's create() may test (ROLE_SENSOR, ...): defined true or false per bundle. slave: a piconet slave; node: a full node (MAC, request-reply, Psync); pins: the pins service. */
+export const ROLE_FLAGS = ['sensor', 'gateway', 'tunnel', 'hub', 'wearable', 'slave', 'node', 'pins'];
 
 /**
  * The bundles of a board file: its main one (every role) and its role bundles (board.bundles).
