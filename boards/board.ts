@@ -20,6 +20,12 @@ export interface BoardInfo {
   /** true: the bundle calls create() when it loads (flashed boards); false: the host calls it (simulator). */
   autostart: boolean;
   /**
+   * Where the bundle runs: 'espruino' (the default when absent: an Espruino board or its Linux build;
+   * the bundle must pass the Espruino language check), or 'deno' / 'node' for edge and host boards,
+   * which run the same firmware under a full JavaScript runtime.
+   */
+  runtime?: 'espruino' | 'deno' | 'node';
+  /**
    * Bundles beyond dist/<name>.js (which carries every role): each carries only `roles`, the build
    * dropping the others' code (rollup.config.js defines ROLE_<ROLE> true or false per bundle).
    */
