@@ -5,6 +5,7 @@
 // to record a line the bridge is using, give the bridge --pcap instead (that records both ways). Stops
 // on Ctrl-C, SIGTERM or --for, and prints how many frames it wrote.
 
+import { existsSync, rmSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { openSerial } from '../../hal/node/serial.ts';
@@ -31,6 +32,8 @@ export function registerCapture(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m)').argParser(durationArg))
     .action(async (o: { port: string; out: string; baud: number; for?: number }) => {
       let sink;
+      // A capture file that was not there before and got nothing (the port did not open) is removed.
+      const existed = existsSync(o.out);
       try {
         sink = fileSink(o.out);
       } catch (e) {
@@ -42,6 +45,7 @@ export function registerCapture(program: Command, ctx: VerbContext): void {
         serial = await openSerial(await resolvePort(o.port), { baud: o.baud, pace: false });
       } catch (e) {
         sink.close();
+        if (!existed) rmSync(o.out, { force: true });
         io.err(`picolink: ${(e as Error).message}\n`);
         ctx.exit(EXIT_FAILED);
         return;

@@ -6,7 +6,7 @@
 // Exit: Ctrl-] (or Ctrl-C) when standard input is a terminal, SIGINT or SIGTERM, --for, or the port
 // going away (exit 1, with what happened).
 
-import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { openSerial } from '../../hal/node/serial.ts';
@@ -39,6 +39,8 @@ export function registerMonitor(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--json', 'one JSON object a line: {"t", "frame"} | {"t", "text"} | {"t", "noise"}'))
     .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m)').argParser(durationArg))
     .action(async (o: { port: string; baud: number; log?: string; json?: boolean; for?: number }) => {
+      // A log that was not there before is removed again when the port does not open (no empty files left).
+      const logExisted = o.log !== undefined && existsSync(o.log);
       if (o.log) {
         try {
           closeSync(openSync(o.log, 'a'));
@@ -50,6 +52,7 @@ export function registerMonitor(program: Command, ctx: VerbContext): void {
       try {
         serial = await openSerial(await resolvePort(o.port), { baud: o.baud, pace: false, onError: (e) => finish(`the port failed: ${e.message}`) });
       } catch (e) {
+        if (o.log && !logExisted) rmSync(o.log, { force: true });
         io.err(`picolink: ${(e as Error).message}\n`);
         ctx.exit(EXIT_FAILED);
         return;

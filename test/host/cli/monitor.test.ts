@@ -5,7 +5,7 @@
 // the pseudo-terminal test skips with a message.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodedMax, frameEncode } from '../../../hal/framing/cobs.ts';
@@ -121,6 +121,15 @@ test('monitor: a port that does not exist, and a log that cannot be written, say
   const io = { out: () => {}, err: (s: string) => { err += s; } };
   assert.is(await run(['monitor', '--port', '/dev/picolink-nope', '--for', '100ms'], io), 1);
   assert.match(err, /\/dev\/picolink-nope/);
+  // Neither a new log nor a new capture file is left behind when the port does not open.
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-nofile-'));
+  assert.is(await run(['monitor', '--port', '/dev/picolink-nope', '--log', join(dir, 'm.log')], io), 1);
+  assert.is(await run(['capture', '--port', '/dev/picolink-nope', '--out', join(dir, 'c.pcap')], io), 1);
+  assert.equal(readdirSync(dir), [], 'no empty files');
+  // One that was there is kept as it was.
+  writeFileSync(join(dir, 'old.log'), 'before\n');
+  assert.is(await run(['monitor', '--port', '/dev/picolink-nope', '--log', join(dir, 'old.log')], io), 1);
+  assert.is(readFileSync(join(dir, 'old.log'), 'utf8'), 'before\n');
   err = '';
   assert.is(await run(['monitor', '--port', '/dev/null', '--log', '/nonexistent/dir/x.log'], io), 2);
   assert.match(err, /cannot write \/nonexistent\/dir\/x\.log/);
