@@ -30,7 +30,10 @@
 // Flags: --quick (short run: Table II with 2 and 4 hosts, scaling to 10^3), --rounds=N and --calls=N
 // (Table I: rounds, calls per kind per round), --passes=N (Table II: token passes per protocol per
 // N), --hosts=2,4,6,8, --sizes=100,1000,... (scaling; empty: none), --window=N (messages timed per
-// size), --json (the summary object below instead of the table).
+// size), --loss=P (process 0 drops P % of the Psync frames it receives), --json (the summary object
+// below instead of the table). Every token holder resends its message when nothing follows it within
+// RESEND_MS (the paper's last-ACK rule, 3.2.2; bench/peer/psync-net.ts), so one lost datagram costs a
+// pass 300 ms instead of stopping the ring; process 0's resends are a row of the table.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
@@ -47,7 +50,8 @@ import { rawMac } from '../firmware/mac/raw.ts';
 import { PSYNC_DEFAULTS, psync } from '../firmware/psync/psync.ts';
 import type { Psync } from '../firmware/psync/psync.ts';
 import { hostRr } from '../host/rr/endpoint.ts';
-import { BENCH_PSYNC, MAC_DEPTH, TCP_ECHO, addrOf, routedLink } from './peer/psync-net.ts';
+import { faulty } from '../hal/mw/faulty.ts';
+import { BENCH_PSYNC, MAC_DEPTH, TCP_ECHO, addrOf, lastAck, routedLink } from './peer/psync-net.ts';
 
 /** The paper's Table I (ms) and Table II (ms per message). */
 const PAPER_I = { udp: 2.9, rpc: 3.4, psync: 4.0, tcp: 4.6 };
@@ -265,6 +269,8 @@ export async function bench(args: string[]): Promise<BenchResult> {
   const sizes = list(arg(args, 'sizes'), quick ? [100, 1000] : [100, 1000, 10_000, 100_000]);
   const window = Number(arg(args, 'window') ?? (quick ? 200 : 1000));
   const warm = quick ? 20 : 200;
+  const loss = Number(arg(args, 'loss') ?? 0);
+  if (!(loss >= 0 && loss < 50)) throw new Error(`psync benchmark: --loss=${arg(args, 'loss')} is not a percentage in [0, 50)`);
   if (hosts.some((h) => !(h >= 2 && h <= 8 && Number.isInteger(h)))) throw new Error('psync benchmark: --hosts takes 2..8');
   if (!hosts.includes(2)) hosts.unshift(2); // Table I runs on the two-party ring
   const peers = Math.max(...hosts) - 1;
@@ -277,6 +283,8 @@ export async function bench(args: string[]): Promise<BenchResult> {
   const tcp: Socket[] = [];
   let echoTcp: Socket | null = null;
   let watchdog: ReturnType<typeof setInterval> | null = null;
+  let stopResends = (): void => {};
+  let resendCount = (): number => 0;
 
   // One wait at a time: the measured exchange calls done(); a stall or a dead peer fails it.
   let wake: (() => void) | null = null;
@@ -318,11 +326,19 @@ export async function bench(args: string[]): Promise<BenchResult> {
     const client = hostRr({ mac: rawMac(rrLink, addrOf(0), 64), clock, rng: xoshiro(100), config: { timeoutUs: 1_000_000 } });
     const routed = routedLink(psLink);
     routed.setRoutes([psPort, ...ports.map((p) => p.psync)]);
-    const ps = psync({ mac: rawMac(routed, addrOf(0), MAC_DEPTH), clock, rng: xoshiro(0), config: BENCH_PSYNC });
+    // --loss=P: process 0 loses P % of the Psync frames it receives (the last-ACK resends and Psync's
+    // retransmission requests recover them; the numbers are then not the paper's).
+    const lossy = loss > 0 ? faulty(routed, { clock, rng: xoshiro(99), dropPct: loss }) : routed;
+    const ps = psync({ mac: rawMac(lossy, addrOf(0), MAC_DEPTH), clock, rng: xoshiro(0), config: BENCH_PSYNC });
     let n = 2;
     let conv = -1;
+    const ack = lastAck((mid) => ps.resend(conv, mid));
+    stopResends = ack.stop;
+    resendCount = () => ack.resends;
     ps.onDeliver((c, sender) => {
-      if (c === conv && sender === addrOf(n - 1)) done();
+      if (c !== conv) return;
+      ack.heard();
+      if (sender === addrOf(n - 1)) done();
     });
     await new Promise<void>((res) => raw.bind(0, '127.0.0.1', () => res()));
     raw.on('message', done);
@@ -353,6 +369,7 @@ export async function bench(args: string[]): Promise<BenchResult> {
     const ring = async (size: number): Promise<void> => {
       for (const k of kids) k.tell({ cmd: 'n', n: size });
       for (const k of kids) await k.next();
+      ack.stop();
       if (conv >= 0) ps.close(conv);
       n = size;
       conv = ps.activeOpen(Array.from({ length: size }, (_, i) => addrOf(i)), size);
@@ -365,6 +382,7 @@ export async function bench(args: string[]): Promise<BenchResult> {
       const w = waitDone(`psync, ${n} hosts`);
       const r = ps.send(conv, one, 1);
       if (r < 0) throw new Error(`psync benchmark: send refused (${r})`);
+      ack.sent(r);
       return w;
     };
     const tcpRound = (): Promise<void> => {
@@ -422,6 +440,7 @@ export async function bench(args: string[]): Promise<BenchResult> {
       tableII.push({ hosts: size, psync: r1(median(pr) / size), tcp: r1(median(tr) / size) });
     }
   } finally {
+    stopResends();
     if (watchdog) clearInterval(watchdog);
     for (const k of kids) {
       k.proc.stdin!.end();
@@ -454,6 +473,7 @@ export async function bench(args: string[]): Promise<BenchResult> {
     rows.push({ name: `II ${e.hosts} hosts tcp`, value: e.tcp, unit: 'µs/pass', note: p ? `paper ${p.tcp} ms` : undefined });
     rows.push({ name: `II ${e.hosts} hosts psync / tcp`, value: Number((e.psync / e.tcp).toFixed(3)), unit: '×', note: p ? paperRatio(p.psync, p.tcp) : undefined });
   }
+  rows.push({ name: 'last-ACK resends', value: resendCount(), unit: 'resends', note: `by process 0; ${loss}% of its Psync frames lost (--loss)` });
   for (const e of scale) {
     const note = e.nodes < e.messages ? `${e.nodes} nodes retained: the table's cap` : `${e.nodes} nodes`;
     rows.push({ name: `scale ${e.messages} send`, value: e.sendUs, unit: 'µs', note });

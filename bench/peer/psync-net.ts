@@ -25,6 +25,42 @@ export const BENCH_PSYNC: PsyncConfig = { ...PSYNC_DEFAULTS, hold: 8 };
 /** Raw MAC queue depth: Psync queues N - 1 frames (up to 7) at once. */
 export const MAC_DEPTH = 16;
 
+/**
+ * The last-ACK rule of the paper (3.2.2) as the benchmark's application applies it: a token holder that
+ * has seen no later message in the conversation this long after sending resends its message (Psync's
+ * resend), so a datagram the kernel drops delays one pass instead of stopping the ring. Far above a
+ * pass's time (well under a millisecond to a few on a loaded machine), so it never fires in a run
+ * that loses nothing.
+ */
+export const RESEND_MS = 300;
+
+/**
+ * Arms and disarms the resend of one process's last token message: `sent(mid)` after a send,
+ * `heard()` when any later message of the conversation is delivered, `stop()` when the ring ends.
+ */
+export function lastAck(resend: (mid: number) => number): { sent(mid: number): void; heard(): void; stop(): void; readonly resends: number } {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let resends = 0;
+  const stop = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  };
+  return {
+    sent(mid: number): void {
+      stop();
+      const again = (): void => {
+        if (resend(mid) < 0) { timer = null; return; } // stable or gone: nothing to resend
+        resends++;
+        timer = setTimeout(again, RESEND_MS);
+      };
+      timer = setTimeout(again, RESEND_MS);
+    },
+    heard: stop,
+    stop,
+    get resends() { return resends; },
+  };
+}
+
 /** First byte on a TCP connection: the connecting process's index, or this for a plain echo. */
 export const TCP_ECHO = 0xff;
 

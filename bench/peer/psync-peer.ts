@@ -10,7 +10,8 @@
 // Token rule (the paper's Table II): the process after the holder takes the token when the holder's
 // message reaches it, and sends one byte to all others: Psync, one message in the conversation; TCP,
 // one byte on each of its N - 1 connections. A TCP connection that opens with TCP_ECHO is an echo.
-// It serves until stdin closes.
+// A holder that hears nothing after its message resends it (lastAck in psync-net.ts: the paper's
+// last-ACK rule). It serves until stdin closes.
 import { createSocket } from 'node:dgram';
 import { createServer, connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -20,7 +21,7 @@ import { xoshiro } from '../../hal/prng.ts';
 import { rawMac } from '../../firmware/mac/raw.ts';
 import { psync } from '../../firmware/psync/psync.ts';
 import { hostRr } from '../../host/rr/endpoint.ts';
-import { BENCH_PSYNC, MAC_DEPTH, TCP_ECHO, addrOf, routedLink } from './psync-net.ts';
+import { BENCH_PSYNC, MAC_DEPTH, TCP_ECHO, addrOf, lastAck, routedLink } from './psync-net.ts';
 
 const index = Number(process.argv[2]);
 const rrPort = Number(process.argv[3]);
@@ -46,11 +47,15 @@ const one = new Uint8Array([1]);
 const ONE = Buffer.from([1]);
 let n = 0;
 let conv = -1;
+const ack = lastAck((mid) => ps.resend(conv, mid));
 ps.onOpen((c) => { conv = c; });
 ps.onDeliver((c, sender) => {
-  if (c === conv && index < n && sender === addrOf(index - 1)) {
+  if (c !== conv) return;
+  ack.heard();
+  if (index < n && sender === addrOf(index - 1)) {
     const r = ps.send(conv, one, 1);
     if (r < 0) console.error(`psync-peer ${index}: send refused (${r})`);
+    else ack.sent(r);
   }
 });
 
@@ -119,6 +124,7 @@ lines.on('line', (l) => {
       process.exit(1);
     });
   } else if (m.cmd === 'n') {
+    ack.stop();
     if (conv >= 0) ps.close(conv);
     conv = -1;
     n = m.n!;

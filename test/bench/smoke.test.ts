@@ -25,17 +25,7 @@ else console.log('  bench serial smoke test skipped: socat is not installed (Deb
 for (const [name, args] of cases) {
   test(`bench ${name} runs and reports a ratio`, async () => {
     const mod = (await import(`../../bench/${name}.ts`)) as { bench: (a: string[]) => Promise<BenchResult> | BenchResult };
-    let r: BenchResult;
-    try {
-      r = await mod.bench(args);
-    } catch (e) {
-      // Known: the psync benchmark passes a token between processes over loopback UDP, and a datagram
-      // the kernel drops on a loaded machine stalls it (nothing follows the lost message to prompt a
-      // retransmission request, and the benchmark does no last-message resend). Once more, then fail.
-      if (!(name === 'psync' && /no answer in \d+ ms/.test((e as Error).message))) throw e;
-      console.log(`  bench psync stalled once (${(e as Error).message}); running it again`);
-      r = await mod.bench(args);
-    }
+    const r: BenchResult = await mod.bench(args);
     assert.is(r.name, name);
     assert.ok(r.rows.length >= 2);
     for (const row of r.rows) assert.ok(Number.isFinite(row.value), `${row.name} = ${row.value}`);
