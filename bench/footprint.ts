@@ -9,17 +9,23 @@
 // minified; a piconet slave with request-reply at most 6 KB (no such bundle yet: reported as missing);
 // resident at most 800 JsVars for the full node. Headline: the full node's bytes over its 12 KB target.
 // --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","boardJsvars"}]}.
+import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { rollup } from 'rollup';
+import type { OutputChunk, Plugin } from 'rollup';
+import { minify } from 'terser';
 import type { BenchResult, BenchRow } from './run.ts';
 import { jsvarsOf } from './size.ts';
 import { findEspruino } from '../host/sim/espruino-linux.ts';
-import { boardBundles, boardConfig, boardFiles } from '../rollup.config.js';
+import { boardBundles, boardConfig, boardFiles, terserOptions } from '../rollup.config.js';
 
 /** The issue's targets. */
 const FULL_NODE_BYTES = 12 * 1024;
 const SLAVE_BYTES = 6 * 1024;
 const FULL_NODE_JSVARS = 800;
+/** The bundles measured against those targets. */
+const FULL_NODE = 'pico-nrf24-node';
+const SLAVE = 'pico-nrf24-slave';
 
 /** Stand-in drivers for create() on the interpreter: plain JavaScript Espruino runs. */
 const STUBS = `var clk = { now: function () { return 0; }, at: function () { return 0; }, cancel: function () {} };
@@ -46,48 +52,93 @@ async function bundleCode(file: string, name: string, autostart: boolean): Promi
   }
 }
 
-interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; boardJsvars: number | null }
+/**
+ * Where a bundle's bytes go: each module of bundle `name` (as tree-shaken into it, rollup's rendered
+ * code per module) minified on its own with the build's terser settings, except that unused top-level
+ * names are kept (alone, a module's exports look unused). The sum comes within a few per cent of the
+ * bundle: what is left is the wrapper, and names mangled shorter across modules. Largest first.
+ */
+export async function breakdown(file: string, name: string): Promise<{ module: string; bytes: number }[]> {
+  const cfg = await boardConfig(file, undefined, { bundle: name, autostart: false });
+  // Without the language and budget gate (it sees the unminified code) and without terser.
+  const plugins = (cfg.plugins as Plugin[]).filter((p) => p && p.name !== 'picolink-espruino-gate');
+  const r = await rollup({ ...cfg, plugins, output: undefined });
+  let chunk: OutputChunk;
+  try {
+    chunk = (await r.generate({ ...cfg.output, plugins: [] })).output[0];
+  } finally {
+    await r.close();
+  }
+  const t = terserOptions(true);
+  const opts = { ...t, toplevel: false, compress: { ...(t.compress as object), toplevel: false }, mangle: { toplevel: true } };
+  const out: { module: string; bytes: number }[] = [];
+  for (const [id, m] of Object.entries(chunk.modules)) {
+    if (!m.code) continue;
+    const min = await minify(m.code, opts);
+    const root = resolve(import.meta.dirname, '..') + '/';
+    out.push({ module: id.startsWith(root) ? id.slice(root.length) : id.replace(/^\0/, ''), bytes: Buffer.byteLength(min.code ?? '') });
+  }
+  return out.sort((a, b) => b.bytes - a.bytes);
+}
+
+interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; boardJsvars: number | null; espruino: boolean }
 
 export async function bench(): Promise<BenchResult> {
   const bin = findEspruino();
   const out: Row[] = [];
+  const files = new Map<string, string>();
+  const json: { breakdown?: { bundle: string; modules: { module: string; bytes: number }[] } } = {};
   for (const file of boardFiles()) {
     const { board } = await import(file);
+    const espruino = (board.runtime ?? 'espruino') === 'espruino';
     for (const b of await boardBundles(file)) {
+      files.set(b.name, file);
       const code = await bundleCode(file, b.name, true);
       const cr = createFor(board.name, b.roles);
       const role = cr ? (b.roles ? cr.role : 'every role') : (b.roles ?? board.roles).join(', ');
       let jsvars: number | null = null;
       let jsvarsCreated: number | null = null;
-      if (bin) {
+      if (bin && espruino) {
         // Loaded without a self-starting board's create() call, which would reach for its hardware.
         const inert = board.autostart ? await bundleCode(file, b.name, false) : code;
         jsvars = jsvarsOf(bin, inert, '');
-        if (cr) jsvarsCreated = jsvarsOf(bin, inert, cr.code);
         if (jsvars === null) throw new Error(`footprint: ${b.name} did not load on Espruino (${bin})`);
+        if (cr) {
+          jsvarsCreated = jsvarsOf(bin, inert, cr.code);
+          if (jsvarsCreated === null) throw new Error(`footprint: ${b.name}: create() failed on Espruino (${bin})`);
+        }
       }
-      out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, boardJsvars: board.jsvars || null });
+      out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, boardJsvars: board.jsvars || null, espruino });
     }
   }
   const rows: BenchRow[] = [];
   for (const x of out) {
     rows.push({ name: `${x.board} bytes`, value: x.bytes, unit: 'bytes', note: `${x.role}; ${((100 * x.bytes) / x.budget).toFixed(0)}% of ${x.budget} budget, ${x.gzipBytes} gzipped` });
-    if (x.jsvars !== null) {
+    if (!x.espruino) rows.push({ name: `${x.board} JsVars`, value: 0, unit: '-', note: 'not measured: not an Espruino bundle' });
+    else if (x.jsvars !== null) {
       const left = x.boardJsvars ? `, ${(100 * (1 - (x.jsvarsCreated ?? x.jsvars) / x.boardJsvars)).toFixed(0)}% of the board's ${x.boardJsvars} left` : '';
       rows.push({ name: `${x.board} JsVars`, value: x.jsvars, unit: 'JsVars', note: `loaded${x.jsvarsCreated !== null ? `; ${x.jsvarsCreated} with its role created` : ''}${left}` });
     }
   }
   if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set ESPRUINO to an Espruino interpreter (its Linux build)' });
-  const full = out.find((x) => x.board === 'sim-sensor');
+  // The full node and the slave: the Pico's role bundles when the board declares them.
+  const full = out.find((x) => x.board === FULL_NODE) ?? out.find((x) => x.board === 'sim-sensor');
+  const slave = out.find((x) => x.board === SLAVE);
   if (full) {
-    rows.push({ name: 'full node / 12 KB target', value: full.bytes / FULL_NODE_BYTES, unit: 'x', note: 'sim-sensor: CSMA/CA, request-reply, Psync and its library' });
-    if (full.jsvarsCreated !== null) rows.push({ name: 'full node / 800 JsVars', value: full.jsvarsCreated / FULL_NODE_JSVARS, unit: 'x', note: 'resident with a sensor created' });
+    const parts = await breakdown(files.get(full.board)!, full.board);
+    const sum = parts.reduce((a, m) => a + m.bytes, 0);
+    for (const m of parts) rows.push({ name: `  ${m.module}`, value: m.bytes, unit: 'bytes', note: `${((100 * m.bytes) / sum).toFixed(1)}% of ${full.board}, modules minified alone (${sum} bytes in all)` });
+    rows.push({ name: 'full node / 12 KB target', value: full.bytes / FULL_NODE_BYTES, unit: 'x', note: `${full.board}: ${full.role}` });
+    const jv = full.jsvarsCreated ?? full.jsvars;
+    if (jv !== null) rows.push({ name: 'full node / 800 JsVars', value: jv / FULL_NODE_JSVARS, unit: 'x', note: full.jsvarsCreated !== null ? 'resident with its role created' : 'resident after loading' });
+    if (slave) rows.push({ name: 'piconet slave + RR / 6 KB', value: slave.bytes / SLAVE_BYTES, unit: 'x', note: `${slave.board}: ${slave.role}` });
+    else rows.push({ name: 'piconet slave + RR / 6 KB', value: 0, unit: '-', note: `no such bundle (target ${SLAVE_BYTES} bytes)` });
+    json.breakdown = { bundle: full.board, modules: parts };
   }
-  rows.push({ name: 'piconet slave + RR / 6 KB', value: 0, unit: '-', note: `no such bundle yet (target ${SLAVE_BYTES} bytes)` });
   return {
     name: 'footprint',
     rows,
     headline: { label: 'full node bytes / its 12 KB target', ratio: full ? full.bytes / FULL_NODE_BYTES : 0 },
-    json: { bundles: out },
+    json: { bundles: out.map((x) => ({ board: x.board, role: x.role, bytes: x.bytes, gzipBytes: x.gzipBytes, budget: x.budget, jsvars: x.jsvars, jsvarsCreated: x.jsvarsCreated, boardJsvars: x.boardJsvars })), ...json },
   };
 }
