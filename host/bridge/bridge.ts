@@ -8,6 +8,10 @@
 // "events" subscribers. Everything listens on 127.0.0.1 unless `host` says otherwise, and then only
 // with a token (design §5: nothing lets a remote host drive devices without an explicit option and a
 // credential).
+// With `web`, the bridge also has a WebSocket front (ws.ts) on an HTTP server of its own, whose plain
+// requests go to `web.http` (npm start serves the browser page there, host/web/): the bridge node's MAC
+// is then tapped (ws.ts macTap) so the page can watch the traffic, with per-device counts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
 import type { GroupMember, Mac } from '../../firmware/mac/mac.ts';
@@ -28,6 +32,8 @@ import { bridgeUdp } from './udp.ts';
 import type { BridgeUdp } from './udp.ts';
 import { bridgeTcp } from './tcp.ts';
 import type { BridgeTcp } from './tcp.ts';
+import { bridgeWs, macTap } from './ws.ts';
+import type { BridgeWs, MacTap } from './ws.ts';
 
 export interface BridgeOptions {
   /** The bridge node's MAC on the device network (service ports are opened on it). */
@@ -55,6 +61,11 @@ export interface BridgeOptions {
   cacheMs?: number;
   connections?: number;
   log?: (line: string) => void;
+  /**
+   * A WebSocket front on an HTTP server (default none): its port (0: any free one), the handler of plain
+   * HTTP requests (default: 426), and page origins allowed besides the server's own (ws.ts).
+   */
+  web?: { port?: number; http?: (req: IncomingMessage, res: ServerResponse) => void; origins?: string[] };
 }
 
 export interface Bridge {
@@ -66,6 +77,11 @@ export interface Bridge {
   readonly udp: { address: string; port: number };
   readonly tcp: { address: string; port: number };
   readonly tcpFront: BridgeTcp;
+  /** The WebSocket front's HTTP server, when `web` was given. */
+  readonly web: { address: string; port: number } | null;
+  readonly wsFront: BridgeWs | null;
+  /** The bridge node's traffic counts (with `web`). */
+  readonly traffic: MacTap | null;
   close(): Promise<void>;
 }
 
@@ -79,7 +95,9 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   const log = o.log ?? (() => {});
   const dir = directory();
   for (const n of o.names ?? []) dir.add(n.name, n.addr, n.type, n.ops);
-  const ports = macPorts(o.mac);
+  const traffic = o.web ? macTap(o.mac) : null;
+  const mac = traffic ? traffic.mac : o.mac;
+  const ports = macPorts(mac);
   const node = hostRr({ mac: ports.port(SVC_RR), clock: o.clock, rng: o.rng, config: o.rr });
   let groups: BridgeGroups | null = null;
   const core = bridgeCore({
@@ -94,7 +112,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   if (o.groups && o.groups.length > 0) {
     const gport = ports.port(SVC_GROUP);
     const svc = groupService(gport, o.rng);
-    const join = o.mac.join?.bind(o.mac);
+    const join = mac.join?.bind(mac);
     groups = bridgeGroups({
       svc, addr: o.mac.addr, groups: o.groups, port: o.groupPort ?? GROUP_IP_PORT, ipOf: o.groupIp, iface: o.groupIface,
       joinMac: (g) => (join ? join(groupAddr(g)) : false), mtu: gport.caps.mtu - GROUP_HDR,
@@ -104,12 +122,24 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   }
   const udpFront: BridgeUdp = bridgeUdp(core, { port: o.udpPort, host });
   const tcpFront = bridgeTcp(core, { port: o.tcpPort, host, connections: o.connections });
-  const [udp, tcp] = await Promise.all([udpFront.bound(), tcpFront.bound()]);
+  const wsFront = o.web
+    ? bridgeWs(core, { port: o.web.port, host, http: o.web.http, origins: o.web.origins, token: o.token, connections: o.connections, traffic: traffic ?? undefined })
+    : null;
+  let bound;
+  try {
+    bound = await Promise.all([udpFront.bound(), tcpFront.bound(), wsFront ? wsFront.bound() : null]);
+  } catch (e) {
+    // A port in use: let the fronts that did start go, and say what failed.
+    core.close();
+    await Promise.allSettled([udpFront.close(), tcpFront.close(), groups?.close(), wsFront?.close()]);
+    throw e;
+  }
+  const [udp, tcp, web] = bound;
   return {
-    core, directory: dir, rr: node, ports, groups, udp, tcp, tcpFront,
+    core, directory: dir, rr: node, ports, groups, udp, tcp, tcpFront, web, wsFront, traffic,
     async close(): Promise<void> {
       core.close();
-      await Promise.all([udpFront.close(), tcpFront.close(), groups?.close()]);
+      await Promise.all([udpFront.close(), tcpFront.close(), groups?.close(), wsFront?.close()]);
     },
   };
 }
