@@ -4,7 +4,8 @@
 // stripped by esbuild (target es2017: no lowering helpers Espruino cannot run); terser minifies with
 // ES5 output settings (so it introduces no newer syntax) and hoists function declarations, which
 // Espruino itself does not do. Each bundle must pass the Espruino language check and its byte budget,
-// or the build fails. Run through `npm run build` (it loads TypeScript with tsx).
+// or the build fails. Boards with runtime 'deno' or 'node' (edge and host boards) are ES modules
+// instead, unminified, checked against their byte budget only. Run through `npm run build` (it loads TypeScript with tsx).
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import esbuild from 'rollup-plugin-esbuild';
@@ -55,15 +56,29 @@ export async function boardConfig(file, report, opts = {}) {
   if (opts.bundle && opts.bundle !== board.name && !variant) throw new Error(`board ${board.name} has no bundle ${opts.bundle}`);
   const info = variant ? { ...board, name: variant.name, budgetBytes: variant.budgetBytes } : board;
   const define = Object.fromEntries(ROLE_FLAGS.map((r) => [`ROLE_${r.toUpperCase()}`, String(!variant || variant.roles.includes(r))]));
+  // Edge and host boards (runtime 'deno' or 'node') run under a full runtime: an ES module, modern
+  // syntax, unminified, Node's built-ins left as imports; the gate checks only their byte budget.
+  const hosted = isHosted(board);
   return {
     input: entryId(board),
-    output: { file: resolve(root, 'dist', info.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
-    plugins: [boardEntry(file, opts.autostart === false ? { ...board, autostart: false } : board), esbuild({ target: 'es2017', minify: false, sourceMap: false, define }), espruinoGate(info, report)],
+    output: hosted
+      ? { file: resolve(root, 'dist', info.name + '.js'), format: /** @type {const} */ ('es') }
+      : { file: resolve(root, 'dist', info.name + '.js'), format: /** @type {const} */ ('iife'), name: 'picolink', strict: false, generatedCode: /** @type {const} */ ('es5'), plugins: [terser(terserOptions(opts.hoistFuns !== false))] },
+    external: hosted ? (id) => id.startsWith('node:') : undefined,
+    plugins: [boardEntry(file, opts.autostart === false ? { ...board, autostart: false } : board), esbuild({ target: hosted ? 'es2022' : 'es2017', minify: false, sourceMap: false, define }), espruinoGate(info, report)],
     onwarn(w, warn) {
       if (w.code === 'CIRCULAR_DEPENDENCY') throw new Error(`board ${board.name}: ${w.message}`);
       warn(w);
     },
   };
+}
+
+/**
+ * Does a board run under Deno or Node rather than Espruino (boards/board.ts runtime)?
+ * @param {{ runtime?: string }} board
+ */
+export function isHosted(board) {
+  return board.runtime === 'deno' || board.runtime === 'node';
 }
 
 export function boardFiles() {

@@ -1,5 +1,6 @@
-// The part of Deno's runtime API hal/deno uses (Deno.listenDatagram, unstable: run with
-// --unstable-net), declared here so the project type-checks without Deno's own type package.
+// The part of Deno's runtime API hal/deno and the deno-edge board use (Deno.listenDatagram is
+// unstable: run with --unstable-net), declared here so the project type-checks without Deno's own
+// type package.
 declare namespace Deno {
   interface NetAddr {
     transport: 'udp' | 'tcp';
@@ -14,4 +15,9 @@ declare namespace Deno {
   }
   function listenDatagram(options: { port: number; hostname?: string; transport: 'udp' }): DatagramConn;
   const version: { deno: string };
+  /** The command line after the script. */
+  const args: string[];
+  function exit(code?: number): never;
+  /** Needs --allow-read. */
+  function readTextFileSync(path: string): string;
 }
