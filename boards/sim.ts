@@ -9,6 +9,8 @@
 // request-reply. Sensors serve two operations: OP_READ (idempotent: a fresh reading) and OP_COUNT
 // (at-most-once: adds one to a counter and returns it, so a call that ran twice would show). The
 // gateway, given `callees`, calls them in turn every callUs: OP_READ over RR, OP_COUNT over RRA.
+// Given env.pins (virtual pins), a sensor also serves its pins (firmware/services/pins.ts) when the
+// bundle carries the pins role (ROLE_PINS: the main sim bundle does, sim-sensor does not).
 // Given `conversation` (participant addresses, the initiator first), a sensor takes part in one Psync
 // conversation (the Psync paper; firmware/psync/) on the SVC_PSYNC port: the sensors agree on a shared
 // alarm threshold. Every proposeUs or so a sensor proposes one (env.propose, e.g. its last reading plus
@@ -46,6 +48,8 @@ import type { Psync, PsyncConfig } from '../firmware/psync/psync.ts';
 import { psyncLib } from '../firmware/psync/library.ts';
 import type { LibConfig, PsyncLib } from '../firmware/psync/library.ts';
 import { PS_MAX_PARTICIPANTS } from '../firmware/psync/frame.ts';
+import { pinsService } from '../firmware/services/pins.ts';
+import type { PinsHal, PinsService } from '../firmware/services/pins.ts';
 
 export const OP_READ = 1;
 export const OP_COUNT = 2;
@@ -154,6 +158,11 @@ export interface SimEnv {
   propose?: () => number;
   /** Sensor role: group addresses (0xFF00..0xFFFE) whose frames it receives, such as a request to them all. */
   groups?: number[];
+  /**
+   * Sensor role: the device's pins (virtual pins: host/sim/virtual-pins.ts); given, and in a bundle
+   * with the pins role, the sensor serves them over request-reply (firmware/services/pins.ts).
+   */
+  pins?: PinsHal;
 }
 
 /** A device's part in the conversation. */
@@ -205,6 +214,8 @@ export interface SimDevice {
   caller: CallerStats | null;
   /** Sensor listed in env.conversation. */
   conversation: SimConversation | null;
+  /** Sensor given env.pins: its pins service. */
+  pins?: PinsService | null;
 }
 
 /** Call each callee in turn, one call at a time, alternating OP_READ (RR) and OP_COUNT (RRA). */
@@ -343,7 +354,7 @@ export function converse(env: Pick<SimEnv, 'id' | 'clock' | 'rng' | 'proposeUs' 
 
 // Which roles a bundle carries: the build defines each ROLE_<ROLE> true or false (rollup.config.js,
 // board.bundles) and drops the code of the roles left out; run from source, none is defined: every role.
-declare const ROLE_SENSOR: boolean, ROLE_GATEWAY: boolean, ROLE_TUNNEL: boolean, ROLE_HUB: boolean, ROLE_WEARABLE: boolean;
+declare const ROLE_SENSOR: boolean, ROLE_GATEWAY: boolean, ROLE_TUNNEL: boolean, ROLE_HUB: boolean, ROLE_WEARABLE: boolean, ROLE_PINS: boolean;
 
 export function create(env: SimEnv): SimDevice {
   const read = env.read || function () { return {}; };
@@ -395,6 +406,7 @@ export function create(env: SimEnv): SimDevice {
     }, true);
     const gs = env.groups || [];
     for (let i = 0; i < gs.length; i++) mac.join(gs[i]);
+    const pins = (typeof ROLE_PINS === 'undefined' || ROLE_PINS) && env.pins ? pinsService(r, env.clock, env.pins) : null;
     return {
       mac: mac,
       piconet: null,
@@ -408,6 +420,7 @@ export function create(env: SimEnv): SimDevice {
       counter: function () { return counter; },
       caller: null,
       conversation: talk,
+      pins: pins,
     };
   }
   if (relay && env.role === 'gateway') {
