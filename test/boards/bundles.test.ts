@@ -43,7 +43,14 @@ test('every bundle (each board\'s, and its role bundles) builds, passes the Espr
     built[r.report.board] = r;
     assert.is(r.report.problems, 0);
     assert.ok(r.report.bytes <= r.report.budgetBytes, `${r.report.board}: ${r.report.bytes} > ${r.report.budgetBytes}`);
-    assert.ok(r.code.startsWith('var picolink='), 'the bundle defines the picolink global');
+    if (r.report.runtime === 'espruino') assert.ok(r.code.startsWith('var picolink='), `${b.name}: the bundle defines the picolink global`);
+    else {
+      // Edge and host boards: an ES module exporting the board and create(), importing only the runtime's built-ins.
+      assert.match(r.code, /\nexport \{[^}]*\bboard\b[^}]*\bcreate\b[^}]*\};?\s*$/, `${b.name}: an ES module exporting board and create`);
+      const imports = [...r.code.matchAll(/^import .* from ['"]([^'"]+)['"];?$/gm)].map((m) => m[1]);
+      assert.ok(imports.every((i) => i.startsWith('node:')), `${b.name} imports ${imports.join(', ')}`);
+      if (r.report.runtime === 'deno') assert.equal(imports, [], `${b.name}: Deno runs it without Node's modules`);
+    }
   }
   assert.ok(files.length >= 2, 'at least the simulator board and one real board');
 });
@@ -75,6 +82,22 @@ test('the gate fails a bundle that uses spread, Map, async, or a call before def
   assert.match(await badBoard('hoist', hoist, 'return build(a).concat(table);', false), /hoisting: build|hoisting: \w+ is used before its definition/);
   assert.is(await badBoard('hoisted', hoist, 'return build(a).concat(table);'), '', 'with hoist_funs terser moves the function up');
   assert.is(await badBoard('clean', '', 'const b = new Uint8Array(4); for (const x of b) a.push(x ?? 0); return b;'), '');
+});
+
+test('a board for Deno or Node skips the language gate, not the byte budget', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-board-'));
+  const board = (name: string, budget: number) => {
+    const file = join(dir, `${name}.ts`);
+    writeFileSync(file, `export const board = { name: '${name}', title: 't', jsvars: 0, budgetBytes: ${budget}, mtu: 1200, radio: 'udp', roles: [], autostart: false, runtime: 'deno' };
+export function create(a: any) { const m = new Map([[1, a]]); return (async () => Math.max(...[1, 2], m.size, a?.b ?? 0))(); }\n`);
+    return file;
+  };
+  const ok = await build(board('modern', 100000));
+  assert.is(ok.report.runtime, 'deno');
+  assert.is(ok.report.problems, 0, 'spread, Map, async and ?. pass under Deno');
+  assert.match(ok.code, /async \(\) =>/, 'modern syntax kept: no ES5 lowering');
+  const err = await build(board('modern-fat', 100)).then(() => '', (e: Error) => e.message);
+  assert.match(err, /over its budget of 100 bytes/);
 });
 
 test('the gate fails a bundle over its byte budget', async () => {
