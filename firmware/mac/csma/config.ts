@@ -83,3 +83,39 @@ export const CSMA_NRF24: CsmaConfig = {
   queueDepth: 4,
   dupCacheSize: 8,
 };
+
+/**
+ * SX1276 LoRa (hal/espruino/sx127x.ts) at SF7, 125 kHz, coding rate 4/5, 8-symbol preamble, explicit
+ * header and CRC, 64-byte frames: a symbol is 1.024 ms; the link reports the payload bit rate
+ * floor(SF · BW / 2^SF · 4/5) = 5468 bit/s. Carrier sense is a CAD started by each busy() and read
+ * at the next one (the driver's header), so a slot must hold a CAD, (2^7 + 32)/125 kHz of listening
+ * plus a symbol of processing = 2.3 ms, and the CadDone interrupt's handling on the board (a watch
+ * callback and a few SPI accesses in Espruino's interpreter, about 1-2 ms on a Pico), with room to
+ * spare: 5 ms. SIFS covers the RxDone handling, the MAC's reply and its FIFO write on the same
+ * interpreter: 10 ms; DIFS = SIFS + 2 slots. A preamble (12.25 symbols, 12.5 ms) outlasts two slots, so
+ * a station polling once a slot always starts a CAD while it is on the air.
+ * phyHeaderBits: the datasheet's time on air is (12.25 + 8 + 5 · ceil((8 L + 16) / 28)) symbols;
+ * 154 extra bits at 5468 bit/s is the least that keeps the MAC's linear estimate at or above it for
+ * every length 0..255 (checked in test/hal/espruino/sx127x.test.ts); 158 rounds it up. The duration
+ * unit is 16 µs (a u16 then spans 1.05 s; an RTS exchange of 64 bytes needs about 0.22 s).
+ * RTS/CTS is off (threshold above the MTU): an RTS costs 31 ms of air, a quarter of the longest frame.
+ * Other spreading factors need their own preset: slot and SIFS scale with the symbol time.
+ */
+export const CSMA_LORA: CsmaConfig = {
+  aSlotTime: 5000,
+  aSIFSTime: 10000,
+  DIFS: 20000,
+  aCWmin: 15,
+  aCWmax: 255,
+  dot11ShortRetryLimit: 7,
+  dot11LongRetryLimit: 4,
+  dot11RTSThreshold: 65,
+  aDurationUnitUs: 16,
+  phyHeaderBits: 158,
+  dataHeaderBytes: 8,
+  rtsBytes: 7,
+  ctsBytes: 5,
+  ackBytes: 5,
+  queueDepth: 4,
+  dupCacheSize: 8,
+};
