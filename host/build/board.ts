@@ -1,12 +1,15 @@
 // Building one bundle from the host (the `build`, `flash` and `hil` verbs): a board's main bundle or one
 // of its role bundles (boards/board.ts, RoleBundle), with the same rollup configuration as `npm run
 // build` (rollup.config.js), so the file written, dist/<name>.js, is the one the build gate checked.
-// Host only.
+// Each bundle says where it runs (boards/board.ts runtime): an Espruino bundle is checked against
+// Espruino's language and its budget; a Deno or Node bundle (an ES module) against its budget only,
+// and is not for flashing onto a board. Host only.
 
 import { basename } from 'node:path';
 import { rollup } from 'rollup';
 import { boardBundles, boardConfig, boardFiles } from '../../rollup.config.js';
 import type { BundleReport } from './rollup-plugin.ts';
+import type { BoardInfo } from '../../boards/board.ts';
 
 export interface BuiltBundle {
   /** The bundle's name (a board, or one of its role bundles). */
@@ -15,6 +18,8 @@ export interface BuiltBundle {
   file: string;
   bytes: number;
   budgetBytes: number;
+  /** 'espruino', or 'deno' / 'node' for edge and host boards. */
+  runtime: 'espruino' | 'deno' | 'node';
 }
 
 /** The boards there are (boards/<name>.ts). */
@@ -23,9 +28,12 @@ export function boardNames(): string[] {
 }
 
 /** Every bundle there is, with the board file it comes from: each board's, then its role bundles. */
-export async function bundleList(): Promise<{ name: string; file: string; roles: string[] | null }[]> {
-  const out: { name: string; file: string; roles: string[] | null }[] = [];
-  for (const file of boardFiles()) for (const b of await boardBundles(file)) out.push({ name: b.name, file, roles: b.roles });
+export async function bundleList(): Promise<{ name: string; file: string; roles: string[] | null; runtime: 'espruino' | 'deno' | 'node' }[]> {
+  const out: { name: string; file: string; roles: string[] | null; runtime: 'espruino' | 'deno' | 'node' }[] = [];
+  for (const file of boardFiles()) {
+    const { board } = (await import(file)) as { board: BoardInfo };
+    for (const b of await boardBundles(file)) out.push({ name: b.name, file, roles: b.roles, runtime: board.runtime ?? 'espruino' });
+  }
   return out;
 }
 
@@ -42,7 +50,7 @@ export async function buildBoard(name: string): Promise<BuiltBundle> {
   const cfg = await boardConfig(found.file, (r: BundleReport) => { report = r; }, { bundle: name });
   const measured = (): BuiltBundle => {
     const r = report as BundleReport | null;
-    return { board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0 };
+    return { board: name, file: cfg.output.file!, bytes: r?.bytes ?? 0, budgetBytes: r?.budgetBytes ?? 0, runtime: found.runtime };
   };
   try {
     const b = await rollup({ ...cfg, output: undefined });

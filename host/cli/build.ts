@@ -1,6 +1,8 @@
 // `picolink build [--board B]`: the board bundles (dist/<board>.js), each minified, checked against the
 // JavaScript Espruino runs and against its byte budget, exactly as `npm run build` does (the same rollup
-// configuration, rollup.config.js), with a table of sizes against budgets or --json. Exit 1 when a
+// configuration, rollup.config.js), with a table of sizes against budgets or --json. Edge and host
+// boards (runtime deno or node, e.g. deno-edge) are ES modules checked against their budget only; the
+// table says so in its RESULT column, --json in each result's "runtime". Exit 1 when a
 // bundle fails its checks (the message names the board, the rule or the budget), 2 for an unknown board.
 
 import { relative } from 'node:path';
@@ -12,11 +14,11 @@ import { EXIT_FAILED, usageError, verb } from './verb.ts';
 import type { VerbContext } from './verb.ts';
 import { table } from './devices.ts';
 
-interface Built { board: string; file: string; bytes: number; budgetBytes: number; ok: boolean; error?: string }
+interface Built { board: string; file: string; bytes: number; budgetBytes: number; runtime: string; ok: boolean; error?: string }
 
 export function registerBuild(program: Command, ctx: VerbContext): void {
   const { io } = ctx;
-  const cmd = verb(program, 'build', 'build the board bundles, each checked against Espruino\'s language and its byte budget', [
+  const cmd = verb(program, 'build', 'build the board bundles, each checked against its byte budget and, for Espruino boards, Espruino\'s language', [
     ['picolink build', 'every board: dist/<board>.js, with sizes against budgets'],
     ['picolink build --board pico --json', 'one board; the result as JSON'],
   ]);
@@ -34,14 +36,14 @@ export function registerBuild(program: Command, ctx: VerbContext): void {
         try {
           results.push({ ...await buildBoard(board), ok: true });
         } catch (e) {
-          const m = (e as { built?: BuiltBundle }).built ?? { board, file: '', bytes: 0, budgetBytes: 0 };
+          const m = (e as { built?: BuiltBundle }).built ?? { board, file: '', bytes: 0, budgetBytes: 0, runtime: all.find((b) => b.name === board)!.runtime };
           results.push({ ...m, ok: false, error: (e as Error).message });
         }
       }
       if (o.json) io.out(JSON.stringify(results) + '\n');
       else {
         io.out(table([['BOARD', 'BYTES', 'BUDGET', 'USE', 'RESULT'], ...results.map((r) => [
-          r.board, String(r.bytes), String(r.budgetBytes), r.budgetBytes ? `${Math.round((100 * r.bytes) / r.budgetBytes)}%` : '', r.ok ? `ok: ${relative(process.cwd(), r.file) || r.file}` : 'FAILED',
+          r.board, String(r.bytes), String(r.budgetBytes), r.budgetBytes ? `${Math.round((100 * r.bytes) / r.budgetBytes)}%` : '', r.ok ? `ok: ${relative(process.cwd(), r.file) || r.file}${r.runtime === 'espruino' ? '' : ` (${r.runtime}: ES module, budget only)`}` : 'FAILED',
         ])]));
       }
       for (const r of results.filter((x) => !x.ok)) io.err(`picolink: ${r.error}\n`);
