@@ -7,6 +7,10 @@
 // directory as sensor-1..N, and every reading the host decodes is an event for subscribers. It is left
 // out with --speed max (the run is over before anyone could call) and with --no-bridge; a port already
 // in use is reported and the demonstration runs without it.
+// With the bridge, the browser page (host/web/) is served on 127.0.0.1 at --web-port (default the
+// bridge's port + 2, 47912), with the bridge's WebSocket front on the same port: the page lists the
+// devices, calls them and shows the traffic live. The page is built in memory at start (about a second);
+// if it cannot be built or the port is taken, that is reported and the rest runs without it.
 // startDemo (everything after the arguments are read) is shared with `picolink sim demo`.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +24,7 @@ import { startBridge } from './bridge/bridge.ts';
 import { BRIDGE_PORT } from './bridge/client.ts';
 import type { Bridge } from './bridge/bridge.ts';
 import { xoshiro } from '../hal/prng.ts';
+import { buildPage, pageHandler } from './web/build.ts';
 
 const usage = `usage: npm start -- [options]
   --for <duration>   stop after this much simulated time (e.g. 500ms, 5s, 2m); default: run until Ctrl-C
@@ -31,7 +36,8 @@ const usage = `usage: npm start -- [options]
   --trace            print every medium and wire event
   --json             print the summary as one JSON object
   --bridge-port <n>  the bridge's UDP and TCP port on 127.0.0.1 (default 47910)
-  --no-bridge        run without the bridge
+  --web-port <n>     the browser page and the bridge's WebSocket on 127.0.0.1 (default: the bridge's port + 2, 47912)
+  --no-bridge        run without the bridge (and the page)
 example: npm start -- --for 5s --seed 7 --pcap out/demo.pcap`;
 
 export { BRIDGE_PORT };
@@ -94,6 +100,8 @@ export interface DemoRunOptions {
   out: (line: string) => void;
   /** Run the bridge on this port while paced (0: any free port); absent: no bridge. */
   bridgePort?: number;
+  /** With the bridge: serve the browser page and the WebSocket front on this port (0: any); absent: no page. */
+  webPort?: number;
   /** Receives warnings (default: stderr). */
   warn?: (line: string) => void;
 }
@@ -141,15 +149,33 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
     }
     if (withBridge) {
       const warn = o.warn ?? ((l: string) => console.error(l));
+      let web: { port: number; http: ReturnType<typeof pageHandler> } | undefined;
+      if (o.webPort !== undefined) {
+        try {
+          web = { port: o.webPort, http: pageHandler(await buildPage({ minify: false })) };
+        } catch (e) {
+          warn(`picolink: the web page did not build (${(e as Error).message}); running without it`);
+        }
+      }
+      const start = (withWeb: boolean): Promise<Bridge> => startBridge({
+        mac: d.bridgeMac!, clock: d.sched, rng: xoshiro(o.seed ^ 0xb1d9e), udpPort: o.bridgePort, tcpPort: o.bridgePort,
+        groups: DEMO_GROUPS,
+        names: d.sensorIds.map((id) => ({ name: `sensor-${id}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] })),
+        log: warn, web: withWeb ? web : undefined,
+      });
       try {
-        bridge = await startBridge({
-          mac: d.bridgeMac!, clock: d.sched, rng: xoshiro(o.seed ^ 0xb1d9e), udpPort: o.bridgePort, tcpPort: o.bridgePort,
-          groups: DEMO_GROUPS,
-          names: d.sensorIds.map((id) => ({ name: `sensor-${id}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] })),
-          log: warn,
-        });
+        bridge = await start(web !== undefined);
       } catch (e) {
-        warn(`picolink: the bridge did not start (${(e as Error).message}); the demonstration runs without it. Another picolink may hold the port: try --bridge-port <n>, or --no-bridge`);
+        if (web) {
+          // Perhaps only the page's port is taken: the bridge alone may still start.
+          try {
+            bridge = await start(false);
+            warn(`picolink: the web page did not start (${(e as Error).message}); try --web-port <n>`);
+          } catch {
+            // reported below
+          }
+        }
+        if (!bridge) warn(`picolink: the bridge did not start (${(e as Error).message}); the demonstration runs without it. Another picolink may hold the port: try --bridge-port <n>, or --no-bridge`);
       }
       if (bridge && !o.json) {
         const port = bridge.tcp.port;
@@ -158,6 +184,7 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
         out(`bridge:  node ${BRIDGE_STATION} on the radio; ${where} (tcp: CBOR frames or JSON lines); groups ${g}`);
         out(`         devices sensor-1..sensor-${d.sensorIds.length} (ops ${OP_READ} read, ${OP_COUNT} count); from another terminal:`);
         out(`         echo '{"id":1,"to":"sensor-1","op":${OP_READ}}' | nc -N 127.0.0.1 ${port}         (live readings: '{"id":2,"sub":"events"}')`);
+        if (bridge.web) out(`web page: http://127.0.0.1:${bridge.web.port}/   (devices, calls and live traffic in a browser; its WebSocket is the bridge's)`);
       }
     }
     // Paced: every 20 ms of wall time, run the simulation up to where the wall clock says it should be.
@@ -195,6 +222,7 @@ async function main(): Promise<void> {
         speed: { type: 'string', default: '1' }, pcap: { type: 'string' }, trace: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
         'bridge-port': { type: 'string', default: String(BRIDGE_PORT) }, 'no-bridge': { type: 'boolean', default: false },
+        'web-port': { type: 'string' },
       },
     }).values;
   } catch (e) {
@@ -221,11 +249,13 @@ async function main(): Promise<void> {
 
   const bridgePort = Number(v['bridge-port']);
   if (!Number.isInteger(bridgePort) || bridgePort < 0 || bridgePort > 65535) fail(`--bridge-port must be a port number 0..65535, not "${v['bridge-port']}"`);
+  const webPort = v['web-port'] === undefined ? (bridgePort === 0 ? 0 : bridgePort + 2) : Number(v['web-port']);
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) fail(`--web-port must be a port number 0..65535, not "${v['web-port']}"`);
 
   let go;
   try {
     go = startDemo({
-      seed, sensors, wearables, forUs, speed, pcap: v.pcap, json: v.json, bridgePort: v['no-bridge'] ? undefined : bridgePort,
+      seed, sensors, wearables, forUs, speed, pcap: v.pcap, json: v.json, bridgePort: v['no-bridge'] ? undefined : bridgePort, webPort,
       trace: v.trace ? (l) => console.log(l) : undefined, out: (l) => console.log(l),
     });
   } catch (e) {
