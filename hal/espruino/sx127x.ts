@@ -69,22 +69,54 @@ import { TX_ERR, TX_OK } from '../link.ts';
 import type { Link, LinkCaps, ReceiveFn, RxInfo, SentFn } from '../link.ts';
 import type { EspruinoPin } from './espruino.d.ts';
 
-/** Register addresses and bits (datasheet, section 6: LoRa mode register map). */
-export const SX = {
-  FIFO: 0x00, OP_MODE: 0x01, FRF_MSB: 0x06, FRF_MID: 0x07, FRF_LSB: 0x08, PA_CONFIG: 0x09, LNA: 0x0c,
-  FIFO_ADDR_PTR: 0x0d, FIFO_TX_BASE: 0x0e, FIFO_RX_BASE: 0x0f, FIFO_RX_CURRENT: 0x10, IRQ_FLAGS: 0x12,
-  RX_NB_BYTES: 0x13, MODEM_STAT: 0x18, PKT_SNR: 0x19, PKT_RSSI: 0x1a, HOP_CHANNEL: 0x1c,
-  MODEM_CONFIG1: 0x1d, MODEM_CONFIG2: 0x1e, PREAMBLE_MSB: 0x20, PREAMBLE_LSB: 0x21, PAYLOAD_LENGTH: 0x22,
-  MODEM_CONFIG3: 0x26, SYNC_WORD: 0x39, DIO_MAPPING1: 0x40, VERSION: 0x42,
-  WRITE: 0x80,
-  // RegOpMode
-  LORA: 0x80, LF: 0x08, SLEEP: 0, STDBY: 1, TX: 3, RX_CONT: 5, CAD: 7,
-  // RegIrqFlags
-  RX_DONE: 0x40, CRC_ERROR: 0x20, VALID_HEADER: 0x10, TX_DONE: 0x08, CAD_DONE: 0x04, CAD_DETECTED: 0x01,
-  // RegDioMapping1, DIO0
-  DIO0_RX_DONE: 0x00, DIO0_TX_DONE: 0x40, DIO0_CAD_DONE: 0x80,
-  CRC_ON_PAYLOAD: 0x40, SIGNAL_DETECTED: 0x01, CHIP_VERSION: 0x12,
-} as const;
+// Register addresses and bits (datasheet, section 6: LoRa mode register map). Plain constants, so the
+// minifier puts the numbers in place.
+const SX_FIFO = 0x00;
+const SX_OP_MODE = 0x01;
+const SX_FRF_MSB = 0x06;
+const SX_FRF_MID = 0x07;
+const SX_FRF_LSB = 0x08;
+const SX_PA_CONFIG = 0x09;
+const SX_LNA = 0x0c;
+const SX_FIFO_ADDR_PTR = 0x0d;
+const SX_FIFO_TX_BASE = 0x0e;
+const SX_FIFO_RX_BASE = 0x0f;
+const SX_FIFO_RX_CURRENT = 0x10;
+const SX_IRQ_FLAGS = 0x12;
+const SX_RX_NB_BYTES = 0x13;
+const SX_MODEM_STAT = 0x18;
+const SX_PKT_SNR = 0x19;
+const SX_PKT_RSSI = 0x1a;
+const SX_HOP_CHANNEL = 0x1c;
+const SX_MODEM_CONFIG1 = 0x1d;
+const SX_MODEM_CONFIG2 = 0x1e;
+const SX_PREAMBLE_MSB = 0x20;
+const SX_PREAMBLE_LSB = 0x21;
+const SX_PAYLOAD_LENGTH = 0x22;
+const SX_MODEM_CONFIG3 = 0x26;
+const SX_SYNC_WORD = 0x39;
+const SX_DIO_MAPPING1 = 0x40;
+const SX_VERSION = 0x42;
+const SX_WRITE = 0x80;
+const SX_LORA = 0x80;
+const SX_LF = 0x08;
+const SX_SLEEP = 0;
+const SX_STDBY = 1;
+const SX_TX = 3;
+const SX_RX_CONT = 5;
+const SX_CAD = 7;
+const SX_RX_DONE = 0x40;
+const SX_CRC_ERROR = 0x20;
+const SX_VALID_HEADER = 0x10;
+const SX_TX_DONE = 0x08;
+const SX_CAD_DONE = 0x04;
+const SX_CAD_DETECTED = 0x01;
+const SX_DIO0_RX_DONE = 0x00;
+const SX_DIO0_TX_DONE = 0x40;
+const SX_DIO0_CAD_DONE = 0x80;
+const SX_CRC_ON_PAYLOAD = 0x40;
+const SX_SIGNAL_DETECTED = 0x01;
+const SX_CHIP_VERSION = 0x12;
 
 /** Signal bandwidths in Hz, by their RegModemConfig1 Bw code (0..9). */
 export const LORA_BW = [7800, 10400, 15600, 20800, 31250, 41700, 62500, 125000, 250000, 500000];
@@ -214,14 +246,17 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
   const power = o.txPowerDbm === undefined ? 14 : o.txPowerDbm;
   const mtu = o.mtu || 64;
   const bwCode = LORA_BW.indexOf(bw);
-  if (!(freq >= 137000000 && freq <= 1020000000)) throw new Error('sx127x: frequencyHz must be 137e6..1020e6 (the SX1276 range)');
-  if (!(sf >= 7 && sf <= 12)) throw new Error('sx127x: sf must be 7..12');
-  if (bwCode < 0) throw new Error('sx127x: bandwidthHz must be one of ' + LORA_BW.join(', '));
-  if (!(cr >= 1 && cr <= 4)) throw new Error('sx127x: codingRate must be 1..4 (4/5..4/8)');
-  if (!(pre >= 6 && pre <= 65535)) throw new Error('sx127x: preamble must be 6..65535 symbols');
-  if (!(power >= 2 && power <= 17)) throw new Error('sx127x: txPowerDbm must be 2..17 (PA_BOOST)');
-  if (!(mtu >= 1 && mtu <= 255)) throw new Error('sx127x: mtu must be 1..255');
-  const lf = freq < 779000000 ? SX.LF : 0;
+  const bad = (what: string): never => {
+    throw new Error('sx127x: ' + what);
+  };
+  if (!(freq >= 137000000 && freq <= 1020000000)) bad('frequencyHz must be 137e6..1020e6 (the SX1276 range)');
+  if (!(sf >= 7 && sf <= 12)) bad('sf must be 7..12');
+  if (bwCode < 0) bad('bandwidthHz must be one of ' + LORA_BW.join(', '));
+  if (!(cr >= 1 && cr <= 4)) bad('codingRate must be 1..4 (4/5..4/8)');
+  if (!(pre >= 6 && pre <= 65535)) bad('preamble must be 6..65535 symbols');
+  if (!(power >= 2 && power <= 17)) bad('txPowerDbm must be 2..17 (PA_BOOST)');
+  if (!(mtu >= 1 && mtu <= 255)) bad('mtu must be 1..255');
+  const lf = freq < 779000000 ? SX_LF : 0;
   const rssiBase = lf ? -164 : -157;
   const params: LoraParams = { sf: sf, bw: bw, cr: cr, preamble: pre, crc: true, implicit: false, ldro: loraNeedsLdro(sf, bw) };
   const symUs = ((1 << sf) * 1e6) / bw;
@@ -253,7 +288,7 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
   let txTimer: Timer | null = null;
 
   function write(reg: number, v: number): void {
-    buf[0] = SX.WRITE | reg;
+    buf[0] = SX_WRITE | reg;
     buf[1] = v;
     spi.send(b2, o.nss);
     if (recording) setupWrites.push([reg, v]);
@@ -263,11 +298,11 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
     buf[1] = 0;
     return spi.send(b2, o.nss)[1];
   }
-  const mode = (m: number): void => write(SX.OP_MODE, SX.LORA | lf | m);
+  const mode = (m: number): void => write(SX_OP_MODE, SX_LORA | lf | m);
 
   function startRx(): void {
-    write(SX.DIO_MAPPING1, SX.DIO0_RX_DONE);
-    mode(SX.RX_CONT);
+    write(SX_DIO_MAPPING1, SX_DIO0_RX_DONE);
+    mode(SX_RX_CONT);
     state = ST_RX;
   }
 
@@ -279,33 +314,33 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
   });
 
   function setup(): void {
-    const v = read(SX.VERSION);
-    if (v !== SX.CHIP_VERSION) {
+    const v = read(SX_VERSION);
+    if (v !== SX_CHIP_VERSION) {
       state = ST_FAILED;
       fault = 'sx127x: RegVersion reads 0x' + v.toString(16) + ', an SX1276/77/78/79 reads 0x12: check the SPI pins, NSS, the reset pin and the module\'s 3.3 V supply';
       return;
     }
     // In register order, in Sleep (the configuration registers are for Sleep and Standby).
-    write(SX.OP_MODE, SX.SLEEP | lf); // Sleep first: LongRangeMode changes only in Sleep...
-    mode(SX.SLEEP); // ...then LoRa, still asleep
-    buf[0] = SX.WRITE | SX.FRF_MSB; // one burst: Frf MSB, MID, LSB
+    write(SX_OP_MODE, SX_SLEEP | lf); // Sleep first: LongRangeMode changes only in Sleep...
+    mode(SX_SLEEP); // ...then LoRa, still asleep
+    buf[0] = SX_WRITE | SX_FRF_MSB; // one burst: Frf MSB, MID, LSB
     buf[1] = (frf >> 16) & 0xff;
     buf[2] = (frf >> 8) & 0xff;
     buf[3] = frf & 0xff;
     spi.send(buf.subarray(0, 4), o.nss);
-    setupWrites.push([SX.FRF_MSB, buf[1], buf[2], buf[3]]);
-    write(SX.PA_CONFIG, 0x80 | (power - 2)); // PA_BOOST, OutputPower = Pout - 2
-    write(SX.LNA, lf ? 0x20 : 0x23); // highest gain; LnaBoostHf on the HF port
-    write(SX.FIFO_TX_BASE, 0);
-    write(SX.FIFO_RX_BASE, 0);
-    write(SX.MODEM_CONFIG1, (bwCode << 4) | (cr << 1)); // explicit header
-    write(SX.MODEM_CONFIG2, (sf << 4) | 0x04); // RxPayloadCrcOn
-    write(SX.PREAMBLE_MSB, (pre >> 8) & 0xff);
-    write(SX.PREAMBLE_LSB, pre & 0xff);
-    write(SX.MODEM_CONFIG3, (params.ldro ? 0x08 : 0) | 0x04); // AgcAutoOn
-    write(SX.SYNC_WORD, sync);
-    mode(SX.STDBY);
-    write(SX.IRQ_FLAGS, 0xff);
+    setupWrites.push([SX_FRF_MSB, buf[1], buf[2], buf[3]]);
+    write(SX_PA_CONFIG, 0x80 | (power - 2)); // PA_BOOST, OutputPower = Pout - 2
+    write(SX_LNA, lf ? 0x20 : 0x23); // highest gain; LnaBoostHf on the HF port
+    write(SX_FIFO_TX_BASE, 0);
+    write(SX_FIFO_RX_BASE, 0);
+    write(SX_MODEM_CONFIG1, (bwCode << 4) | (cr << 1)); // explicit header
+    write(SX_MODEM_CONFIG2, (sf << 4) | 0x04); // RxPayloadCrcOn
+    write(SX_PREAMBLE_MSB, (pre >> 8) & 0xff);
+    write(SX_PREAMBLE_LSB, pre & 0xff);
+    write(SX_MODEM_CONFIG3, (params.ldro ? 0x08 : 0) | 0x04); // AgcAutoOn
+    write(SX_SYNC_WORD, sync);
+    mode(SX_STDBY);
+    write(SX_IRQ_FLAGS, 0xff);
     startRx();
     recording = false;
   }
@@ -320,31 +355,31 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
   function txTimeout(): void {
     txTimer = null;
     stats.txTimeouts++;
-    mode(SX.STDBY);
-    write(SX.IRQ_FLAGS, 0xff);
+    mode(SX_STDBY);
+    write(SX_IRQ_FLAGS, 0xff);
     txEnd(TX_ERR);
   }
 
   function receive(flags: number): void {
-    if (flags & SX.CRC_ERROR) {
+    if (flags & SX_CRC_ERROR) {
       stats.crcErrors++;
       return;
     }
-    if (!(read(SX.HOP_CHANNEL) & SX.CRC_ON_PAYLOAD)) {
+    if (!(read(SX_HOP_CHANNEL) & SX_CRC_ON_PAYLOAD)) {
       stats.noCrc++;
       return;
     }
-    const n = read(SX.RX_NB_BYTES);
+    const n = read(SX_RX_NB_BYTES);
     if (n < 1 || n > mtu) {
       stats.malformed++;
       return;
     }
-    write(SX.FIFO_ADDR_PTR, read(SX.FIFO_RX_CURRENT));
-    buf[0] = SX.FIFO;
+    write(SX_FIFO_ADDR_PTR, read(SX_FIFO_RX_CURRENT));
+    buf[0] = SX_FIFO;
     for (let i = 1; i <= n; i++) buf[i] = 0;
     const r = spi.send(buf.subarray(0, n + 1), o.nss);
     for (let i = 0; i < n; i++) rx[i] = r[1 + i];
-    buf[0] = SX.PKT_SNR; // a burst: PktSnrValue, PktRssiValue
+    buf[0] = SX_PKT_SNR; // a burst: PktSnrValue, PktRssiValue
     buf[1] = 0;
     buf[2] = 0;
     const q = spi.send(buf.subarray(0, 3), o.nss);
@@ -358,22 +393,22 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
   function onDio0(): void {
     if (state === ST_RESET || state === ST_FAILED) return; // not ours to read yet
     stats.interrupts++;
-    const flags = read(SX.IRQ_FLAGS);
+    const flags = read(SX_IRQ_FLAGS);
     if (!flags) return; // an edge already dealt with
-    if (state === ST_TX && flags & SX.TX_DONE) {
-      write(SX.IRQ_FLAGS, flags);
+    if (state === ST_TX && flags & SX_TX_DONE) {
+      write(SX_IRQ_FLAGS, flags);
       txEnd(TX_OK);
-    } else if (state === ST_CAD && flags & SX.CAD_DONE) {
-      write(SX.IRQ_FLAGS, flags);
-      cadBusy = (flags & SX.CAD_DETECTED) !== 0;
+    } else if (state === ST_CAD && flags & SX_CAD_DONE) {
+      write(SX_IRQ_FLAGS, flags);
+      cadBusy = (flags & SX_CAD_DETECTED) !== 0;
       cadAt = clock.now();
       if (cadBusy) stats.cadDetected++;
       startRx(); // the chip is in Standby after CAD; a preamble it saw is still received
-    } else if (state === ST_RX && flags & SX.RX_DONE) {
+    } else if (state === ST_RX && flags & SX_RX_DONE) {
       receive(flags); // the datasheet's order: check PayloadCrcError, read the FIFO, then clear
-      write(SX.IRQ_FLAGS, flags);
+      write(SX_IRQ_FLAGS, flags);
     } else {
-      write(SX.IRQ_FLAGS, flags);
+      write(SX_IRQ_FLAGS, flags);
     }
   }
 
@@ -388,15 +423,15 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
     ready(): boolean { return state !== ST_RESET && state !== ST_FAILED; },
     send(frame: Uint8Array, len: number): boolean {
       if (state === ST_RESET || state === ST_FAILED || state === ST_TX || !(len >= 1 && len <= mtu)) return false;
-      mode(SX.STDBY); // out of RX or CAD: the FIFO and PayloadLength are written in Standby
-      write(SX.FIFO_ADDR_PTR, 0); // = FifoTxBaseAddr
-      buf[0] = SX.WRITE | SX.FIFO;
+      mode(SX_STDBY); // out of RX or CAD: the FIFO and PayloadLength are written in Standby
+      write(SX_FIFO_ADDR_PTR, 0); // = FifoTxBaseAddr
+      buf[0] = SX_WRITE | SX_FIFO;
       for (let i = 0; i < len; i++) buf[1 + i] = frame[i];
       spi.send(buf.subarray(0, len + 1), o.nss);
-      write(SX.PAYLOAD_LENGTH, len);
-      write(SX.IRQ_FLAGS, 0xff); // nothing left over from an aborted CAD
-      write(SX.DIO_MAPPING1, SX.DIO0_TX_DONE);
-      mode(SX.TX);
+      write(SX_PAYLOAD_LENGTH, len);
+      write(SX_IRQ_FLAGS, 0xff); // nothing left over from an aborted CAD
+      write(SX_DIO_MAPPING1, SX_DIO0_TX_DONE);
+      mode(SX_TX);
       state = ST_TX;
       const toa = loraTimeOnAirUs(len, params);
       txTimer = clock.at(clock.now() + toa + (toa >> 2) + 20000, txTimeout);
@@ -409,10 +444,10 @@ export function sx127x(o: Sx127xOptions): Sx127xLink {
       if (state === ST_TX) return true;
       if (state !== ST_RX && state !== ST_CAD) return false;
       if (state === ST_RX) {
-        if (read(SX.MODEM_STAT) & SX.SIGNAL_DETECTED) return true; // a frame is arriving: keep receiving it
-        mode(SX.STDBY);
-        write(SX.DIO_MAPPING1, SX.DIO0_CAD_DONE);
-        mode(SX.CAD);
+        if (read(SX_MODEM_STAT) & SX_SIGNAL_DETECTED) return true; // a frame is arriving: keep receiving it
+        mode(SX_STDBY);
+        write(SX_DIO_MAPPING1, SX_DIO0_CAD_DONE);
+        mode(SX_CAD);
         state = ST_CAD;
         stats.cads++;
       }
