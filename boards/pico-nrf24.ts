@@ -13,6 +13,16 @@
 // opens it), 115200 baud nominal, COBS + CRC-16 frames, and forces the REPL console onto LoopbackA so
 // USB carries only frames. The way back to the REPL for flashing: reset the Pico holding BTN1 (press
 // it just after plugging in; the saved code is skipped) and flash at once.
+// pico-nrf24-slave: a piconet slave (firmware/mac/piconet/, PICONET_NRF24 with 26-byte DH1 payloads
+// and 1 650 µs slots for this driver: piconetPico) that waits in standby, answers a master's inquiry
+// and page, and serves request-reply calls (firmware/rr/) on the piconet directly: no service byte (a
+// piconet carries nothing else here), no CSMA/CA, no client. Its operations: OP_READ (idempotent: the
+// readings, as the sensor's) and OP_ECHO (its arguments back). pico-nrf24-node: the full node, CSMA/CA
+// with service ports, request-reply server (the same two operations) and client on SVC_RR, and a Psync
+// participant on SVC_PSYNC (PICO_PSYNC: one conversation of up to 8, tables sized for the Pico) that
+// waits for a conversation to open and delivers through app.psync.onDeliver; the application opens its
+// own with app.psync.activeOpen. Both roles keep their tables small (PICO_RR, PICO_PSYNC) so that their
+// JsVars leave the Pico's application most of its 5 100.
 
 import type { BoardInfo } from './board.ts';
 import type { EspruinoPin } from '../hal/espruino/espruino.d.ts';
@@ -34,24 +44,69 @@ import { ADDR_BROADCAST, stationAddrOf } from '../firmware/mac/mac.ts';
 import { macPorts, SVC_TELEMETRY } from '../firmware/mac/ports.ts';
 import { telemetry } from '../firmware/telemetry.ts';
 import type { Telemetry } from '../firmware/telemetry.ts';
+import { piconetSlave } from '../firmware/mac/piconet/piconet.ts';
+import type { PiconetSlave } from '../firmware/mac/piconet/piconet.ts';
+import { PICONET_NRF24 } from '../firmware/mac/piconet/config.ts';
+import type { PiconetConfig } from '../firmware/mac/piconet/config.ts';
+import { SVC_PSYNC, SVC_RR } from '../firmware/mac/ports.ts';
+import { RR_OK, rr } from '../firmware/rr/rr.ts';
+import type { Rr, RrConfig } from '../firmware/rr/rr.ts';
+import { psync } from '../firmware/psync/psync.ts';
+import type { Psync, PsyncConfig } from '../firmware/psync/psync.ts';
+import type { Mac } from '../firmware/mac/mac.ts';
 
 export const board: BoardInfo = {
   name: 'pico-nrf24',
   title: 'Espruino Pico (STM32F401CDU6) with an nRF24L01+ on SPI2: a CSMA/CA telemetry sensor',
   jsvars: 5100,
-  // Both roles; a Pico is flashed with its role's bundle (below), each held to 16 KB.
-  budgetBytes: 20480,
+  // Every role, for tests and the simulator; a Pico is flashed with its role's bundle (below).
+  budgetBytes: 55296,
   mtu: 31,
   radio: 'nRF24L01+ on SPI2 (B13 SCK, B14 MISO, B15 MOSI), CSN B10, CE B1, IRQ A8; channel 76, 250 kbit/s',
-  roles: ['sensor', 'gateway'],
+  roles: ['sensor', 'gateway', 'slave', 'node'],
   autostart: true,
   bundles: [
     // The sensor alone.
     { name: 'pico-nrf24-sensor', roles: ['sensor'], budgetBytes: 16384 },
     // The gateway alone: what a Pico on the host's USB is flashed with.
     { name: 'pico-nrf24-gateway', roles: ['tunnel'], budgetBytes: 16384 },
+    // A piconet slave with a request-reply server (the target: 6 KB).
+    { name: 'pico-nrf24-slave', roles: ['slave'], budgetBytes: 21504 },
+    // The full node: CSMA/CA, request-reply server and client, Psync (the target: 12 KB).
+    { name: 'pico-nrf24-node', roles: ['node'], budgetBytes: 44544 },
   ],
 };
+
+// Request-reply operations both the slave and the node serve.
+/** Idempotent: no arguments; the readings { t: 0.1 °C, mv: reference mV, f: free JsVars }. */
+export const OP_READ = 1;
+/** Its arguments back (at-most-once, so a duplicate is answered from the history). */
+export const OP_ECHO = 2;
+
+/**
+ * Request-reply sized for a Pico: two calls out at once, 8 replies of history (fewer than the 16 per
+ * client that make at-most-once exact, firmware/rr/rr.ts: when it is full the oldest finished reply
+ * is evicted and counted in stats.historyEvictions), two requests executing, four clients remembered.
+ */
+export const PICO_RR: RrConfig = {
+  maxCalls: 2, timeoutUs: 200000, maxTimeoutUs: 2000000, retries: 4, historyEntries: 8, historyUs: 30000000, maxPending: 2, clients: 4,
+};
+/** Psync sized for a Pico: one conversation, 16 graph nodes, 8 message copies (see firmware/psync/psync.ts, Memory). */
+export const PICO_PSYNC: PsyncConfig = {
+  conversations: 1, nodes: 16, bufs: 8, reserve: 2, hold: 4, pending: 1, forget: 2,
+  holdUs: 20000, rtxUs: 40000, rtxTries: 4, rtxAllTries: 4, group: 0,
+};
+/**
+ * The piconet preset for this driver: DH1 payloads of 26 bytes (its frames are 31 bytes, beside the
+ * 5-byte header), every packet 32 bytes on the air (the driver pads to the chip's fixed payload
+ * width), 106 PHY bits (the chip's 73, and 33 that stand for the 130 µs it settles into TX before a
+ * packet leaves, at 250 kbit/s) and 1 650 µs slots. A slave dates the master's packet from its end less
+ * its airtime and answers one slot after it began; its own chip settles 130 µs more before the reply
+ * leaves: 130 + 1 316 µs of a full frame must end inside the slot, with room for the master's check.
+ */
+export function piconetPico(): PiconetConfig {
+  return Object.assign({}, PICONET_NRF24, { dh1: 26, frameBytes: 32, phyHeaderBits: 106, slotUs: 1650 });
+}
 
 /** Frames on the USB line: a tunnel message of the MAC's largest payload fits (it is about 30 bytes). */
 const LINE_MTU = 64;
@@ -77,19 +132,36 @@ interface PicoRadioBuiltins extends EspruinoPinsApi {
 
 export interface PicoRadio {
   radio: Nrf24Link;
-  mac: CsmaMac;
+  /** CSMA/CA (sensor, gateway, node) or the piconet slave (slave). */
+  mac: CsmaMac | PiconetSlave;
   /** The sensor role's. */
   telemetry: Telemetry | null;
   /** The gateway role's. */
   gateway: TunnelGateway | null;
+  /** The slave's and the node's request-reply endpoint. */
+  rr: Rr | null;
+  /** The node's Psync endpoint. */
+  psync: Psync | null;
 }
 
 // Which roles this bundle carries (rollup.config.js defines them per bundle; from source: every role).
-declare const ROLE_SENSOR: boolean, ROLE_TUNNEL: boolean;
+declare const ROLE_SENSOR: boolean, ROLE_TUNNEL: boolean, ROLE_SLAVE: boolean, ROLE_NODE: boolean;
 
-/** The role a bundle starts in: the gateway in a bundle without the sensor, else the sensor. */
+/** The role a bundle starts in: the first it carries of sensor, gateway, slave, node. */
 function defaultRole(): string {
-  return typeof ROLE_SENSOR !== 'undefined' && !ROLE_SENSOR ? 'gateway' : 'sensor';
+  if (typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR) return 'sensor';
+  if (ROLE_TUNNEL) return 'gateway';
+  return ROLE_SLAVE ? 'slave' : 'node';
+}
+
+/** Register the operations the slave and the node serve. */
+function serve(r: Rr, read: () => unknown): void {
+  r.register(OP_READ, function (_args, req) {
+    r.reply(req, RR_OK, read());
+  }, true);
+  r.register(OP_ECHO, function (args, req) {
+    r.reply(req, RR_OK, args);
+  });
 }
 
 export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
@@ -103,26 +175,47 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
     csn: b.B10, ce: b.B1, irq: b.A8, clock: clock, channel: 76, bitrate: 250000,
   });
   const id = stationAddrOf(b.getSerial());
-  const mac = csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
   const r = role || defaultRole();
+  // Short keys and integers, as the demonstration's sensors: a CSMA/CA payload here has 17 bytes
+  // for the reading after the MAC, port and telemetry headers.
+  const read = function () {
+    return {
+      t: Math.round(b.E.getTemperature() * 10), // 0.1 °C
+      mv: Math.round(b.E.getAnalogVRef() * 1000),
+      f: b.process.memory().free,
+    };
+  };
+  if ((typeof ROLE_SLAVE === 'undefined' || ROLE_SLAVE) && r === 'slave') {
+    const sl = piconetSlave({ link: radio, clock: clock, rng: rng, addr: id, config: piconetPico() });
+    const sr = rr({ mac: sl, clock: clock, rng: rng, config: PICO_RR });
+    serve(sr, read);
+    return { radio: radio, mac: sl, telemetry: null, gateway: null, rr: sr, psync: null };
+  }
+  // A slave-only bundle carries no CSMA/CA: the build drops what follows.
+  if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR || ROLE_TUNNEL || ROLE_NODE)) throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
+  const mac = csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
   if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && r === 'gateway') {
     const uart = espruinoUart(b.USB, { baud: 115200, txBuf: encodedMax(LINE_MTU), clock: clock, moveConsoleTo: b.LoopbackA });
     const line = framedLink(uart, { mtu: LINE_MTU, clock: clock });
-    return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock) };
+    return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock), rr: null, psync: null };
+  }
+  if ((typeof ROLE_NODE === 'undefined' || ROLE_NODE) && r === 'node') {
+    const ports = macPorts(mac);
+    const nr = rr({ mac: ports.port(SVC_RR), clock: clock, rng: rng, config: PICO_RR });
+    serve(nr, read);
+    // Psync wants room for a full predecessor list (8 + 2 x 8 bytes) in its MAC's mtu, 2 bytes more than
+    // the port's 22: a frame longer than those the port refuses (counted in psync's stats.macRefused),
+    // so an application sends at most maxPayload(conv) - 2 bytes.
+    const pp = ports.port(SVC_PSYNC);
+    const pm: Mac = { caps: { mtu: 24, carrierSense: true }, addr: pp.addr, send: pp.send, onReceive: pp.onReceive, onSent: pp.onSent, queued: pp.queued };
+    const ps = psync({ mac: pm, clock: clock, rng: rng, config: PICO_PSYNC });
+    ps.passiveOpen(); // take part in the first conversation that lists this node
+    return { radio: radio, mac: mac, telemetry: null, gateway: null, rr: nr, psync: ps };
   }
   if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR) || r !== 'sensor') throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
   const tm = telemetry({
     link: macLink(macPorts(mac).port(SVC_TELEMETRY), ADDR_BROADCAST), clock: clock, rng: rng, id: id,
-    periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8,
-    // Short keys and integers, as the demonstration's sensors: a CSMA/CA payload here has 17 bytes
-    // for the reading after the MAC, port and telemetry headers.
-    read: function () {
-      return {
-        t: Math.round(b.E.getTemperature() * 10), // 0.1 °C
-        mv: Math.round(b.E.getAnalogVRef() * 1000),
-        f: b.process.memory().free,
-      };
-    },
+    periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8, read: read,
   });
-  return { radio: radio, mac: mac, telemetry: tm, gateway: null };
+  return { radio: radio, mac: mac, telemetry: tm, gateway: null, rr: null, psync: null };
 }

@@ -7,9 +7,21 @@
 // host sends down goes out on the air and reaches the sensor, and its outcome comes back up. The
 // boards run on real timers (their clock reads getTime and setTimeout) and the air on a scheduler kept
 // at the wall clock: about 3.5 s.
+// As the piconet slave (pico-nrf24-slave's role): a master on the same air pages it and calls its
+// operations through request-reply; as the full node (pico-nrf24-node's): two nodes call each other's
+// operations and hold a Psync conversation. These run in virtual time: the boards' clocks are made
+// while getTime, setTimeout and clearTimeout are the scheduler's (espruinoClock takes them when it is
+// made), so the slots of the piconet are kept exactly, however loaded the machine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { create, board } from '../../boards/pico-nrf24.ts';
+import { create, board, OP_ECHO, OP_READ, PICO_RR, piconetPico } from '../../boards/pico-nrf24.ts';
+import type { PicoRadio } from '../../boards/pico-nrf24.ts';
+import type { Scheduler } from '../../hal/sim/scheduler.ts';
+import type { Timer } from '../../hal/clock.ts';
+import { piconetMaster, S_ACTIVE } from '../../firmware/mac/piconet/piconet.ts';
+import type { PiconetSlave } from '../../firmware/mac/piconet/piconet.ts';
+import { RR_E_UNKNOWN_OP, RR_OK, rr } from '../../firmware/rr/rr.ts';
+import { midSender } from '../../firmware/psync/psync.ts';
 import { scheduler } from '../../hal/sim/scheduler.ts';
 import { xoshiro } from '../../hal/prng.ts';
 import { frameDecoder, frameEncode, encodedMax } from '../../hal/framing/cobs.ts';
@@ -153,6 +165,133 @@ test('pico-nrf24 as the gateway: the console off USB, hello, a sensor Pico\'s re
   } finally {
     w.stop();
   }
+});
+
+/**
+ * An air on a scheduler that nothing advances but the test, and make(fn): run fn (a create()) with
+ * getTime, setTimeout, clearTimeout and E.hwRand the scheduler's and a seeded generator's.
+ */
+function virtualWorld(seed: number): { a: Air; sched: Scheduler; make<T>(fn: () => T): T } {
+  const sched = scheduler();
+  const a = air(sched);
+  const rnd = xoshiro(seed);
+  const timers = new Map<number, Timer>();
+  let nextId = 1;
+  const fakes: Record<string, unknown> = {
+    getTime: () => sched.now() / 1e6,
+    setTimeout: (fn: () => void, ms: number) => {
+      const id = nextId++;
+      timers.set(id, sched.at(sched.now() + Math.ceil(ms * 1000), () => { timers.delete(id); fn(); }));
+      return id;
+    },
+    clearTimeout: (id: number) => {
+      const t = timers.get(id);
+      if (t !== undefined) sched.cancel(t);
+      timers.delete(id);
+    },
+    E: { hwRand: () => rnd.u32() | 0 },
+  };
+  return {
+    a,
+    sched,
+    make<T>(fn: () => T): T {
+      const g = globalThis as Record<string, unknown>;
+      const saved: Record<string, unknown> = {};
+      for (const k of Object.keys(fakes)) {
+        saved[k] = g[k];
+        g[k] = fakes[k];
+      }
+      try {
+        return fn();
+      } finally {
+        for (const k of Object.keys(fakes)) {
+          if (saved[k] === undefined) delete g[k];
+          else g[k] = saved[k];
+        }
+      }
+    },
+  };
+}
+
+test('pico-nrf24 as a piconet slave: a master pages it and its request-reply server answers the calls', () => {
+  const w = virtualWorld(11);
+  const chip = new Nrf24Chip(w.a, 'S');
+  const calls: string[] = [];
+  const app = w.make(() => create(pico(chip, '33FFD9054D4E383423761743', calls).g, 'slave'));
+  const slave = app.mac as PiconetSlave;
+  assert.ok(app.rr && !app.psync && !app.telemetry && !app.gateway);
+  assert.equal(calls, ['SPI2.setup(sck=B13,miso=B14,mosi=B15,baud=4000000,mode=0)', 'setWatch(A8,falling)']);
+  // The master: another chip, the same driver and piconet preset, and a request-reply client.
+  const mChip = new Nrf24Chip(w.a, 'M');
+  const mRadio = nrf24({
+    spi: { send: (d, nss) => mChip.spiSend(d, nss) },
+    pins: { digitalWrite: (_p, v) => mChip.digitalWrite(v), setWatch: (fn) => { mChip.setWatch(fn); return 1; } },
+    csn: 'CSN_M', ce: 'CE_M', irq: 'IRQ_M', clock: w.sched, channel: 76,
+  });
+  const master = piconetMaster({ link: mRadio, clock: w.sched, rng: xoshiro(5), addr: 0x0101, config: piconetPico() });
+  const client = rr({ mac: master, clock: w.sched, rng: xoshiro(6), config: PICO_RR });
+  w.sched.runUntil(10_000); // the radios power up
+  let paged: boolean | null = null;
+  assert.ok(master.page(slave.addr, (ok) => { paged = ok; }));
+  w.sched.runUntil(w.sched.now() + 600_000);
+  assert.is(paged, true, 'the slave answered the page');
+  assert.is(slave.state(), S_ACTIVE);
+  assert.is(slave.master(), 0x0101);
+  const results: [string, number, unknown][] = [];
+  assert.is(client.call(slave.addr, OP_READ, undefined, null, (err, res) => results.push(['read', err, res])), RR_OK);
+  assert.is(client.call(slave.addr, OP_ECHO, [7, 'x', 300], null, (err, res) => results.push(['echo', err, res])), RR_OK);
+  w.sched.runUntil(w.sched.now() + 1_000_000);
+  assert.equal(results.sort(), [['echo', RR_OK, [7, 'x', 300]], ['read', RR_OK, { t: 244, mv: 3301, f: 4321 }]]);
+  // An operation it does not serve comes back as that error, not as a timeout.
+  let unknown = -1;
+  client.call(slave.addr, 9, undefined, null, (err) => { unknown = err; });
+  w.sched.runUntil(w.sched.now() + 1_000_000);
+  assert.is(unknown, RR_E_UNKNOWN_OP);
+  assert.is(app.rr!.stats.executions, 2);
+  assert.is(app.rr!.stats.requests, 3);
+  assert.equal(chip.violations, []);
+  assert.equal(mChip.violations, []);
+});
+
+test('pico-nrf24 as the full node: two nodes call each other over CSMA/CA and hold a Psync conversation', () => {
+  const w = virtualWorld(12);
+  const chipA = new Nrf24Chip(w.a, 'A');
+  const chipB = new Nrf24Chip(w.a, 'B');
+  const a: PicoRadio = w.make(() => create(pico(chipA, 'NODE-A-0001', []).g, 'node'));
+  const b: PicoRadio = w.make(() => create(pico(chipB, 'NODE-B-0002', []).g, 'node'));
+  assert.ok(a.rr && a.psync && !a.telemetry && !a.gateway);
+  assert.is.not(a.mac.addr, b.mac.addr);
+  w.sched.runUntil(10_000);
+  // Request-reply both ways.
+  const results: [string, number, unknown][] = [];
+  a.rr!.call(b.mac.addr, OP_READ, undefined, null, (err, res) => results.push(['a->b read', err, res]));
+  b.rr!.call(a.mac.addr, OP_ECHO, { k: 1 }, null, (err, res) => results.push(['b->a echo', err, res]));
+  w.sched.runUntil(w.sched.now() + 1_000_000);
+  assert.equal(results.sort(), [['a->b read', RR_OK, { t: 244, mv: 3301, f: 4321 }], ['b->a echo', RR_OK, { k: 1 }]]);
+  // A conversation: A opens it, B (waiting since create) joins on its SC and answers in its context.
+  const got: Record<string, [number, number[]][]> = { a: [], b: [] };
+  let bConv = -1;
+  b.psync!.onOpen((conv) => { bConv = conv; });
+  a.psync!.onDeliver((_c, sender, _seq, p, len) => got.a.push([sender, Array.from(p.subarray(0, len))]));
+  b.psync!.onDeliver((_c, sender, _seq, p, len) => got.b.push([sender, Array.from(p.subarray(0, len))]));
+  const conv = a.psync!.activeOpen([a.mac.addr, b.mac.addr], 2);
+  assert.ok(conv >= 0, `activeOpen ${conv}`);
+  const m1 = a.psync!.send(conv, Uint8Array.of(1, 2, 3), 3);
+  assert.ok(m1 >= 0, `send ${m1}`);
+  assert.is(midSender(m1), a.mac.addr);
+  w.sched.runUntil(w.sched.now() + 500_000);
+  assert.ok(bConv >= 0, 'B joined the conversation');
+  assert.equal(got.b, [[a.mac.addr, [1, 2, 3]]]);
+  const m2 = b.psync!.send(bConv, Uint8Array.of(4, 5), 2);
+  assert.ok(m2 >= 0, `send ${m2}`);
+  w.sched.runUntil(w.sched.now() + 500_000);
+  assert.equal(got.a, [[b.mac.addr, [4, 5]]]);
+  const prev: number[] = [];
+  assert.is(a.psync!.prev(conv, m2, prev), 1);
+  assert.equal(prev, [m1], "B's message was sent in the context of A's");
+  assert.ok(a.psync!.stable(conv, m1), "A's first message is stable: both have it, and B sent after it");
+  assert.equal(chipA.violations, []);
+  assert.equal(chipB.violations, []);
 });
 
 test.run();

@@ -6,6 +6,12 @@ export interface PiconetConfig {
   slotUs: number;
   /** Bits the PHY adds to every packet besides its bytes (preamble, sync, trailer, payload CRC). */
   phyHeaderBits: number;
+  /**
+   * Bytes every packet occupies on the air whatever its length, for a radio that pads frames to a fixed
+   * width (the nRF24 driver: 32); absent or 0: a packet's own length. A slave dates the master's packet
+   * from its airtime, so this must match the radio.
+   */
+  frameBytes?: number;
   /** Send the packet header three times with bitwise majority decoding (the textbook's triplicate). */
   tripleHeader: boolean;
   /** Largest ACL payload of the 1-, 3- and 5-slot data types (DH1, DH3, DH5); 0 = type not used. */

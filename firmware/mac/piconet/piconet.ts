@@ -96,7 +96,7 @@ function common(link: Link, clock: Clock, cfg: PiconetConfig): Common {
   if (!(mtu >= 1) || hdr + mtu > link.caps.mtu) {
     throw new Error('piconet: the largest payload (' + mtu + ') plus a ' + hdr + '-byte header does not fit the link mtu ' + link.caps.mtu);
   }
-  const air = (len: number): number => Math.ceil(((cfg.phyHeaderBits + 8 * len) * 1e6) / link.caps.bitrate);
+  const air = (len: number): number => Math.ceil(((cfg.phyHeaderBits + 8 * (cfg.frameBytes || len)) * 1e6) / link.caps.bitrate);
   const fits = (payload: number, slots: number): boolean => payload > 0 && air(hdr + payload) <= slots * cfg.slotUs - 50;
   if (!fits(cfg.dh1, 1) || (cfg.dh3 > 0 && !fits(cfg.dh3, 3)) || (cfg.dh5 > 0 && !fits(cfg.dh5, 5))) {
     throw new Error('piconet: a DH packet does not fit its slots at this bitrate; lengthen slotUs or shrink the payloads');
