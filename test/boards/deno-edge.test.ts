@@ -158,4 +158,43 @@ test('deno-edge in Deno serves request-reply at most once under loss, calls a No
   }
 });
 
+test('dist/deno-edge.js in Deno: usage errors exit 2 naming the flag, --help exits 0, --config needs --allow-read', async () => {
+  if (!existsSync(denoBin)) {
+    console.log(`  skip: no Deno binary at ${denoBin}`);
+    return;
+  }
+  const file = resolve(root, 'dist/deno-edge.js');
+  if (!existsSync(file)) await buildBoard('deno-edge');
+  const deno = (args: string[], perms = ['--allow-net']): Promise<{ code: number | null; out: string; err: string }> => new Promise((res) => {
+    const c = spawn(denoBin, ['run', '--quiet', '--unstable-net', ...perms, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    c.stdout!.on('data', (d) => { out += d; });
+    c.stderr!.on('data', (d) => { err += d; });
+    const t = setTimeout(() => c.kill('SIGKILL'), 30_000);
+    c.once('exit', (code) => {
+      clearTimeout(t);
+      res({ code, out, err });
+    });
+  });
+  const port = await deno(['--addr', '7', '--port', '99999', '--peer', '127.0.0.1:5']);
+  assert.is(port.code, 2);
+  assert.match(port.err, /^deno-edge: --port "99999": a UDP port must be a whole number 0\.\.65535\n\(run with --help for the options\)/);
+  const addr = await deno(['--peer', '127.0.0.1:5']);
+  assert.is(addr.code, 2);
+  assert.match(addr.err, /--addr is missing/);
+  const group = await deno(['--addr', '7', '--group', '239.1.1.1', '--port', '5000']);
+  assert.is(group.code, 2);
+  assert.match(group.err, /--group: the deno-edge board sends to unicast peers only/);
+  const help = await deno(['--help']);
+  assert.is(help.code, 0);
+  assert.match(help.out, /^usage: deno run --unstable-net --allow-net --allow-read dist\/deno-edge\.js --addr N/);
+  const noRead = await deno(['--config', resolve(root, 'package.json')]);
+  assert.is(noRead.code, 2);
+  assert.match(noRead.err, /--config .*package\.json: cannot read it .*; Deno needs --allow-read/);
+  const cfg = await deno(['--config', resolve(root, 'package.json')], ['--allow-net', '--allow-read']);
+  assert.is(cfg.code, 2);
+  assert.match(cfg.err, /--config .*package\.json: unknown key "name"/, 'read with --allow-read, then refused for what it holds');
+});
+
 test.run();
