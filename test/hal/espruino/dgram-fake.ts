@@ -74,7 +74,8 @@ export interface WireDatagram {
 
 type Handler = (...args: unknown[]) => void;
 
-export class FakeSocket implements EspruinoDgramSocket {
+/** Stands for an EspruinoDgramSocket (its overloaded on() is typed loosely here). */
+export class FakeSocket {
   readonly net: FakeNet;
   readonly recvBufferSize: number;
   port = 0;
@@ -89,7 +90,7 @@ export class FakeSocket implements EspruinoDgramSocket {
     this.port = port;
     this.net.bound.set(port, this);
     if (cb) this.net.clock.after(0, cb);
-    return this;
+    return this as unknown as EspruinoDgramSocket;
   }
   send(...a: unknown[]): void {
     if (this.closed) throw new Error('Error: This socket is closed');
@@ -148,7 +149,7 @@ export class FakeNet {
       if (o.type !== 'udp4') throw new Error('fake dgram: only udp4');
       const s = new FakeSocket(this, o.recvBufferSize ?? 0);
       this.sockets.push(s);
-      return s;
+      return s as unknown as EspruinoDgramSocket;
     },
   };
   put(d: WireDatagram): void {
