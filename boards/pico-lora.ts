@@ -10,8 +10,9 @@
 // PA must not drive an open pad). SPI mode 0 at 4 MHz (the chip takes up to 10).
 // Radio: 868.1 MHz (EU868; frequencyHz in create's driver call for other bands and countries), SF7,
 // 125 kHz, 4/5, 8-symbol preamble, sync word 0x12, 14 dBm on PA_BOOST (the EU limit for this
-// sub-band is 25 mW ERP), 64-byte frames. A 20-byte reading frame is 57 ms on the air, so one every
-// 10 s uses 0.6 % of the time: under the sub-band's 1 % duty cycle, with room for the MAC's retries.
+// sub-band is 25 mW ERP), 64-byte frames. A reading is a frame of about 30 bytes (MAC header, service
+// byte, telemetry header, CBOR), 72 ms on the air, so one every 10 s uses 0.7 % of the time: under
+// the sub-band's 1 % duty cycle.
 // The readings go to the broadcast address, so any gateway in range hears them and none acknowledges.
 // Role bundle: pico-lora-sensor, held to 18 KB: pico-nrf24-sensor's 16 KB plus the LoRa driver's extra
 // 1.3 KB over the nRF24 driver (CAD behind busy(), the TX timeout, time on air, RSSI by band), with a
