@@ -145,7 +145,8 @@ test('deno-edge in Deno serves request-reply at most once under loss, calls a No
     const digests = await Promise.all([7, 2, 3].map((a) => rpc.call(a, OP_DIGEST, total) as Promise<[number, number]>));
     for (const d of digests) assert.equal(d, [total, doneAt('7')!.digest as number], 'every participant committed the same sequence');
 
-    // The Deno node's own call: node-host 2's counter, once.
+    // The Deno node's own call: node-host 2's counter, once (its retries may outlast the conversation).
+    await until(() => lines['7'].some((l) => l.ev === 'call'), 60_000, () => 'the Deno node\'s --call result');
     const call = lines['7'].find((l) => l.ev === 'call');
     assert.ok(call, 'the Deno node reported its --call');
     assert.equal([call!.dst, call!.op, call!.err, call!.result], [2, OP_COUNT, 0, 1]);
