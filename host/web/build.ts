@@ -54,6 +54,11 @@ export function pageHandler(files: PageFiles): (req: IncomingMessage, res: Serve
       res.end('only GET and HEAD\n');
       return;
     }
+    if (body === undefined && name === 'favicon.ico') {
+      res.writeHead(204); // no icon, and no 404 in the browser's console
+      res.end();
+      return;
+    }
     if (body === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end(`no ${path} here: the page is at /\n`);
