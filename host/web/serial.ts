@@ -21,9 +21,9 @@ import type { Link } from '../../hal/link.ts';
 import { framedLink } from '../../hal/framing/link.ts';
 import { realClock } from '../../hal/node/clock.ts';
 import { xoshiro } from '../../hal/prng.ts';
-import { tunnelMac, TUN_RX, TUN_VERSION } from '../../firmware/mac/tunnel.ts';
+import { tunnelMac, TUN_RX, TUN_RX_HDR, TUN_VERSION } from '../../firmware/mac/tunnel.ts';
 import { macPorts, SVC_RR, SVC_TELEMETRY } from '../../firmware/mac/ports.ts';
-import { rr, RR_DEFAULTS, RR_E_BAD_ARGS, RR_OK } from '../../firmware/rr/rr.ts';
+import { rr, RR_DEFAULTS, RR_E_BAD_ARGS, RR_E_BUSY, RR_OK } from '../../firmware/rr/rr.ts';
 import { PROTO_R, PROTO_RR, PROTO_RRA } from '../../firmware/rr/frame.ts';
 import { OP_DIR_REGISTER, OP_EVENT, DIR_LEASE_MAX_S, DIR_NAME_MAX, DIR_OPS_MAX } from '../../firmware/services/directory.ts';
 import { describeFrame, jsonText } from './decode.ts';
@@ -170,7 +170,7 @@ export async function serialTransport(port: SerialPort, baud: number): Promise<T
       count = c ? { rx: c.rx, tx: c.tx } : undefined;
     }
     if (d.kind === 'rx' && d.peer !== gatewayAddr && !registered.has(d.peer) && heard.size < DEVICES_MAX) {
-      const telemetry = f[0] === TUN_RX && len > 6 && f[6] === SVC_TELEMETRY;
+      const telemetry = f[0] === TUN_RX && len > TUN_RX_HDR && f[TUN_RX_HDR] === SVC_TELEMETRY;
       const old = heard.get(d.peer);
       if (!old || (telemetry && old.type !== 'telemetry')) {
         heard.set(d.peer, { name: `device-${d.peer}`, addr: d.peer, type: telemetry ? 'telemetry' : 'heard', ops: [] });
@@ -194,7 +194,7 @@ export async function serialTransport(port: SerialPort, baud: number): Promise<T
       mac.hello((addr, mtu, version) => {
         gatewayAddr = addr;
         if (version !== TUN_VERSION) finish(new Error(`the gateway speaks tunnel version ${version}, this page ${TUN_VERSION}: flash the gateway bundle of this picolink`));
-        else if (mtu + 6 > LINE_MTU) finish(new Error(`the gateway carries ${mtu}-byte payloads, more than this page takes`));
+        else if (mtu + TUN_RX_HDR > LINE_MTU) finish(new Error(`the gateway carries ${mtu}-byte payloads, more than this page takes`));
         else finish(null);
       });
       const ask = setInterval(() => mac.hello(), HELLO_EVERY_MS);
@@ -220,7 +220,7 @@ export async function serialTransport(port: SerialPort, baud: number): Promise<T
       return;
     }
     if (!registered.has(src) && registered.size >= DEVICES_MAX) {
-      node.reply(req, 4);
+      node.reply(req, RR_E_BUSY);
       return;
     }
     heard.delete(src);

@@ -84,6 +84,8 @@ async function callInPage(page: Page, to: string, op: number, proto: string, arg
     const t = document.getElementById('result')?.textContent ?? '';
     return t !== '' && !t.startsWith('calling ');
   }, undefined, { timeout: WAIT_MS });
+  const took = await result.getAttribute('title');
+  if (took) console.log(`  ${proto} call to ${to} op ${op} in the page: ${took}`);
   return (await result.textContent()) ?? '';
 }
 
