@@ -49,8 +49,8 @@ import type { PiconetSlave } from '../firmware/mac/piconet/piconet.ts';
 import { PICONET_NRF24 } from '../firmware/mac/piconet/config.ts';
 import type { PiconetConfig } from '../firmware/mac/piconet/config.ts';
 import { SVC_PSYNC, SVC_RR } from '../firmware/mac/ports.ts';
-import { RR_OK, rr } from '../firmware/rr/rr.ts';
-import type { Rr, RrConfig } from '../firmware/rr/rr.ts';
+import { RR_OK, rr, rrServer } from '../firmware/rr/rr.ts';
+import type { Rr, RrConfig, RrServer } from '../firmware/rr/rr.ts';
 import { psync } from '../firmware/psync/psync.ts';
 import type { Psync, PsyncConfig } from '../firmware/psync/psync.ts';
 import type { Mac } from '../firmware/mac/mac.ts';
@@ -71,7 +71,7 @@ export const board: BoardInfo = {
     // The gateway alone: what a Pico on the host's USB is flashed with.
     { name: 'pico-nrf24-gateway', roles: ['tunnel'], budgetBytes: 16384 },
     // A piconet slave with a request-reply server (the target: 6 KB).
-    { name: 'pico-nrf24-slave', roles: ['slave'], budgetBytes: 21504 },
+    { name: 'pico-nrf24-slave', roles: ['slave'], budgetBytes: 19456 },
     // The full node: CSMA/CA, request-reply server and client, Psync (the target: 12 KB).
     { name: 'pico-nrf24-node', roles: ['node'], budgetBytes: 44544 },
   ],
@@ -138,8 +138,10 @@ export interface PicoRadio {
   telemetry: Telemetry | null;
   /** The gateway role's. */
   gateway: TunnelGateway | null;
-  /** The slave's and the node's request-reply endpoint. */
+  /** The node's request-reply endpoint. */
   rr: Rr | null;
+  /** The slave's request-reply server (it makes no calls). */
+  server: RrServer | null;
   /** The node's Psync endpoint. */
   psync: Psync | null;
 }
@@ -155,7 +157,7 @@ function defaultRole(): string {
 }
 
 /** Register the operations the slave and the node serve. */
-function serve(r: Rr, read: () => unknown): void {
+function serve(r: RrServer, read: () => unknown): void {
   r.register(OP_READ, function (_args, req) {
     r.reply(req, RR_OK, read());
   }, true);
@@ -187,9 +189,9 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
   };
   if ((typeof ROLE_SLAVE === 'undefined' || ROLE_SLAVE) && r === 'slave') {
     const sl = piconetSlave({ link: radio, clock: clock, rng: rng, addr: id, config: piconetPico() });
-    const sr = rr({ mac: sl, clock: clock, rng: rng, config: PICO_RR });
+    const sr = rrServer({ mac: sl, clock: clock, rng: rng, config: PICO_RR });
     serve(sr, read);
-    return { radio: radio, mac: sl, telemetry: null, gateway: null, rr: sr, psync: null };
+    return { radio: radio, mac: sl, telemetry: null, gateway: null, rr: null, server: sr, psync: null };
   }
   // A slave-only bundle carries no CSMA/CA: the build drops what follows.
   if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR || ROLE_TUNNEL || ROLE_NODE)) throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
@@ -197,7 +199,7 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
   if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && r === 'gateway') {
     const uart = espruinoUart(b.USB, { baud: 115200, txBuf: encodedMax(LINE_MTU), clock: clock, moveConsoleTo: b.LoopbackA });
     const line = framedLink(uart, { mtu: LINE_MTU, clock: clock });
-    return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock), rr: null, psync: null };
+    return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock), rr: null, server: null, psync: null };
   }
   if ((typeof ROLE_NODE === 'undefined' || ROLE_NODE) && r === 'node') {
     const ports = macPorts(mac);
@@ -210,12 +212,12 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
     const pm: Mac = { caps: { mtu: 24, carrierSense: true }, addr: pp.addr, send: pp.send, onReceive: pp.onReceive, onSent: pp.onSent, queued: pp.queued };
     const ps = psync({ mac: pm, clock: clock, rng: rng, config: PICO_PSYNC });
     ps.passiveOpen(); // take part in the first conversation that lists this node
-    return { radio: radio, mac: mac, telemetry: null, gateway: null, rr: nr, psync: ps };
+    return { radio: radio, mac: mac, telemetry: null, gateway: null, rr: nr, server: null, psync: ps };
   }
   if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR) || r !== 'sensor') throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
   const tm = telemetry({
     link: macLink(macPorts(mac).port(SVC_TELEMETRY), ADDR_BROADCAST), clock: clock, rng: rng, id: id,
     periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8, read: read,
   });
-  return { radio: radio, mac: mac, telemetry: tm, gateway: null, rr: null, psync: null };
+  return { radio: radio, mac: mac, telemetry: tm, gateway: null, rr: null, server: null, psync: null };
 }

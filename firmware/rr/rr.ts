@@ -37,6 +37,9 @@
 //   (a bridge started again in front of the same devices) draws new ids at random; when they fall
 //   behind the watermark its old self left at a server, the server answers RR_E_STALE instead of
 //   dropping them, and the client moves its ids ahead and sends the call again (RR_E_STALE).
+// - rr() is client and server; rrServer() the server alone, for a board that only answers: the
+//   client half (call slots, retransmission, acknowledgements) is a function of its own that only rr()
+//   names, so a bundle without rr() leaves it out.
 // Board code: call slots, pending requests and the history are arrays allocated at creation, their
 // messages in one buffer each; one timer serves every deadline.
 
@@ -141,18 +144,22 @@ export interface RrStats {
   restarts: number;
 }
 
-export interface Rr {
-  /**
-   * Start a call; returns RR_OK (cb follows, never from inside call), RR_E_TOO_MANY (maxCalls calls
-   * outstanding, or 16 ids issued since the oldest call to dst still unanswered) or RR_E_TOO_LARGE.
-   */
-  call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number;
+/** The server side of an endpoint (rrServer: a board that only answers). */
+export interface RrServer {
   register(op: number, handler: Handler, idempotent?: boolean): void;
   /** Answer request `req` (given to a handler): err RR_OK with a result, or an error code 1..4. */
   reply(req: number, err: number, result?: unknown): void;
   readonly stats: RrStats;
   /** Entries in the reply history now. */
   historySize(): number;
+}
+
+export interface Rr extends RrServer {
+  /**
+   * Start a call; returns RR_OK (cb follows, never from inside call), RR_E_TOO_MANY (maxCalls calls
+   * outstanding, or 16 ids issued since the oldest call to dst still unanswered) or RR_E_TOO_LARGE.
+   */
+  call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number;
 }
 
 /**
@@ -181,17 +188,31 @@ const R_DONE = 2; // an R call whose request went out: its callback is due
 const H_RUNNING = 1;
 const H_DONE = 2;
 
-export function rr(o: RrOptions): Rr {
-  const mac = o.mac;
-  const clock = o.clock;
-  const rng = o.rng;
-  const cfg = o.config || RR_DEFAULTS;
-  const encode = o.codec ? o.codec.encode : cborEncode;
-  const decode = o.codec ? o.codec.decode : cborDecode;
+/** The client half of an endpoint: call slots, their retransmissions and the replies to them. */
+interface ClientHalf {
+  call: Rr['call'];
+  /** A REPLY or ERROR (parsed in the core's hdr) from src. */
+  reply(src: number, payload: Uint8Array, len: number): void;
+  /** The earliest deadline of a call, or Infinity. */
+  next(): number;
+  /** Retransmit or end the calls due at `now`. */
+  tick(now: number): void;
+}
+
+/**
+ * What it shares with its endpoint comes as arguments (names the minifier shortens, where an object's
+ * property names would stay): hdr is the parsed header of the message being handled, out, scratch
+ * and st the endpoint's emit header, buffer and decoder state, arm() sets the one timer.
+ */
+type ClientFactory = (
+  mac: Mac, clock: Clock, rng: Rng, cfg: RrConfig, encode: RrCodec['encode'], decode: RrCodec['decode'], st: CborState,
+  hdr: RrHeader, out: RrHeader, scratch: Uint8Array, stats: RrStats, arm: () => void,
+) => ClientHalf;
+
+const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode, st, hdr, out, scratch, stats, arm) {
+  const mtu = mac.caps.mtu;
   /** A timeout stretched by a random 0-50 %. */
   const jitter = (us: number): number => us + (rng.u32() % (Math.floor(us / 2) + 1));
-  const mtu = mac.caps.mtu;
-  if (mtu < RR_HDR + 1) throw new Error('rr: the MAC mtu ' + mtu + ' is too small for a request');
 
   // Client call slots.
   const nC = cfg.maxCalls;
@@ -213,86 +234,6 @@ export function rr(o: RrOptions): Rr {
   // Ids start at a random value: a client that restarts must not reuse ids a server still remembers.
   let nextId = rng.u32() & 0xffff;
 
-  // Server: pending requests (handlers that have not replied) and the reply history.
-  const nP = cfg.maxPending;
-  const pUsed = new Uint8Array(nP);
-  const pGen = new Uint16Array(nP);
-  const pSrc = new Uint16Array(nP);
-  const pId = new Uint16Array(nP);
-  const pProto = new Uint8Array(nP);
-  const pHist = new Int16Array(nP);
-  const nH = cfg.historyEntries;
-  const hState = new Uint8Array(nH);
-  const hSrc = new Uint16Array(nH);
-  const hId = new Uint16Array(nH);
-  const hTime = new Float64Array(nH);
-  const hLen = new Uint16Array(nH);
-  const hBuf: Uint8Array[] = [];
-  const hAll = new Uint8Array(nH * mtu);
-  for (let i = 0; i < nH; i++) hBuf.push(hAll.subarray(i * mtu, (i + 1) * mtu));
-  // Entries at hTop and above are all free, and new entries take the lowest free one, so every scan
-  // of the history costs the entries in use, not the capacity (a host keeps a thousand).
-  let hTop = 0;
-  // Per-client acknowledged watermark, least recently heard replaced first.
-  const nK = cfg.clients;
-  const kAddr = new Int32Array(nK).fill(-1);
-  const kLwm = new Uint16Array(nK);
-  const kMask = new Uint16Array(nK);
-  const kSeen = new Float64Array(nK);
-  const handlers: (Handler | null)[] = [];
-  const idempotent: boolean[] = [];
-  const scratch = new Uint8Array(mtu);
-  const hdr: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
-  const out: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
-  const st = cborState(8, mtu);
-  st.copy = true; // a handler may keep its arguments past the receive callback (replying later)
-  const stats: RrStats = {
-    calls: 0, completed: 0, retries: 0, timeouts: 0, errors: 0, lateReplies: 0, requests: 0, executions: 0,
-    reexecutions: 0, duplicatesFiltered: 0, repliesResent: 0, historyEvictions: 0, busyReplies: 0,
-    acksSent: 0, acksReceived: 0, malformed: 0, restarts: 0,
-  };
-  let timer: Timer | null = null;
-  let timerAt = Infinity;
-
-  // ---- the one timer ---------------------------------------------------------------------------
-
-  function arm(): void {
-    let next = Infinity;
-    for (let i = 0; i < nC; i++) if (cState[i] !== FREE && cDeadline[i] < next) next = cDeadline[i];
-    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
-    if (next === timerAt) return;
-    if (timer !== null) clock.cancel(timer);
-    timer = null;
-    timerAt = next;
-    if (next !== Infinity) timer = clock.at(next, tick);
-  }
-
-  function tick(): void {
-    timer = null;
-    timerAt = Infinity;
-    const now = clock.now();
-    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hState[i] = FREE;
-    shrink();
-    for (let i = 0; i < nC; i++) {
-      if (cState[i] === FREE || cDeadline[i] > now) continue;
-      if (cState[i] === R_DONE) {
-        finish(i, RR_OK, undefined);
-      } else if (cRetries[i] > 0) {
-        cRetries[i]--;
-        stats.retries++;
-        cBuf[i][RF_KIND] |= 0x10; // retry bit
-        refreshAck(i);
-        cTimeout[i] = Math.min(cTimeout[i] * 2, cfg.maxTimeoutUs);
-        cDeadline[i] = now + jitter(cTimeout[i]);
-        mac.send(cDst[i], cBuf[i], cLen[i]); // a full MAC queue is one more loss: the timeout covers it
-      } else {
-        stats.timeouts++;
-        finish(i, RR_E_TIMEOUT, undefined);
-      }
-    }
-    arm();
-  }
-
   function finish(i: number, err: number, result: unknown): void {
     const cb = cCb[i];
     cState[i] = FREE;
@@ -300,8 +241,6 @@ export function rr(o: RrOptions): Rr {
     if (err === RR_OK) stats.completed++;
     if (cb) cb(err, result);
   }
-
-  // ---- client ----------------------------------------------------------------------------------
 
   /** The id below which every reply from `dst` has been received: what an RRA acknowledgement says. */
   function ackUpTo(dst: number, justDone: number): number {
@@ -384,6 +323,173 @@ export function rr(o: RrOptions): Rr {
     finish(i, err, result);
     arm();
   }
+
+  function call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number {
+    let i = 0;
+    while (i < nC && cState[i] !== FREE) i++;
+    if (i === nC) return RR_E_TOO_MANY;
+    const proto = opts && opts.proto !== undefined ? opts.proto : PROTO_RR;
+    const sem = proto === PROTO_R ? SEM_MAYBE : opts && opts.semantics !== undefined ? opts.semantics : SEM_AT_MOST_ONCE;
+    const id = nextId;
+    const lwm = ackUpTo(dst, (id - 1) & 0xffff);
+    if (((id - lwm - 1) & 0xffff) >= WINDOW) return RR_E_TOO_MANY; // an old call to dst still holds the window
+    out.type = RR_REQUEST;
+    out.proto = proto;
+    out.retry = false;
+    out.amo = sem === SEM_AT_MOST_ONCE;
+    out.id = id;
+    out.op = op;
+    out.ack = lwm;
+    out.mask = ackMask(dst, lwm);
+    const buf = cBuf[i];
+    let n = emitRr(buf, out);
+    if (args !== undefined) {
+      n = encode(args, buf, n);
+      if (n < 0) return RR_E_TOO_LARGE;
+    }
+    nextId = (nextId + 1) & 0xffff;
+    stats.calls++;
+    const sent = mac.send(dst, buf, n) === TX_OK;
+    const now = clock.now();
+    cDst[i] = dst;
+    cId[i] = id;
+    cLen[i] = n;
+    cProto[i] = proto;
+    cCb[i] = cb;
+    if (proto === PROTO_R) {
+      if (!sent) {
+        cCb[i] = null;
+        return RR_E_SEND;
+      }
+      cState[i] = R_DONE; // maybe semantics: done once the MAC took it; told from the timer, not from here
+      cDeadline[i] = now;
+    } else {
+      cState[i] = WAITING;
+      cTimeout[i] = opts && opts.timeoutUs ? opts.timeoutUs : cfg.timeoutUs;
+      cDeadline[i] = now + jitter(cTimeout[i]);
+      cRetries[i] = sem === SEM_MAYBE ? 0 : opts && opts.retries !== undefined ? opts.retries : cfg.retries;
+    }
+    arm();
+    return RR_OK;
+}
+
+  return {
+    call: call,
+    reply: onReplyMsg,
+    next(): number {
+      let next = Infinity;
+      for (let i = 0; i < nC; i++) if (cState[i] !== FREE && cDeadline[i] < next) next = cDeadline[i];
+      return next;
+    },
+    tick(now: number): void {
+      for (let i = 0; i < nC; i++) {
+        if (cState[i] === FREE || cDeadline[i] > now) continue;
+        if (cState[i] === R_DONE) {
+          finish(i, RR_OK, undefined);
+        } else if (cRetries[i] > 0) {
+          cRetries[i]--;
+          stats.retries++;
+          cBuf[i][RF_KIND] |= 0x10; // retry bit
+          refreshAck(i);
+          cTimeout[i] = Math.min(cTimeout[i] * 2, cfg.maxTimeoutUs);
+          cDeadline[i] = now + jitter(cTimeout[i]);
+          mac.send(cDst[i], cBuf[i], cLen[i]); // a full MAC queue is one more loss: the timeout covers it
+        } else {
+          stats.timeouts++;
+          finish(i, RR_E_TIMEOUT, undefined);
+        }
+      }
+    },
+  };
+};
+
+/** A request-reply endpoint: client and server (firmware and host use this one). */
+export function rr(o: RrOptions): Rr {
+  return endpoint(o, clientHalf) as Rr;
+}
+
+/**
+ * The server alone, for a board that answers calls and makes none (a piconet slave): the same
+ * server, messages and history as rr(), without the client's code or call slots. A reply that
+ * reaches it is counted in stats.lateReplies.
+ */
+export function rrServer(o: RrOptions): RrServer {
+  return endpoint(o, null);
+}
+
+function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?: Rr['call'] } {
+  const mac = o.mac;
+  const clock = o.clock;
+  const rng = o.rng;
+  const cfg = o.config || RR_DEFAULTS;
+  const encode = o.codec ? o.codec.encode : cborEncode;
+  const decode = o.codec ? o.codec.decode : cborDecode;
+  const mtu = mac.caps.mtu;
+  if (mtu < RR_HDR + 1) throw new Error('rr: the MAC mtu ' + mtu + ' is too small for a request');
+  const scratch = new Uint8Array(mtu);
+  const hdr: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
+  const out: RrHeader = { type: 0, proto: 0, retry: false, amo: false, id: 0, op: 0, ack: 0, mask: 0, off: 0 };
+  const st = cborState(8, mtu);
+  st.copy = true; // a handler may keep its arguments past the receive callback (replying later)
+  const stats: RrStats = {
+    calls: 0, completed: 0, retries: 0, timeouts: 0, errors: 0, lateReplies: 0, requests: 0, executions: 0,
+    reexecutions: 0, duplicatesFiltered: 0, repliesResent: 0, historyEvictions: 0, busyReplies: 0,
+    acksSent: 0, acksReceived: 0, malformed: 0, restarts: 0,
+  };
+  // Server: pending requests (handlers that have not replied) and the reply history.
+  const nP = cfg.maxPending;
+  const pUsed = new Uint8Array(nP);
+  const pGen = new Uint16Array(nP);
+  const pSrc = new Uint16Array(nP);
+  const pId = new Uint16Array(nP);
+  const pProto = new Uint8Array(nP);
+  const pHist = new Int16Array(nP);
+  const nH = cfg.historyEntries;
+  const hState = new Uint8Array(nH);
+  const hSrc = new Uint16Array(nH);
+  const hId = new Uint16Array(nH);
+  const hTime = new Float64Array(nH);
+  const hLen = new Uint16Array(nH);
+  const hBuf: Uint8Array[] = [];
+  const hAll = new Uint8Array(nH * mtu);
+  for (let i = 0; i < nH; i++) hBuf.push(hAll.subarray(i * mtu, (i + 1) * mtu));
+  // Entries at hTop and above are all free, and new entries take the lowest free one, so every scan
+  // of the history costs the entries in use, not the capacity (a host keeps a thousand).
+  let hTop = 0;
+  // Per-client acknowledged watermark, least recently heard replaced first.
+  const nK = cfg.clients;
+  const kAddr = new Int32Array(nK).fill(-1);
+  const kLwm = new Uint16Array(nK);
+  const kMask = new Uint16Array(nK);
+  const kSeen = new Float64Array(nK);
+  const handlers: (Handler | null)[] = [];
+  const idempotent: boolean[] = [];
+  let timer: Timer | null = null;
+  let timerAt = Infinity;
+  // ---- the one timer ---------------------------------------------------------------------------
+
+  function arm(): void {
+    let next = client ? client.next() : Infinity;
+    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
+    if (next === timerAt) return;
+    if (timer !== null) clock.cancel(timer);
+    timer = null;
+    timerAt = next;
+    if (next !== Infinity) timer = clock.at(next, tick);
+  }
+
+  function tick(): void {
+    timer = null;
+    timerAt = Infinity;
+    const now = clock.now();
+    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hState[i] = FREE;
+    shrink();
+    if (client) client.tick(now);
+    arm();
+  }
+
+  // The client half (its ids are the endpoint's first random draw, as they always were).
+  const client = half ? half(mac, clock, rng, cfg, encode, decode, st, hdr, out, scratch, stats, arm) : null;
 
   // ---- server ----------------------------------------------------------------------------------
 
@@ -581,6 +687,7 @@ export function rr(o: RrOptions): Rr {
     acknowledge(src, hdr.ack, hdr.mask, -1);
   }
 
+
   mac.onReceive(function (payload: Uint8Array, len: number, info: MacRxInfo) {
     if (!parseRr(payload, len, hdr)) {
       stats.malformed++;
@@ -588,7 +695,8 @@ export function rr(o: RrOptions): Rr {
     }
     if (hdr.type === RR_REQUEST) onRequest(info.src, payload, len);
     else if (hdr.type === RR_ACK) onAck(info.src);
-    else onReplyMsg(info.src, payload, len);
+    else if (client) client.reply(info.src, payload, len);
+    else stats.lateReplies++;
   });
   mac.onSent(null);
 
@@ -609,53 +717,7 @@ export function rr(o: RrOptions): Rr {
       idempotent[op] = idem === true;
     },
     reply,
-    call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number {
-      let i = 0;
-      while (i < nC && cState[i] !== FREE) i++;
-      if (i === nC) return RR_E_TOO_MANY;
-      const proto = opts && opts.proto !== undefined ? opts.proto : PROTO_RR;
-      const sem = proto === PROTO_R ? SEM_MAYBE : opts && opts.semantics !== undefined ? opts.semantics : SEM_AT_MOST_ONCE;
-      const id = nextId;
-      const lwm = ackUpTo(dst, (id - 1) & 0xffff);
-      if (((id - lwm - 1) & 0xffff) >= WINDOW) return RR_E_TOO_MANY; // an old call to dst still holds the window
-      out.type = RR_REQUEST;
-      out.proto = proto;
-      out.retry = false;
-      out.amo = sem === SEM_AT_MOST_ONCE;
-      out.id = id;
-      out.op = op;
-      out.ack = lwm;
-      out.mask = ackMask(dst, lwm);
-      const buf = cBuf[i];
-      let n = emitRr(buf, out);
-      if (args !== undefined) {
-        n = encode(args, buf, n);
-        if (n < 0) return RR_E_TOO_LARGE;
-      }
-      nextId = (nextId + 1) & 0xffff;
-      stats.calls++;
-      const sent = mac.send(dst, buf, n) === TX_OK;
-      const now = clock.now();
-      cDst[i] = dst;
-      cId[i] = id;
-      cLen[i] = n;
-      cProto[i] = proto;
-      cCb[i] = cb;
-      if (proto === PROTO_R) {
-        if (!sent) {
-          cCb[i] = null;
-          return RR_E_SEND;
-        }
-        cState[i] = R_DONE; // maybe semantics: done once the MAC took it; told from the timer, not from here
-        cDeadline[i] = now;
-      } else {
-        cState[i] = WAITING;
-        cTimeout[i] = opts && opts.timeoutUs ? opts.timeoutUs : cfg.timeoutUs;
-        cDeadline[i] = now + jitter(cTimeout[i]);
-        cRetries[i] = sem === SEM_MAYBE ? 0 : opts && opts.retries !== undefined ? opts.retries : cfg.retries;
-      }
-      arm();
-      return RR_OK;
-    },
+    call: client ? client.call : undefined,
+
   };
 }

@@ -219,7 +219,8 @@ test('pico-nrf24 as a piconet slave: a master pages it and its request-reply ser
   const calls: string[] = [];
   const app = w.make(() => create(pico(chip, '33FFD9054D4E383423761743', calls).g, 'slave'));
   const slave = app.mac as PiconetSlave;
-  assert.ok(app.rr && !app.psync && !app.telemetry && !app.gateway);
+  assert.ok(app.server && !app.rr && !app.psync && !app.telemetry && !app.gateway);
+  assert.is((app.server as { call?: unknown }).call, undefined, 'a server alone: no client');
   assert.equal(calls, ['SPI2.setup(sck=B13,miso=B14,mosi=B15,baud=4000000,mode=0)', 'setWatch(A8,falling)']);
   // The master: another chip, the same driver and piconet preset, and a request-reply client.
   const mChip = new Nrf24Chip(w.a, 'M');
@@ -247,8 +248,8 @@ test('pico-nrf24 as a piconet slave: a master pages it and its request-reply ser
   client.call(slave.addr, 9, undefined, null, (err) => { unknown = err; });
   w.sched.runUntil(w.sched.now() + 1_000_000);
   assert.is(unknown, RR_E_UNKNOWN_OP);
-  assert.is(app.rr!.stats.executions, 2);
-  assert.is(app.rr!.stats.requests, 3);
+  assert.is(app.server!.stats.executions, 2);
+  assert.is(app.server!.stats.requests, 3);
   assert.equal(chip.violations, []);
   assert.equal(mChip.violations, []);
 });
@@ -259,7 +260,7 @@ test('pico-nrf24 as the full node: two nodes call each other over CSMA/CA and ho
   const chipB = new Nrf24Chip(w.a, 'B');
   const a: PicoRadio = w.make(() => create(pico(chipA, 'NODE-A-0001', []).g, 'node'));
   const b: PicoRadio = w.make(() => create(pico(chipB, 'NODE-B-0002', []).g, 'node'));
-  assert.ok(a.rr && a.psync && !a.telemetry && !a.gateway);
+  assert.ok(a.rr && a.psync && !a.server && !a.telemetry && !a.gateway);
   assert.is.not(a.mac.addr, b.mac.addr);
   w.sched.runUntil(10_000);
   // Request-reply both ways.
