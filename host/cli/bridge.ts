@@ -4,13 +4,15 @@
 // host/sim/tunnel-net.ts behind a simulated serial wire, run at wall-clock pace). It prints where it
 // listens and how to reach it, then runs until Ctrl-C (or for --for). A port that is taken, a gateway
 // that does not answer, or a non-loopback address without a token are errors that say what to do (exit 1
-// for the first two, 2 for the last).
+// for the first two, 2 for the last). It also serves the browser page (host/web/) with the bridge's
+// WebSocket front on --web-port (default the UDP port + 2, as npm start does; --no-web: neither).
 
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { xoshiro } from '../../hal/prng.ts';
 import { realClock } from '../../hal/node/clock.ts';
 import { startBridge } from '../bridge/bridge.ts';
+import { buildPage, pageHandler } from '../web/build.ts';
 import type { Bridge } from '../bridge/bridge.ts';
 import { BRIDGE_PORT } from '../bridge/client.ts';
 import { captured, serialGateway } from '../bridge/gateway.ts';
@@ -37,6 +39,8 @@ interface BridgeVerbOptions {
   name: string[];
   for?: number;
   pcap?: string;
+  webPort?: number;
+  web: boolean;
 }
 
 /** "1,2,5" to device groups 0..254. */
@@ -68,6 +72,8 @@ export function registerBridge(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--groups <list>', 'device groups to map to IP multicast 239.255.80.<g>:47800').argParser(groupsArg).default([1]))
     .addOption(new Option('--name <name=address...>', 'name a device in the directory, like kitchen=3 (repeatable)').default([]))
     .addOption(new Option('--for <duration>', 'stop after this long (500ms, 5s, 2m); default: until Ctrl-C').argParser(durationArg))
+    .addOption(new Option('--web-port <n>', 'the browser page and the WebSocket front on this port (default: the UDP port + 2; 0: any free one)').argParser(intArg(0, 65535)))
+    .addOption(new Option('--no-web', 'no browser page and no WebSocket front'))
     .addOption(new Option('--pcap <file>', 'record the gateway line, both ways, for Wireshark (tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addHelpText('after', `
 Then, from another terminal:  picolink devices;  picolink call <name or address> <operation>;
@@ -113,17 +119,26 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
         ctx.exit(EXIT_FAILED);
         return;
       }
+      // The browser page (host/web/) on the WebSocket front's HTTP server, as npm start serves it.
+      let web: { port: number; http: ReturnType<typeof pageHandler> } | undefined;
+      if (o.web) {
+        try {
+          web = { port: o.webPort ?? (o.udpPort === 0 ? 0 : o.udpPort + 2), http: pageHandler(await buildPage({ minify: false })) };
+        } catch (e) {
+          io.err(`picolink: the web page did not build (${(e as Error).message}); running without it\n`);
+        }
+      }
       let bridge: Bridge;
       try {
         bridge = await startBridge({
           mac, clock, rng: xoshiro(Date.now() >>> 0), host: o.listen, token: o.token, udpPort: o.udpPort, tcpPort: o.tcpPort ?? o.udpPort,
-          groups: o.groups, names, log: (l) => io.err(`bridge: ${l}\n`),
+          groups: o.groups, names, log: (l) => io.err(`bridge: ${l}\n`), web,
         });
       } catch (e) {
         await stopAll();
         const m = (e as Error).message;
         if (/token/.test(m)) usageError(cmd, m);
-        io.err(`picolink: the bridge did not start: ${m}${/EADDRINUSE|in use/i.test(m) ? ' (another bridge, or npm start, may hold the port: try --udp-port <n>)' : ''}\n`);
+        io.err(`picolink: the bridge did not start: ${m}${/EADDRINUSE|in use/i.test(m) ? ' (another bridge, or npm start, may hold the port: try --udp-port <n>, and --web-port <n> or --no-web)' : ''}\n`);
         ctx.exit(EXIT_FAILED);
         return;
       }
@@ -131,6 +146,7 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
       const at = bridge.udp.port === bridge.tcp.port ? `udp and tcp ${o.listen}:${bridge.udp.port}` : `udp ${o.listen}:${bridge.udp.port}, tcp ${o.listen}:${bridge.tcp.port}`;
       io.out(`bridge: ${what}\n`);
       io.out(`bridge: ${at} (tcp: CBOR frames or JSON lines); groups ${(bridge.groups?.list() ?? []).map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ') || 'none'}\n`);
+      if (bridge.web) io.out(`bridge: web page http://${o.listen}:${bridge.web.port}/ (devices, calls and live traffic; its WebSocket is the bridge's)\n`);
       io.out(`bridge: try  picolink devices --bridge ${o.listen}:${bridge.udp.port}   or   echo '{"id":1,"q":"devices"}' | nc -N ${o.listen} ${bridge.tcp.port}\n`);
       await new Promise<void>((resolve) => {
         const done = (): void => {

@@ -44,6 +44,12 @@ test('bridge --sim, then call, devices and groups through it, as a user types th
   try {
     assert.match(b.out(), /bridge: a simulated gateway \(address 1\) with sensors 2, 3, 4/);
     assert.match(b.out(), /groups 1 -> 239\.255\.80\.1:47800, 4 -> 239\.255\.80\.4:47800/);
+    // The browser page and the WebSocket front, on a port of their own (any free one with --udp-port 0).
+    await until(() => /web page http:\/\/127\.0\.0\.1:\d+\//.test(b.out()), 10_000, 'the bridge prints the web page');
+    const webPort = /web page http:\/\/127\.0\.0\.1:(\d+)\//.exec(b.out())![1];
+    const page = await fetch(`http://127.0.0.1:${webPort}/`);
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<html/i);
 
     const read = await cli('call', 'sensor-1', '1', ...at);
     assert.is(read.code, 0, read.err);
