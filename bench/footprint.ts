@@ -2,13 +2,17 @@
 // main one and its role bundles (boards/<board>.ts `bundles`), minified and gzipped against the byte
 // budget, and, where an Espruino interpreter is named by ESPRUINO (or `espruino` is on PATH), the
 // JsVars resident after loading the bundle (process.memory().usage before and after, on Espruino's
-// Linux build), and after create() of the bundle's role with stand-in drivers (a link that takes every
-// frame, a clock that never fires): the tables a device allocates at creation count there. For a
-// board with JsVars (a real one), the share of them left to the application after creation.
-// Targets (the issue's): a full node (CSMA/CA, request-reply, Psync: sim-sensor) at most 12 KB
-// minified; a piconet slave with request-reply at most 6 KB (no such bundle yet: reported as missing);
-// resident at most 800 JsVars for the full node. Headline: the full node's bytes over its 12 KB target.
-// --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","boardJsvars"}]}.
+// Linux build), and after create() of the bundle's role with stand-in drivers (sim: a link that takes
+// every frame, a clock that never fires; pico-nrf24: built-ins whose SPI answers zeros), the stand-ins'
+// own JsVars measured apart and taken off: the tables a device allocates at creation count there. For
+// a board with JsVars (a real one), the share of them left to the application. Boards whose runtime
+// is deno or node are not Espruino bundles: their JsVars are not measured.
+// Targets (the issue's): a full node (CSMA/CA, request-reply, Psync: pico-nrf24-node) at most 12 KB
+// minified; a piconet slave with request-reply (pico-nrf24-slave) at most 6 KB; resident at most 800
+// JsVars for the full node. Headline: the full node's bytes over its 12 KB target. Where the full
+// node's bytes go: each module as tree-shaken into its bundle, minified alone (breakdown below).
+// --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","boardJsvars"}],
+// "breakdown":{"bundle","modules":[{"module","bytes"}]}}.
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { rollup } from 'rollup';
@@ -33,12 +37,30 @@ function lk() { return { caps: { mtu: 32, bitrate: 250000, medium: 'radio', carr
 var rng = { u32: function () { return 7; } };
 `;
 
-/** The create() call for a sim bundle's role, or '' for a board that starts itself. */
-function createFor(board: string, roles: string[] | null): { role: string; code: string } | null {
+/** Fake Espruino built-ins a Pico-with-nRF24 board's create() reads: an SPI that answers zeros, pins that do nothing. */
+const PICO_STUBS = `var g = { getSerial: function () { return '33FFD9054D4E383423761743'; },
+  E: { getTemperature: function () { return 24; }, getAnalogVRef: function () { return 3.3; } }, process: process,
+  SPI2: { setup: function () {}, send: function (d) { return new Uint8Array(d.length); } },
+  digitalWrite: function () {}, setWatch: function () { return 1; }, B13: 0, B14: 0, B15: 0, B10: 0, B1: 0, A8: 0,
+  USB: { setConsole: function () {}, setup: function () {}, on: function () {}, write: function () {} }, LoopbackA: { setConsole: function () {} } };
+`;
+/** The role each Pico-with-nRF24 role bundle starts in. */
+const PICO_ROLES: Record<string, string> = { sensor: 'sensor', tunnel: 'gateway', slave: 'slave', node: 'node' };
+
+/**
+ * The create() of a bundle's role on the interpreter: `stubs` (stand-in drivers, whose own JsVars are
+ * measured apart and taken off) and `call`; null for a bundle measured only loaded.
+ */
+function createFor(board: string, roles: string[] | null): { role: string; stubs: string; call: string } | null {
+  if (board === 'pico-nrf24') {
+    if (!roles || !PICO_ROLES[roles[0]]) return null;
+    const r = PICO_ROLES[roles[0]];
+    return { role: r === 'node' ? 'node (full node)' : r, stubs: PICO_STUBS, call: `var dev = p.create(g, '${r}');` };
+  }
   if (board !== 'sim') return null;
-  if (roles && roles.includes('tunnel')) return { role: 'gateway (tunnel)', code: `${STUBS}var dev = p.create({ role: 'gateway', tunnel: true, id: 1, radio: lk(), uplink: lk(), clock: clk, rng: rng });` };
+  if (roles && roles.includes('tunnel')) return { role: 'gateway (tunnel)', stubs: STUBS, call: `var dev = p.create({ role: 'gateway', tunnel: true, id: 1, radio: lk(), uplink: lk(), clock: clk, rng: rng });` };
   // A sensor with everything a full node runs: CSMA/CA, request-reply, telemetry and a conversation.
-  return { role: 'sensor (full node)', code: `${STUBS}var dev = p.create({ role: 'sensor', id: 2, radio: lk(), clock: clk, rng: rng, conversation: [2, 3, 4] });` };
+  return { role: 'sensor (full node)', stubs: STUBS, call: `var dev = p.create({ role: 'sensor', id: 2, radio: lk(), clock: clk, rng: rng, conversation: [2, 3, 4] });` };
 }
 
 /** The minified code of bundle `name` of a board file, as built (autostart) or without its create() call. */
@@ -95,7 +117,7 @@ export async function bench(): Promise<BenchResult> {
       files.set(b.name, file);
       const code = await bundleCode(file, b.name, true);
       const cr = createFor(board.name, b.roles);
-      const role = cr ? (b.roles ? cr.role : 'every role') : (b.roles ?? board.roles).join(', ');
+      const role = cr ? (b.roles ? cr.role : 'every role') : b.roles ? b.roles.join(', ') : 'every role';
       let jsvars: number | null = null;
       let jsvarsCreated: number | null = null;
       if (bin && espruino) {
@@ -104,8 +126,10 @@ export async function bench(): Promise<BenchResult> {
         jsvars = jsvarsOf(bin, inert, '');
         if (jsvars === null) throw new Error(`footprint: ${b.name} did not load on Espruino (${bin})`);
         if (cr) {
-          jsvarsCreated = jsvarsOf(bin, inert, cr.code);
-          if (jsvarsCreated === null) throw new Error(`footprint: ${b.name}: create() failed on Espruino (${bin})`);
+          const all = jsvarsOf(bin, inert, cr.stubs + cr.call);
+          const stubs = jsvarsOf(bin, 'var picolink = {};', cr.stubs);
+          if (all === null || stubs === null) throw new Error(`footprint: ${b.name}: create() failed on Espruino (${bin})`);
+          jsvarsCreated = all - stubs;
         }
       }
       out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, boardJsvars: board.jsvars || null, espruino });
