@@ -70,7 +70,10 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
     }) => {
       if (!o.board === !o.bundle) usageError(cmd, 'give either --board NAME (build it and upload the bundle) or --bundle FILE');
       if (o.save && o.to.to !== 'ram') usageError(cmd, '--save goes with --to ram (Storage uploads survive a reset anyway)');
-      const bundles = (await bundleList()).map((b) => b.name);
+      const list = await bundleList();
+      const bundles = list.filter((b) => b.runtime === 'espruino').map((b) => b.name);
+      const hosted = list.find((b) => b.name === o.board && b.runtime !== 'espruino');
+      if (hosted) usageError(cmd, `${o.board} is not an Espruino bundle (it runs under ${hosted.runtime === 'deno' ? 'Deno' : 'Node'}): copy dist/${o.board}.js to the machine and run it there (README: "Edge and host nodes"); boards to flash: ${bundles.join(', ')}`);
       if (o.board && !bundles.includes(o.board)) usageError(cmd, `no board or bundle named ${o.board}; there are ${bundles.join(', ')}`);
       let code: Uint8Array | null = null;
       let what = '';

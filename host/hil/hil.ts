@@ -166,6 +166,7 @@ interface Conn {
 
 async function build(board: string, log: (s: string) => void): Promise<string> {
   const b = await buildBoard(board);
+  if (b.runtime !== 'espruino') throw new Error(`${board} runs under ${b.runtime === 'deno' ? 'Deno' : 'Node'}, not on an Espruino board: it cannot be flashed; give an Espruino board or bundle`);
   log(`built ${b.file} (${b.bytes} bytes)`);
   return b.file;
 }

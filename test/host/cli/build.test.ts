@@ -26,9 +26,9 @@ test('build --board pico --json: the bundle written, its size and budget', async
 });
 
 test('build --board with an unknown name exits 2 and lists the boards and bundles', async () => {
-  const r = await cli('build', '--board', 'puck');
+  const r = await cli('build', '--board', 'no-such-board');
   assert.is(r.code, 2);
-  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico-nrf24-sensor, pico-nrf24-gateway, pico, sim, sim-sensor, sim-gateway/);
+  assert.match(r.err, /no board or bundle named no-such-board; there are [\w, -]*\bpico-nrf24, pico-nrf24-sensor\b[\w, -]*\bsim, sim-sensor, sim-gateway\b/);
 });
 
 test.run();

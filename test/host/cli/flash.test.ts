@@ -52,9 +52,14 @@ test('wrong command lines exit 2 and say what to write', async () => {
   let r = await cli('flash', '--port', '/dev/null');
   assert.is(r.code, 2);
   assert.match(r.err, /either --board NAME .* or --bundle FILE/);
-  r = await cli('flash', '--port', '/dev/null', '--board', 'puck');
+  r = await cli('flash', '--port', '/dev/null', '--board', 'no-such-board');
   assert.is(r.code, 2);
-  assert.match(r.err, /no board or bundle named puck; there are pico-nrf24, pico-nrf24-sensor, pico-nrf24-gateway, pico, sim, sim-sensor, sim-gateway/);
+  assert.match(r.err, /no board or bundle named no-such-board; there are [\w, -]*\bpico-nrf24, pico-nrf24-sensor\b[\w, -]*\bsim, sim-sensor, sim-gateway\b/);
+  assert.not.match(r.err, /deno-edge|node-host/, 'bundles that do not run on Espruino are not offered');
+  // A Deno or Node bundle is refused with what to do instead.
+  r = await cli('flash', '--port', '/dev/null', '--board', 'deno-edge');
+  assert.is(r.code, 2);
+  assert.match(r.err, /deno-edge is not an Espruino bundle \(it runs under Deno\)/);
   r = await cli('flash', '--port', '/dev/null', '--bundle', 'x.js', '--save');
   assert.is(r.code, 2);
   assert.match(r.err, /--save goes with --to ram/);
