@@ -10,8 +10,9 @@
 //   opens the socket at once (a port in use throws "Unable to create socket") and queues cb; a bound
 //   socket sends from its own port. There is no address(): the port must be given.
 // - Received datagrams are read into a buffer of max(536, recvBufferSize) bytes, less an 8-byte header,
-//   and a longer one is cut short without notice. recvBufferSize also sets SO_RCVBUF. So the socket asks
-//   for mtu + 9: a datagram over the mtu then still arrives longer than the mtu, and is dropped and counted.
+//   and a longer one is cut short without notice. recvBufferSize also sets SO_RCVBUF. So a link whose
+//   mtu + 9 exceeds 536 asks for mtu + 9: a datagram over the mtu then still arrives longer than the
+//   mtu, and is dropped and counted.
 // - 'message' gives (msg, rinfo): msg is a string, one char (0..255) per byte, rinfo { address, port, size }.
 // - send(str, offset, length, port, address) copies str[offset..offset+length) into the socket's queue
 //   (the 3-argument form send(data, port, address) turns a Uint8Array into "1,2,3": only strings carry
@@ -103,6 +104,9 @@ export interface DgramLink extends Link {
 
 declare function require(name: string): unknown;
 
+/** Espruino's default receive buffer (chunkSize on Linux and ESP32), header included. */
+const RX_DEFAULT = 536;
+
 export function dgramLink(o: DgramLinkOptions): DgramLink {
   const mtu = o.mtu || 1200;
   const maxInFlight = o.maxInFlight || 8;
@@ -126,7 +130,9 @@ export function dgramLink(o: DgramLinkOptions): DgramLink {
   let onSentFn: SentFn | null = null;
   let closed = false;
 
-  const sock = dg.createSocket({ type: 'udp4', recvBufferSize: mtu + 9 });
+  // Only a receive buffer larger than the default is asked for: the option also sets SO_RCVBUF, and a
+  // small one would make the kernel drop bursts.
+  const sock = dg.createSocket(mtu + 9 > RX_DEFAULT ? { type: 'udp4', recvBufferSize: mtu + 9 } : { type: 'udp4' });
   sock.on('message', function (msg: string, _r: EspruinoRinfo) {
     const n = msg.length;
     if (n === 0) return;

@@ -117,6 +117,8 @@ test('oversize: a frame over the mtu is refused; a datagram over the mtu is drop
   assert.is(b.stats.received, 1);
   const s = n.sockets[1];
   assert.ok(s.recvBufferSize - 8 > 600, `the socket asked for a receive buffer above the mtu (${s.recvBufferSize})`);
+  link(n, 8003, [8001], { mtu: 500 });
+  assert.is(n.sockets[2].recvBufferSize, 0, 'no receive buffer option (it would shrink SO_RCVBUF) when the default holds the mtu');
 });
 
 test('onSent: exactly once per accepted frame, in order, never inside send; busy while maxInFlight wait', () => {
