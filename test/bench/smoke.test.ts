@@ -36,9 +36,15 @@ for (const [name, args] of cases) {
 test('bench footprint --json has the shape the boards issue asks for, one entry per bundle', async () => {
   const mod = await import('../../bench/footprint.ts');
   const r = await mod.bench();
-  const j = r.json as { bundles: Record<string, unknown>[] };
+  const j = r.json as { bundles: Record<string, unknown>[]; breakdown: { bundle: string; modules: { module: string; bytes: number }[] } };
   const names = j.bundles.map((b) => b.board);
-  for (const n of ['pico', 'sim', 'sim-sensor', 'sim-gateway']) assert.ok(names.includes(n), n);
+  for (const n of ['pico', 'sim', 'sim-sensor', 'sim-gateway', 'pico-nrf24-node', 'pico-nrf24-slave']) assert.ok(names.includes(n), n);
+  // The breakdown is of the full node, and its modules add up to about its bundle (within 10 %).
+  assert.is(j.breakdown.bundle, 'pico-nrf24-node');
+  const full = j.bundles.find((b) => b.board === 'pico-nrf24-node')!.bytes as number;
+  const sum = j.breakdown.modules.reduce((a, m) => a + m.bytes, 0);
+  assert.ok(Math.abs(sum - full) < full / 10, `modules ${sum} bytes, bundle ${full}`);
+  assert.ok(j.breakdown.modules.some((m) => m.module === 'firmware/psync/psync.ts'));
   for (const b of j.bundles) {
     assert.equal(Object.keys(b).sort(), ['board', 'boardJsvars', 'budget', 'bytes', 'gzipBytes', 'jsvars', 'jsvarsCreated', 'role']);
     assert.ok((b.gzipBytes as number) < (b.bytes as number) && (b.bytes as number) <= (b.budget as number));
