@@ -10,9 +10,12 @@
 //   opens the socket at once (a port in use throws "Unable to create socket") and queues cb; a bound
 //   socket sends from its own port. There is no address(): the port must be given.
 // - Received datagrams are read into a buffer of max(536, recvBufferSize) bytes, less an 8-byte header,
-//   and a longer one is cut short without notice. recvBufferSize also sets SO_RCVBUF. So a link whose
-//   mtu + 9 exceeds 536 asks for mtu + 9: a datagram over the mtu then still arrives longer than the
-//   mtu, and is dropped and counted.
+//   and a longer one is cut short without notice (so a datagram cut to at most the mtu would pass as a
+//   frame). recvBufferSize also sets SO_RCVBUF: asking for mtu + 9 on Linux made the kernel drop the
+//   second of two large datagrams sent back to back (measured). So a link whose mtu + 9 exceeds 536
+//   asks for 65536: every datagram arrives whole (IPv4 UDP carries at most 65507 bytes), one over the
+//   mtu is dropped and counted, and the kernel buffer is 64 KB. The receive buffer is on the C stack
+//   (alloca) at every idle pass: on boards with a small stack (ESP32) keep the mtu at 527 or less.
 // - 'message' gives (msg, rinfo): msg is a string, one char (0..255) per byte, rinfo { address, port, size }.
 // - send(str, offset, length, port, address) copies str[offset..offset+length) into the socket's queue
 //   (the 3-argument form send(data, port, address) turns a Uint8Array into "1,2,3": only strings carry
@@ -106,6 +109,8 @@ declare function require(name: string): unknown;
 
 /** Espruino's default receive buffer (chunkSize on Linux and ESP32), header included. */
 const RX_DEFAULT = 536;
+/** The receive buffer asked for beyond it: every UDP datagram whole. */
+const RX_LARGE = 65536;
 
 export function dgramLink(o: DgramLinkOptions): DgramLink {
   const mtu = o.mtu || 1200;
@@ -130,9 +135,8 @@ export function dgramLink(o: DgramLinkOptions): DgramLink {
   let onSentFn: SentFn | null = null;
   let closed = false;
 
-  // Only a receive buffer larger than the default is asked for: the option also sets SO_RCVBUF, and a
-  // small one would make the kernel drop bursts.
-  const sock = dg.createSocket(mtu + 9 > RX_DEFAULT ? { type: 'udp4', recvBufferSize: mtu + 9 } : { type: 'udp4' });
+  // The default receive buffer when it holds a frame over the mtu, else 64 KB (see above).
+  const sock = dg.createSocket(mtu + 9 > RX_DEFAULT ? { type: 'udp4', recvBufferSize: RX_LARGE } : { type: 'udp4' });
   sock.on('message', function (msg: string, _r: EspruinoRinfo) {
     const n = msg.length;
     if (n === 0) return;
