@@ -295,7 +295,14 @@ function dec(buf: Uint8Array, end: number, st: CborState, depth: number): unknow
     if (n > st.maxLen || n > end - p) return fail(st, CBOR_TOO_LARGE, start);
     const e = p + n;
     let v: unknown;
-    if (major === 2) v = st.copy ? buf.slice(p, e) : buf.subarray(p, e);
+    if (major === 2) {
+      // A copy by set(), not slice(): on Espruino 2v29 Uint8Array.prototype.slice returns a plain Array.
+      if (st.copy) {
+        const c = new Uint8Array(n);
+        c.set(buf.subarray(p, e));
+        v = c;
+      } else v = buf.subarray(p, e);
+    }
     else {
       v = decText(buf, p, e);
       if (v === undefined) return fail(st, CBOR_MALFORMED, start);

@@ -115,10 +115,11 @@ realTest('two interpreters and two Node nodes on loopback UDP: request-reply bot
     const t0 = performance.now();
     for (const dst of [A, B]) {
       const first = await n1.rpc.call(dst, OP_ECHO, { s: 'héllo', n: [1, 2.5, -3], b: new Uint8Array([0, 255, 4]) }).catch((e) => { throw new Error(`${e}\n${said()}`); });
-      // The bytes' values only: on Espruino 2v29 Uint8Array.prototype.slice returns a plain Array, so the
-      // firmware's CBOR decoder in copy mode (firmware/codec/cbor.ts, as rr.ts uses it) hands the handler
-      // an Array, and it travels back as a CBOR array.
-      const f = first as { s: string; n: number[]; b: ArrayLike<number> };
+      // Bytes come back as bytes (a CBOR byte string), not as an array of numbers: the firmware's CBOR
+      // decoder copies byte strings with set(), since on Espruino 2v29 Uint8Array.prototype.slice
+      // returns a plain Array (which would travel back as a CBOR array).
+      const f = first as { s: string; n: number[]; b: Uint8Array };
+      assert.ok(f.b instanceof Uint8Array, `the bytes came back as ${Object.prototype.toString.call(f.b)}`);
       assert.equal({ ...f, b: Array.from(f.b) }, { s: 'héllo', n: [1, 2.5, -3], b: [0, 255, 4] }, 'text, numbers and bytes back');
       const counts: number[] = [];
       for (let i = 0; i < 20; i++) {
