@@ -16,6 +16,7 @@
 
 import type { Clock } from '../../hal/clock.ts';
 import type { PinsHal } from '../../firmware/services/pins.ts';
+import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import { MODE_ANALOG, MODE_INPUT, MODE_OUTPUT, MODE_PWM, MODE_SERVO } from '../../firmware/services/pins.ts';
 
 export const VIRTUAL_PIN_COUNT = 20;
@@ -152,5 +153,18 @@ export function virtualPins(clock: Clock): VirtualPins {
     get i2cSetups() {
       return setups;
     },
+  };
+}
+
+/**
+ * A sim board create() whose sensors carry virtual pins (and so serve the pins service); other roles
+ * as they are. `made` is told each sensor's address and pins.
+ */
+export function withVirtualPins(create: (env: SimEnv) => SimDevice, made?: (id: number, pins: VirtualPins) => void): (env: SimEnv) => SimDevice {
+  return (env) => {
+    if (env.role !== 'sensor' || env.pins) return create(env);
+    const pins = virtualPins(env.clock);
+    made?.(env.id, pins);
+    return create({ ...env, pins });
   };
 }
