@@ -15,6 +15,8 @@
 // (a refusal later shows only in stats.sendErrors). UDP acknowledges nothing: losses are the MAC's or the
 // protocol's to recover. Datagrams larger than the mtu are dropped and counted.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Link, LinkCaps, ReceiveFn, RxInfo, SentFn } from '../link.ts';
 import { TX_OK } from '../link.ts';
@@ -61,6 +63,16 @@ function ownAddresses(): Set<string> {
   return s;
 }
 
+/**
+ * dgram resolves every destination before sending, and dns.lookup answers even an IP literal on the
+ * next tick: the datagram would leave only after everything else the current callback does. An IPv4
+ * literal is its own answer, given at once, so send() puts the datagram on the socket before it returns.
+ */
+function fastLookup(host: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  if (isIPv4(host)) cb(null, host, 4);
+  else dnsLookup(host, family as number, cb as never);
+}
+
 export function udpLink(o: UdpLinkOptions): UdpLink {
   const mtu = o.mtu ?? 1200;
   const maxInFlight = o.maxInFlight ?? 64;
@@ -78,8 +90,8 @@ export function udpLink(o: UdpLinkOptions): UdpLink {
   let txPort = -1;
   const own = o.group ? ownAddresses() : new Set<string>();
 
-  const sock: Socket = createSocket({ type: 'udp4', reuseAddr: !!o.group });
-  const tx: Socket = o.group ? createSocket({ type: 'udp4' }) : sock;
+  const sock: Socket = createSocket({ type: 'udp4', reuseAddr: !!o.group, lookup: fastLookup });
+  const tx: Socket = o.group ? createSocket({ type: 'udp4', lookup: fastLookup }) : sock;
   const bindOne = (s: Socket, port: number, address: string | undefined): Promise<void> =>
     new Promise((resolve, reject) => {
       s.once('error', reject);

@@ -15,7 +15,7 @@ import {
   RR_E_UNKNOWN_OP, RR_OK, rr,
 } from '../../firmware/rr/rr.ts';
 import type { CallOptions, Rr, RrConfig, RrStats } from '../../firmware/rr/rr.ts';
-import { hostRrCodec } from '../codec/cbor.ts';
+import { fastRrCodec } from './codec.ts';
 
 export const RR_ERROR_NAMES: Record<number, string> = {
   [RR_E_UNKNOWN_OP]: 'unknown operation', [RR_E_BAD_ARGS]: 'malformed arguments', [RR_E_HANDLER]: 'handler failure',
@@ -59,7 +59,7 @@ export interface HostRr {
 export function hostRr(o: HostRrOptions): HostRr {
   // A host serves many clients: 16 history entries per client keeps at-most-once exact (see rr.ts).
   const config: RrConfig = { ...RR_DEFAULTS, maxCalls: 16, maxPending: 64, historyEntries: 1024, clients: 64, ...o.config };
-  const ep = rr({ mac: o.mac, clock: o.clock, rng: o.rng, config, codec: hostRrCodec });
+  const ep = rr({ mac: o.mac, clock: o.clock, rng: o.rng, config, codec: fastRrCodec });
   const limit = o.queueLimit ?? 1024;
   const queue: { dst: number; op: number; args: unknown; opts: CallOptions | undefined; resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
 
