@@ -50,7 +50,7 @@ import type { Clock, Timer } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
 import { PS_MAX_PARTICIPANTS } from './frame.ts';
 import type { Psync } from './psync.ts';
-import { PS_E_FULL, PS_E_TOO_LARGE, PS_E_UNKNOWN, PS_OK, PS_E_ARG, midOf, midSender, midSeq } from './psync.ts';
+import { PS_E_FULL, PS_E_RECOVERING, PS_E_TOO_LARGE, PS_E_UNKNOWN, PS_OK, PS_E_ARG, midOf, midSender, midSeq } from './psync.ts';
 
 const MAXP = PS_MAX_PARTICIPANTS;
 
@@ -60,6 +60,18 @@ export const LB_DATA = 1;
 export const LB_REMOVE = 2;
 /** Kind of an empty message. */
 export const LB_ACK = 0;
+/**
+ * Kind byte: the participant whose address follows has restarted and is taken back in (the join
+ * protocol of section 5). Then, big-endian: the newest message of that participant in the sender's
+ * view (ordinal, 2 bytes), flags (1 byte, bit 0: the sender had removed it), the sender's commit
+ * position (data messages committed, 4 bytes), and its committed cut (ordinal of the last committed
+ * message of each participant, 2 bytes each).
+ */
+export const LB_JOIN = 3;
+/** Bytes of a JOIN message for p participants. */
+export function joinBytes(p: number): number {
+  return 10 + 2 * p;
+}
 /** Not attached to a conversation, or attached to another. */
 export const LB_E_UNKNOWN = PS_E_UNKNOWN;
 /** Every send_stable slot is in use. */
@@ -87,6 +99,12 @@ export interface LibConfig {
   /** send_stable: wait per try, µs, and tries (one resend each but the last). */
   stableUs: number;
   stableTries: number;
+  /**
+   * Failure detection (3.2.4): a participant not heard from for this long, µs, while one of the view's
+   * messages waits for it, is removed (mask_out and a marker). 0 or absent: off, the application decides
+   * (for example when send_stable fails).
+   */
+  suspectUs?: number;
 }
 
 export const LIB_DEFAULTS: LibConfig = {
@@ -114,6 +132,15 @@ export interface LibStats {
   truncated: number;
   /** Most records in use at once. */
   peakRecords: number;
+  /** Participants removed by the failure detector (suspectUs). */
+  suspected: number;
+  /** JOIN messages sent (a participant restarted), and participants taken back in. */
+  joinsSent: number;
+  joined: number;
+  /** After this host's own restart: data commits it could not replay (stable elsewhere, copies gone), skipped by a jump to another host's cut. */
+  missed: number;
+  /** After this host's own restart: no JOIN's cut covered what it could not replay; it stops committing. */
+  stuck: number;
 }
 
 /** (conv, mid, data, len): data[0..len) is valid during the call only. */
@@ -141,6 +168,20 @@ export interface PsyncLib {
   onRemoved(fn: ((conv: number, addr: number) => void) | null): void;
   /** After every delivery, send and commit (for layers that wait on stability). */
   onProgress(fn: ((conv: number) => void) | null): void;
+  /**
+   * Section 5: follow conversation conv after this host restarted it with ps.restart(cid, participants,
+   * n, [], 0) (replay from the root), instead of attach(). The application starts empty: every commit
+   * the rebuilt image allows is made again through onCommit, then onRejoin says the host is back.
+   */
+  rejoin(conv: number): number;
+  /** Still rejoining after a restart (sends are refused with PS_E_RECOVERING). */
+  rejoining(): boolean;
+  /** The host is back after a restart: position is the number of data commits before the next one (see the header). */
+  onRejoin(fn: ((conv: number, position: number) => void) | null): void;
+  /** Psync's restart notice (the library takes ps.onRestart): addr restarted conv, or this host's own restart is complete. */
+  onRestart(fn: ((conv: number, addr: number) => void) | null): void;
+  /** Data messages committed in the total order so far (with those skipped by a rejoin). */
+  position(): number;
   /** Participant index of an address, -1 if none. */
   indexOf(addr: number): number;
   /** Messages of participant index q committed so far. */
@@ -171,8 +212,9 @@ export function psyncLib(o: LibOptions): PsyncLib {
   const S = cfg.stableSlots;
   const stats: LibStats = {
     delivered: 0, sent: 0, acksSent: 0, waves: 0, committed: 0, resent: 0, stableOk: 0, stableFailed: 0, removed: 0,
-    refused: 0, lost: 0, truncated: 0, peakRecords: 0,
+    refused: 0, lost: 0, truncated: 0, peakRecords: 0, suspected: 0, joinsSent: 0, joined: 0, missed: 0, stuck: 0,
   };
+  const suspectUs = cfg.suspectUs || 0;
 
   // The conversation.
   let conv = -1;
@@ -189,6 +231,34 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** Own markers still to send (send refused for lack of buffers). */
   let markerDue = 0;
   let expelled = false;
+  // The join protocol (section 5, see the header).
+  /** joins[r]: bit s when s's JOIN for r is in the view; joinsDone[r]: when it is committed; joinsOut[r]: JOINs that say r had been removed. */
+  const joins = new Uint8Array(MAXP);
+  const joinsOut = new Uint8Array(MAXP);
+  /** need[r * MAXP + q]: q's messages stable here when r's restart was heard (the cut our JOIN must cover). */
+  const need = new Uint16Array(MAXP * MAXP);
+  const joinsDone = new Uint8Array(MAXP);
+  /** joinL[r]: r's newest message the JOINs for r name (r's later messages wait for the switch). */
+  const joinL = new Uint16Array(MAXP);
+  /** Restarted participants this host owes a JOIN, and those it sent one for (until the switch). */
+  let joinDue = 0;
+  let joinSent = 0;
+  /** Last delivery from each participant (failure detection). */
+  const heard = new Float64Array(MAXP);
+  /** Data messages committed in the total order. */
+  let pos = 0;
+  // This host's own restart: replaying (no sends) until it is back; joining until its switch.
+  let replaying = false;
+  let joining = false;
+  let psDone = false;
+  /** A message was never delivered here (or found no record) during the replay: gapEnd[q] is q's last such. */
+  let gap = false;
+  const gapEnd = new Uint16Array(MAXP);
+  /** The best JOIN for this host: its commit position (-1: none) and cut. */
+  let bPos = -1;
+  const bCut = new Uint16Array(MAXP);
+  const rArg = new Uint8Array(U);
+  const jBuf = new Uint8Array(10 + 2 * MAXP);
 
   // Records of uncommitted messages.
   const rUsed = new Uint8Array(U);
@@ -233,6 +303,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
   let stableFn: ((conv: number, mid: number, ok: boolean, missing: number) => void) | null = null;
   let removedFn: ((conv: number, addr: number) => void) | null = null;
   let progressFn: ((conv: number) => void) | null = null;
+  let rejoinFn: ((conv: number, position: number) => void) | null = null;
+  let restartFn: ((conv: number, addr: number) => void) | null = null;
 
   function indexOf(addr: number): number {
     for (let i = 0; i < P; i++) if (addrs[i] === addr) return i;
@@ -281,18 +353,52 @@ export function psyncLib(o: LibOptions): PsyncLib {
     return true;
   }
 
+  /** Read a big-endian 16-bit number. */
+  function u16(b: Uint8Array, i: number): number {
+    return (b[i] << 8) | b[i + 1];
+  }
+
+  /** A JOIN in the view (sent by q): note it, and keep the best cut for this host's own rejoin. */
+  function noteJoin(q: number, payload: Uint8Array, len: number): number {
+    if (len < joinBytes(P)) return -1;
+    const r = indexOf(u16(payload, 1));
+    if (r < 0 || r === q) return -1;
+    joins[r] |= 1 << q;
+    if (payload[5] & 1) {
+      joinsOut[r] |= 1 << q;
+      const l = u16(payload, 3);
+      if (l > joinL[r]) joinL[r] = l;
+    }
+    if (r === me && joining) {
+      const at = ((payload[6] << 24) >>> 0) + (payload[7] << 16) + (payload[8] << 8) + payload[9];
+      if (at > bPos) {
+        bPos = at;
+        for (let i = 0; i < P; i++) bCut[i] = u16(payload, 10 + 2 * i);
+      }
+    } else if (r !== me && !expelled && !((joinDue | joinSent) >>> r & 1)) {
+      // Someone took r back in: so does this host (the JOINs spread as the markers do).
+      heardRestart(r);
+    }
+    return r;
+  }
+
   /** Record a message as it joins the view. */
   function store(q: number, seq: number, kind: number, payload: Uint8Array, len: number): void {
     const ord = ordOf(q, seq);
+    // A replay that jumps over messages (stable elsewhere, copies gone): it needs a JOIN's cut.
+    if (joining && q !== me && ord > last[q] + 1) noteGap(q, ord - 1);
     last[q] = ord;
     if (kind === LB_REMOVE && len >= 3) {
       const r = indexOf((payload[1] << 8) | payload[2]);
       if (r >= 0) markers[r] |= 1 << q;
     }
+    let arg = 0;
+    if (kind === LB_JOIN) arg = noteJoin(q, payload, len);
     let k = 0;
     while (k < U && rUsed[k]) k++;
     if (k === U) {
-      stats.lost++;
+      if (joining) noteGap(q, ord);
+      else stats.lost++;
       return;
     }
     rUsed[k] = 1;
@@ -301,12 +407,16 @@ export function psyncLib(o: LibOptions): PsyncLib {
     rQ[k] = q;
     rOrd[k] = ord;
     rKind[k] = kind;
+    rArg[k] = arg < 0 ? 0xff : arg;
     rDone[k] = 0;
     for (let r = 0; r < MAXP; r++) rPred[k * MAXP + r] = 0;
     const n = ps.prev(conv, midAt(q, ord), prevOut);
     for (let i = 0; i < n; i++) {
       const r = indexOf(midSender(prevOut[i]));
-      if (r >= 0) rPred[k * MAXP + r] = ordOf(r, midSeq(prevOut[i]));
+      if (r < 0) continue;
+      const o = ordOf(r, midSeq(prevOut[i]));
+      rPred[k * MAXP + r] = o;
+      if (joining && o > last[r]) noteGap(r, o);
     }
     let dl = kind === LB_DATA ? len - 1 : 0;
     if (dl > D) {
@@ -318,32 +428,52 @@ export function psyncLib(o: LibOptions): PsyncLib {
     for (let i = 0; i < dl; i++) b[i] = payload[1 + i];
   }
 
+  function noteGap(q: number, o: number): void {
+    gap = true;
+    if (o > gapEnd[q]) gapEnd[q] = o;
+    if (o > last[q]) last[q] = o;
+  }
+
   /** The record of participant q's next message to commit when it is a root of the uncommitted part. */
   function rootOf(q: number): number {
     const want = committed[q] + 1;
+    // A removed participant that restarted: its messages after those the JOINs name wait for the switch.
+    if (joinsOut[q] !== 0 && want > joinL[q]) return -1;
     for (let k = 0; k < U; k++) {
       if (!rUsed[k] || rDone[k] || rQ[k] !== q || rOrd[k] !== want) continue;
       for (let r = 0; r < P; r++) if (rPred[k * MAXP + r] > committed[r]) return -1;
+      // Own messages from before the restart count only once another participant vouches for them
+      // (or the JOINs name them): one nobody received is not in the others' waves before the switch.
+      // Not knowing yet whether it belongs, the wave waits (-2) rather than leave it out.
+      if (joining && q === me && joinsOut[me] === 0 && !vouched(midAt(q, want))) return -2;
       return k;
     }
     return -1;
   }
 
+  /** Has some other participant sent a message in the context of mid? */
+  function vouched(mid: number): boolean {
+    for (let r = 0; r < P; r++) if (r !== me && ackedBy(mid, r)) return true;
+    return false;
+  }
+
   /** Commit complete waves, one after another, until the current one is not complete. */
   function advance(): void {
-    if (advancing || conv < 0 || stats.lost !== 0) return;
+    if (advancing || conv < 0 || stats.lost !== 0 || (gap && !jump())) return;
     advancing = true;
     for (;;) {
       let ready = false;
       let any = false;
+      let doubt = false;
       for (let q = 0; q < P; q++) {
         const k = rootOf(q);
         wave[q] = k;
+        if (k === -2) doubt = true;
         if (k < 0) continue;
         any = true;
         if (!ready && complete(midAt(q, rOrd[k]))) ready = true;
       }
-      if (!any || !ready) break;
+      if (!any || !ready || doubt) break;
       stats.waves++;
       for (let q = 0; q < P; q++) if (wave[q] >= 0) committed[q] = rOrd[wave[q]];
       for (let q = 0; q < P; q++) {
@@ -351,8 +481,12 @@ export function psyncLib(o: LibOptions): PsyncLib {
         if (k < 0) continue;
         if (rKind[k] === LB_DATA) {
           stats.committed++;
+          pos++;
           progress++;
           if (commitFn) commitFn(conv, midAt(q, rOrd[k]), rData[k], rLen[k]);
+        } else if (rKind[k] === LB_JOIN && rArg[k] !== 0xff) {
+          joinsDone[rArg[k]] |= 1 << q;
+          switchIn(rArg[k]);
         }
         rDone[k] = 1;
       }
@@ -367,6 +501,122 @@ export function psyncLib(o: LibOptions): PsyncLib {
     advancing = false;
   }
 
+  /** Participant r restarted (its RS, or someone's JOIN for it): take it back in at Psync, owe it a JOIN. */
+  function heardRestart(r: number): void {
+    if (r === me || (((joinDue | joinSent) >>> r) & 1)) return;
+    // What our JOIN's cut must cover: the messages stable here now, which Psync's answer to the RS
+    // reports as stable, so that the restarted host may have taken them without their content.
+    for (let q = 0; q < P; q++) {
+      let o = committed[q];
+      while (o < last[q] && ps.stable(conv, midAt(q, o + 1))) o++;
+      need[r * MAXP + q] = o;
+    }
+    joinDue |= 1 << r;
+    ps.maskIn(conv, addrs[r]);
+    heard[r] = clock.now();
+  }
+
+  /** Send the JOINs owed, each once its cut covers what it must and (removed) every marker is in view. */
+  function sendJoins(): void {
+    for (let r = 0; r < P; r++) {
+      if (((joinDue >>> r) & 1) === 0) continue;
+      const out = (removed >>> r) & 1;
+      if (out && !markersDone(r)) continue;
+      let ok = true;
+      for (let q = 0; q < P; q++) if (committed[q] < need[r * MAXP + q]) ok = false;
+      if (!ok) continue;
+      jBuf[0] = LB_JOIN;
+      jBuf[1] = addrs[r] >> 8;
+      jBuf[2] = addrs[r] & 0xff;
+      jBuf[3] = last[r] >> 8;
+      jBuf[4] = last[r] & 0xff;
+      jBuf[5] = out;
+      jBuf[6] = (pos >>> 24) & 0xff;
+      jBuf[7] = (pos >>> 16) & 0xff;
+      jBuf[8] = (pos >>> 8) & 0xff;
+      jBuf[9] = pos & 0xff;
+      for (let q = 0; q < P; q++) {
+        jBuf[10 + 2 * q] = committed[q] >> 8;
+        jBuf[11 + 2 * q] = committed[q] & 0xff;
+      }
+      if (sendRaw(jBuf, joinBytes(P), LB_JOIN) < 0) continue;
+      joinDue &= ~(1 << r);
+      joinSent |= 1 << r;
+      stats.joinsSent++;
+    }
+  }
+
+  /** A JOIN for r was committed: once every running participant's is, r is back in (the same wave everywhere). */
+  function switchIn(r: number): void {
+    for (let s = 0; s < P; s++) {
+      if (s === r || ((removed >>> s) & 1)) continue;
+      if (((joinsDone[r] >>> s) & 1) === 0) return;
+    }
+    removed &= ~(1 << r);
+    markers[r] = 0;
+    joins[r] = 0;
+    joinsOut[r] = 0;
+    joinsDone[r] = 0;
+    joinL[r] = 0;
+    joinSent &= ~(1 << r);
+    joinDue &= ~(1 << r);
+    markerDue &= ~(1 << r);
+    if (r === me) joining = false;
+    else ps.maskIn(conv, addrs[r]);
+    stats.joined++;
+  }
+
+  /**
+   * This host's replay left out messages (gapEnd): jump to the best JOIN's cut when it covers them.
+   * The cuts of JOINs are wave boundaries of the one total order, so they nest with ours.
+   */
+  function jump(): boolean {
+    if (bPos <= pos) return false;
+    for (let q = 0; q < P; q++) if (bCut[q] < gapEnd[q]) return false;
+    for (let q = 0; q < P; q++) if (bCut[q] > committed[q]) committed[q] = bCut[q];
+    stats.missed += bPos - pos;
+    pos = bPos;
+    for (let k = 0; k < U; k++) {
+      if (rUsed[k] && rOrd[k] <= committed[rQ[k]]) {
+        rUsed[k] = 0;
+        used--;
+      }
+    }
+    gap = false;
+    gapEnd.fill(0);
+    return true;
+  }
+
+  /** Back after a restart: Psync's image is rebuilt and every running participant's JOIN for us is in view. */
+  function tryRejoin(): void {
+    if (!replaying || !psDone) return;
+    for (let s = 0; s < P; s++) if (s !== me && !((removed >>> s) & 1) && !((joins[me] >>> s) & 1)) return;
+    if (gap && !jump()) stats.stuck++;
+    replaying = false;
+    heard.fill(clock.now()); // silence while this host was down is not theirs
+    // The first new message (after every JOIN): an ACK; sendRaw passes Psync's suppression first.
+    if (sendRaw(EMPTY, 0, LB_ACK) >= 0) stats.acksSent++;
+    else {
+      needAck = true;
+      ackAt = clock.now() + cfg.ackUs;
+    }
+    if (rejoinFn) rejoinFn(conv, pos);
+  }
+
+  /** Failure detection: remove participants silent for suspectUs that a message in the view waits for. */
+  function suspect(now: number): void {
+    for (let r = 0; r < P; r++) {
+      if (r === me || ((removed >>> r) & 1) || (((joinDue | joinSent) >>> r) & 1) || now - heard[r] < suspectUs) continue;
+      let waits = false;
+      for (let k = 0; k < U && !waits; k++) {
+        if (rUsed[k] && rKind[k] !== LB_ACK && rQ[k] !== r && !ackedBy(midAt(rQ[k], rOrd[k]), r)) waits = true;
+      }
+      if (!waits) continue;
+      stats.suspected++;
+      takeOut(r);
+    }
+  }
+
   function checkStable(): void {
     for (let i = 0; i < S; i++) {
       const mid = sMid[i];
@@ -378,7 +628,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
   }
 
   function busy(): boolean {
-    if (markerDue !== 0) return true;
+    if (replaying) return false;
+    if (markerDue !== 0 || joinDue !== 0) return true;
     for (let i = 0; i < S; i++) if (sMid[i] >= 0) return true;
     for (let k = 0; k < U; k++) if (rUsed[k] && rKind[k] !== LB_ACK) return true;
     return false;
@@ -405,6 +656,11 @@ export function psyncLib(o: LibOptions): PsyncLib {
 
   function after(): void {
     advance();
+    if (joinDue !== 0 && !replaying && !expelled) sendJoins();
+    if (replaying) {
+      tryRejoin();
+      advance();
+    }
     checkStable();
     if (progressFn && conv >= 0) progressFn(conv);
     arm();
@@ -412,8 +668,16 @@ export function psyncLib(o: LibOptions): PsyncLib {
 
   /** Send one library message; on success record it. */
   function sendRaw(buf: Uint8Array, len: number, kind: number): number {
+    if (replaying) return PS_E_RECOVERING;
     if (used >= U || held(me) >= quota) return PS_E_FULL;
-    const mid = ps.send(conv, buf, len);
+    // After a restart Psync suppresses sends until they pass the image's own messages (5.2), returning
+    // their old ids: those are recorded already (the replay delivered them), so send again.
+    let mid = -1;
+    for (;;) {
+      const before = ps.stats.suppressed;
+      mid = ps.send(conv, buf, len);
+      if (mid < 0 || ps.stats.suppressed === before) break;
+    }
     if (mid < 0) return mid;
     stats.sent++;
     needAck = false;
@@ -436,7 +700,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if ((removed >>> r) & 1) return;
     removed |= 1 << r;
     stats.removed++;
-    ps.maskOut(conv, addrs[r]);
+    // A participant that restarted stays masked in at Psync: its JOINs are under way.
+    if (!(((joinDue | joinSent) >>> r) & 1)) ps.maskOut(conv, addrs[r]);
     markerDue |= 1 << r;
     sendMarkers();
     if (removedFn) removedFn(conv, addrs[r]);
@@ -487,6 +752,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     }
     if (tickAt !== 0 && tickAt <= now) {
       tickAt = 0;
+      if (suspectUs > 0 && !expelled && !joining) suspect(now);
       if (progress === progressSeen) {
         tries++;
         if (markerDue !== 0 && !expelled) sendMarkers();
@@ -503,6 +769,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
   function sendData(data: Uint8Array, len: number): number {
     if (conv < 0) return LB_E_UNKNOWN;
     if (expelled) return LB_E_REMOVED;
+    if (replaying) return PS_E_RECOVERING;
     if (!(len >= 0 && len <= D && len <= data.length)) return PS_E_TOO_LARGE;
     if (held(me) >= quota - 1) return PS_E_FULL; // the last of the quota is for an acknowledgement
     txBuf[0] = LB_DATA;
@@ -530,7 +797,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (c !== conv) return true;
     const q = indexOf(sender);
     if (q < 0) return true;
-    if (used < U && held(q) < quota) return true;
+    // A replay's JOINs must get in whatever the replay holds: no quota then.
+    if (used < U && (replaying || held(q) < quota)) return true;
     stats.refused++;
     return false;
   });
@@ -543,8 +811,9 @@ export function psyncLib(o: LibOptions): PsyncLib {
     stats.delivered++;
     progress++;
     tries = 0;
+    heard[q] = clock.now();
     store(q, seq, kind, payload, len);
-    if (kind !== LB_ACK && !needAck && !expelled) {
+    if (kind !== LB_ACK && !needAck && !expelled && !replaying) {
       needAck = true;
       ackAt = clock.now() + cfg.ackUs + (rng.u32() % (Math.floor(cfg.ackUs / 2) + 1));
     }
@@ -555,7 +824,9 @@ export function psyncLib(o: LibOptions): PsyncLib {
     } else if (kind === LB_REMOVE && len >= 3) {
       const r = indexOf((payload[1] << 8) | payload[2]);
       if (r === me) {
-        if (!expelled) {
+        if (joining) {
+          removed |= 1 << me; // removed while down: back in at the switch
+        } else if (!expelled) {
           expelled = true;
           needAck = false;
           if (removedFn) removedFn(conv, myAddr);
@@ -567,38 +838,76 @@ export function psyncLib(o: LibOptions): PsyncLib {
     after();
   });
 
+  ps.onRestart(function (c: number, addr: number) {
+    if (c === conv) {
+      if (addr === myAddr) {
+        if (replaying) psDone = true;
+      } else {
+        const r = indexOf(addr);
+        if (r >= 0 && !replaying && !expelled) heardRestart(r);
+      }
+    }
+    if (restartFn) restartFn(c, addr);
+    if (c === conv) after();
+  });
+
+  function follow(c: number, again: boolean): number {
+    const n = ps.participants(c, addrs);
+    if (n === 0) return PS_E_UNKNOWN;
+    conv = c;
+    P = n;
+    quota = Math.floor(U / n);
+    me = indexOf(myAddr);
+    if (me < 0) {
+      conv = -1;
+      return PS_E_ARG;
+    }
+    for (let q = 0; q < MAXP; q++) {
+      first[q] = q === 0 ? midSeq(ps.cid(c)) : 1;
+      committed[q] = 0;
+      last[q] = 0;
+      markers[q] = 0;
+    }
+    removed = 0;
+    markerDue = 0;
+    expelled = false;
+    rUsed.fill(0);
+    rDone.fill(0);
+    used = 0;
+    sMid.fill(-1);
+    needAck = false;
+    tickAt = 0;
+    tries = 0;
+    lastOwn = -1;
+    joins.fill(0);
+    joinsOut.fill(0);
+    joinsDone.fill(0);
+    joinL.fill(0);
+    joinDue = 0;
+    joinSent = 0;
+    heard.fill(clock.now());
+    pos = 0;
+    replaying = again;
+    joining = again;
+    psDone = again && !ps.recovering(c);
+    gap = false;
+    gapEnd.fill(0);
+    bPos = -1;
+    return PS_OK;
+  }
+
   return {
     stats,
-    attach(c: number): number {
-      const n = ps.participants(c, addrs);
-      if (n === 0) return PS_E_UNKNOWN;
-      conv = c;
-      P = n;
-      quota = Math.floor(U / n);
-      me = indexOf(myAddr);
-      if (me < 0) {
-        conv = -1;
-        return PS_E_ARG;
-      }
-      for (let q = 0; q < MAXP; q++) {
-        first[q] = q === 0 ? midSeq(ps.cid(c)) : 1;
-        committed[q] = 0;
-        last[q] = 0;
-        markers[q] = 0;
-      }
-      removed = 0;
-      markerDue = 0;
-      expelled = false;
-      rUsed.fill(0);
-      rDone.fill(0);
-      used = 0;
-      sMid.fill(-1);
-      needAck = false;
-      tickAt = 0;
-      tries = 0;
-      lastOwn = -1;
-      return PS_OK;
+    attach: (c: number) => follow(c, false),
+    rejoin(c: number): number {
+      const r = follow(c, true);
+      if (r === PS_OK) after();
+      return r;
     },
+    rejoining: () => replaying,
+    onRejoin(fn) { rejoinFn = fn; },
+    onRestart(fn) { restartFn = fn; },
+    position: () => pos,
     conv: () => conv,
     send: sendData,
     sendStable(data: Uint8Array, len: number): number {
