@@ -297,6 +297,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
   let lastOwn = -1;
   let timer: Timer | null = null;
   let timerAt = Infinity;
+  let watching = false;
 
   let deliverFn: LibMsgFn | null = null;
   let commitFn: LibMsgFn | null = null;
@@ -606,12 +607,14 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** Failure detection: remove participants silent for suspectUs that a message in the view waits for. */
   function suspect(now: number): void {
     for (let r = 0; r < P; r++) {
-      if (r === me || ((removed >>> r) & 1) || (((joinDue | joinSent) >>> r) & 1) || now - heard[r] < suspectUs) continue;
+      if (r === me || ((removed >>> r) & 1) || (((joinDue | joinSent) >>> r) & 1)) continue;
       let waits = false;
       for (let k = 0; k < U && !waits; k++) {
         if (rUsed[k] && rKind[k] !== LB_ACK && rQ[k] !== r && !ackedBy(midAt(rQ[k], rOrd[k]), r)) waits = true;
       }
-      if (!waits) continue;
+      // Silence counts only while something waits for r.
+      if (!waits) heard[r] = now;
+      if (!waits || now - heard[r] < suspectUs) continue;
       stats.suspected++;
       takeOut(r);
     }
@@ -641,10 +644,14 @@ export function psyncLib(o: LibOptions): PsyncLib {
       if (needAck && ackAt < next) next = ackAt;
       for (let i = 0; i < S; i++) if (sMid[i] >= 0 && sDeadline[i] < next) next = sDeadline[i];
       if (busy() && tries < cfg.retries) {
+        // Failure detection measures silence from when the watchdog started looking.
+        if (!watching) heard.fill(clock.now());
+        watching = true;
         if (tickAt === 0) tickAt = clock.now() + cfg.tickUs + (rng.u32() % (Math.floor(cfg.tickUs / 2) + 1));
         if (tickAt < next) next = tickAt;
       } else {
         tickAt = 0;
+        watching = false;
       }
     }
     if (next === timerAt) return;
