@@ -1,9 +1,12 @@
-// Library routines on top of a Psync endpoint (the Psync paper, sections 3.2.2, 3.2.4 and 4.2): the
-// ordered broadcast by waves with commit, send_stable, acknowledgements, the last-ACK watchdog and a
-// small delete protocol over mask_out. One conversation per library object.
+// Library routines on top of a Psync endpoint (the Psync paper, sections 3.2.2, 3.2.4, 4.2 and 5): the
+// ordered broadcast by waves with commit, send_stable, acknowledgements, the last-ACK watchdog, a
+// small delete protocol over mask_out, and the join protocol that brings a restarted participant
+// back. One conversation per library object.
 //
 // - Messages: every payload this library sends starts with a kind byte: LB_DATA (application data),
-//   LB_REMOVE (a participant is taken out, its 16-bit address follows). An empty message is an ACK.
+//   LB_REMOVE (a participant is taken out, its 16-bit address follows), LB_JOIN (a restarted one is
+//   taken back in; joinBytes(participants) long: 18 bytes for 4, which a MAC must carry beside the
+//   predecessor list). An empty message is an ACK.
 //   Every send in the conversation must go through the library (it records each message it sees).
 // - Waves (4.2): the committed messages are closed under predecessors, and each participant's messages
 //   form a chain, so the committed part of the view is one count per participant. The current wave is
@@ -38,6 +41,49 @@
 //   every message of r that any running host will ever have is in this view, so every host commits the
 //   same waves. This holds for one failure at a time; agreeing on failures in general needs the
 //   paper's delete protocol [18], which this does not attempt (a partitioned pair may remove each other).
+//   Failure detection is the application's (send_stable failing, say) unless suspectUs is set: then a
+//   participant that some message in the view has waited for, silent for suspectUs (counted from when
+//   the watchdog started looking, so a quiet conversation suspects nobody), is removed. Too short a
+//   suspectUs under heavy loss removes live participants, which then stop for good.
+// - Rejoin after a restart (section 5, the join protocol the paper leaves to the application):
+//   * The restarted host calls ps.restart(cid, participants, n, [], 0), feeds its log through inject
+//     if it has one, and lib.rejoin(conv) instead of attach(). This is the paper's replay for
+//     reexecution (5.2), with the waves as the ordering filter it asks for: the application starts
+//     empty and every wave the rebuilt image allows is committed again through onCommit, in the order
+//     every host commits (the order it committed before the crash, except where its last waves held
+//     own messages that no running host had received: those come later, see the switch). The library sends nothing meanwhile (no ACKs,
+//     no resends; send returns PS_E_RECOVERING); sends are not suppressed against old ids as in 5.2,
+//     because the library's own ACKs, timed by the clock, would take the ids of the application's
+//     re-sends; own messages from before the crash come back as deliveries and commits instead.
+//   * Every other host, on the RS (Psync's onRestart, which the library takes: applications use
+//     lib.onRestart) or on someone's JOIN for that host, masks it back in at Psync and sends one JOIN
+//     message (LB_JOIN) naming it, carrying its commit position and committed cut. It sends it once
+//     its committed cut covers every message that was stable here when the RS came (Psync's answer
+//     reports those as stable, and the restarted host may take them without content), and, if it had
+//     removed the host, once every running participant's REMOVE marker for it is in view (then the
+//     JOIN also names the host's newest message any running host has: the markers follow all of them).
+//   * The switch: a restarted host is back in, for the waves' completeness, from the wave after the
+//     one that commits the last of the running participants' JOINs for it. That is a point of the
+//     total order, the same at every host. Before it, a removed host's messages after the one the
+//     JOINs name (old ones only its log had, that no running host received: the case 1 messages of
+//     3.2.3) are not roots, as if still ignored; the host's first new message follows every JOIN, so
+//     it cannot be a root before the switch either. After it, everything is ordinary: those old
+//     messages are committed in the first waves after the switch, like any other.
+//   * The restarted host is back (onRejoin, sends allowed) once its Psync restart is complete and
+//     every running participant's JOIN for it is in view. Its first new message is an ACK. Until its
+//     own switch, an own message from before the crash is a root only once another participant has
+//     sent in its context (or the JOINs name it): otherwise the wave waits, as nobody knows yet whether
+//     the others' waves contain it.
+//   * What it cannot replay: Psync frees a message's copies once it is stable, so what was stable at
+//     every host and not in the log (all of it without a log, the log's unwritten tail with one, and
+//     every wave completed while the host was masked out) comes back without content. The replay then
+//     has a gap; the host stops committing at it and, once back, jumps to the best JOIN's cut (cuts
+//     of committed waves nest, being prefixes of one order) when that covers the gap. The data
+//     commits in between are not replayed: stats.missed counts them and onRejoin's position (data
+//     commits before the next one, the same number at every host) says where the application's
+//     sequence resumes, so an application that kept state across the crash knows which commits it
+//     lacks. Objects built on the commits (replicated.ts) need a state transfer of their own for that
+//     stretch; a replay without a gap needs none. stats.stuck counts a gap no JOIN covers (not seen).
 // - Flow control (3.3): each participant's messages may hold records / participants records; Psync
 //   asks before a received message joins the view (onAdmit) and discards what has no record, for the
 //   retransmission mechanisms to bring back. Own data stops one short of the quota, so an ACK can
@@ -158,7 +204,7 @@ export interface PsyncLib {
   remove(addr: number): number;
   /** Is mid stable in the sense the waves use (running participants, and removed ones as above)? */
   complete(mid: number): boolean;
-  /** Data from others as it joins the view (context order). */
+  /** Data from others as it joins the view (context order); after a restart, own data from before it too. */
   onDeliver(fn: LibMsgFn | null): void;
   /** Data of every participant, own included, in the total order of the waves (the same at every host). */
   onCommit(fn: LibMsgFn | null): void;
