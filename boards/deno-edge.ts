@@ -22,8 +22,8 @@ import { faulty } from '../hal/mw/faulty.ts';
 import { xoshiro } from '../hal/prng.ts';
 import { edgeNode, runCalls } from '../firmware/edge/node.ts';
 import type { EdgeNode } from '../firmware/edge/node.ts';
-import { edgeArgsOrExit } from '../firmware/edge/options.ts';
-import type { EdgeIo } from '../firmware/edge/options.ts';
+import { edgeArgsOrExit } from '../host/edge/options.ts';
+import type { EdgeIo } from '../host/edge/options.ts';
 
 export const board: BoardInfo = {
   name: 'deno-edge',

@@ -2,8 +2,9 @@
 // one parser for both runtimes, so the same flags mean the same thing everywhere. Pure: it reads the
 // argument list and, for --config, a text the caller's runtime reads (readFile), and returns the
 // options or throws an EdgeArgError whose message names the flag, what was wrong and what to give.
-// Lives in firmware/ (no Node or Deno import): it is the device's configuration, shared by two boards,
-// and every boards/*.ts file is a bundle of its own.
+// Lives in host/edge/ (no Node or Deno import, so both runtimes run it; not board code: it uses the
+// full language, which Espruino does not run): shared by two boards, and every boards/*.ts file is a
+// bundle of its own.
 //
 // Flags (a JSON config file with the same keys may stand in for any of them; flags win over it):
 //   --addr N            station address on the device network, 1..65279 (0xFEFF), decimal or 0x hex

@@ -2,7 +2,7 @@
 // give, and that each mistake is refused with a message naming the flag and what to give instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EdgeArgError, edgeArgsOrExit, parseEdgeArgs, usage } from '../../../firmware/edge/options.ts';
+import { EdgeArgError, edgeArgsOrExit, parseEdgeArgs, usage } from '../../../host/edge/options.ts';
 
 const ok = (args: string[], runtime: 'deno' | 'node' = 'deno', readFile?: (p: string) => string) => parseEdgeArgs(args, runtime, readFile).options!;
 const err = (args: string[], runtime: 'deno' | 'node' = 'deno', readFile?: (p: string) => string): string => {
