@@ -31,6 +31,7 @@ import type { Link } from '../../hal/link.ts';
 import { CAP_PROTO, fileSink, pcap, pcapWriter } from '../../hal/mw/pcap.ts';
 import type { FileSink } from '../../hal/mw/pcap.ts';
 import { create as sourceCreate } from '../../boards/sim.ts';
+import { withVirtualPins } from './virtual-pins.ts';
 import { CONV_MAX } from '../../boards/sim.ts';
 import type { SimDevice, SimEnv } from '../../boards/sim.ts';
 import type { Telemetry } from '../../firmware/telemetry.ts';
@@ -228,7 +229,9 @@ export interface Demo {
 export function demo(o: DemoOptions): Demo {
   const n = o.sensors ?? 5;
   if (!(n >= 1 && n <= 32)) throw new Error('demo: sensors must be between 1 and 32');
-  const create = o.create ?? sourceCreate;
+  // Sensors serve virtual pins (host/sim/virtual-pins.ts) for the johnny-five plugin (host/j5/): handlers
+  // only, nothing sent or drawn until a host asks, so the demonstration's trace is unchanged.
+  const create = withVirtualPins(o.create ?? sourceCreate);
   const sched = scheduler();
   const rng = xoshiro(o.seed);
   const hash = createHash('sha256');
