@@ -41,7 +41,8 @@
 //   client half (call slots, retransmission, acknowledgements) is a function of its own that only rr()
 //   names, so a bundle without rr() leaves it out.
 // Board code: call slots, pending requests and the history are arrays allocated at creation, their
-// messages in one buffer each; one timer serves every deadline.
+// messages in one buffer each; one timer serves every deadline, and is moved only earlier (a deadline
+// that went away leaves it to run once for nothing, which is cheaper than cancelling it per call).
 
 import type { Clock, Timer } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
@@ -462,6 +463,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?:
   const kLwm = new Uint16Array(nK);
   const kMask = new Uint16Array(nK);
   const kSeen = new Float64Array(nK);
+  let heard = 0;
   const handlers: (Handler | null)[] = [];
   const idempotent: boolean[] = [];
   let timer: Timer | null = null;
@@ -471,11 +473,13 @@ function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?:
   function arm(): void {
     let next = client ? client.next() : Infinity;
     for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
-    if (next === timerAt) return;
+    // A timer already set for this time or earlier stays: when it runs, tick() finds nothing due and
+    // sets it again for the earliest deadline then. So a call answered in time costs no timer work
+    // (no at() per call, no cancel per reply), only a spare tick per timeout period.
+    if (next >= timerAt) return;
     if (timer !== null) clock.cancel(timer);
-    timer = null;
     timerAt = next;
-    if (next !== Infinity) timer = clock.at(next, tick);
+    timer = clock.at(next, tick);
   }
 
   function tick(): void {
@@ -518,8 +522,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?:
     hState[oldest] = H_RUNNING;
     hSrc[oldest] = src;
     hId[oldest] = id;
-    hTime[oldest] = clock.now();
-    hLen[oldest] = 0;
+    hLen[oldest] = 0; // hTime is read for finished entries only: answer() sets it
     return oldest;
   }
 
@@ -545,10 +548,12 @@ function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?:
     if (h >= 0) {
       hState[h] = H_DONE;
       hLen[h] = n;
-      hTime[h] = clock.now();
     }
-    mac.send(src, buf, n);
-    if (h >= 0) arm();
+    mac.send(src, buf, n); // first: the caller is waiting; the bookkeeping below is not urgent
+    if (h >= 0) {
+      hTime[h] = clock.now();
+      arm();
+    }
   }
 
   /** The client's slot in the watermark table, taking the least recently heard one for a newcomer. */
@@ -565,7 +570,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?:
       kLwm[k] = lwm;
       kMask[k] = m;
     }
-    kSeen[k] = clock.now();
+    kSeen[k] = ++heard; // an order, not a time: no clock read on the way to the reply
     return k;
   }
 

@@ -89,6 +89,17 @@ export function udpLink(o: UdpLinkOptions): UdpLink {
   let closed = false;
   let txPort = -1;
   const own = o.group ? ownAddresses() : new Set<string>();
+  // onSent for every frame taken since the last flush, from one microtask (no closure per frame).
+  let sentDue = 0;
+  const flushSent = (): void => {
+    const n = sentDue;
+    sentDue = 0; // a send from inside onSent queues a flush of its own
+    for (let i = 0; i < n; i++) {
+      inFlight--;
+      stats.sent++;
+      if (onSentFn) onSentFn(TX_OK);
+    }
+  };
 
   const sock: Socket = createSocket({ type: 'udp4', reuseAddr: !!o.group, lookup: fastLookup });
   const tx: Socket = o.group ? createSocket({ type: 'udp4', lookup: fastLookup }) : sock;
@@ -145,11 +156,7 @@ export function udpLink(o: UdpLinkOptions): UdpLink {
       // errors arrive as the socket's 'error' events (counted in sendErrors).
       for (const ep of targets) tx.send(buf, ep.port, ep.address);
       inFlight++;
-      queueMicrotask(() => {
-        inFlight--;
-        stats.sent++;
-        if (onSentFn) onSentFn(TX_OK);
-      });
+      if (sentDue++ === 0) queueMicrotask(flushSent);
       return true;
     },
     onReceive(fn: ReceiveFn | null): void {

@@ -83,8 +83,20 @@ export function hostRr(o: HostRrOptions): HostRr {
     waiting: () => queue.length,
     call(dst, op, args, opts): Promise<unknown> {
       return new Promise((resolve, reject) => {
+        if (queue.length === 0) {
+          // The common case, no closure or record beyond the callback: a free slot takes the call now.
+          const st = ep.call(dst, op, args, opts ?? null, (err, result) => {
+            if (err === RR_OK) resolve(result);
+            else reject(new RrError(err));
+            if (queue.length > 0) drain();
+          });
+          if (st === RR_OK) return;
+          if (st !== RR_E_TOO_MANY) {
+            reject(new RrError(st));
+            return;
+          }
+        }
         const c = { dst, op, args, opts, resolve, reject };
-        if (queue.length === 0 && start(c)) return;
         if (queue.length >= limit) {
           reject(new RrError(RR_E_TOO_MANY, `request-reply: ${limit} calls already waiting; slow down or raise queueLimit`));
           return;
