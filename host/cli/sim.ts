@@ -6,7 +6,7 @@
 // Probabilities are read as fractions (0.1) or percentages (10%); durations as 500ms, 5s, 2m.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { CONV_DEFAULT_LIMIT_US, CONV_LIMITS, conversation, traceLine } from '../sim/conversation.ts';
 import { fileSink, pcapWriter } from '../../hal/mw/pcap.ts';
@@ -47,6 +47,15 @@ function lineFile(cmd: Command, path: string): { line(s: string): void; close():
 
 const pct = (x: number): string => `${+(x * 100).toFixed(2)} %`;
 
+/** --crash NODE@TIME+DOWN: crash NODE at virtual TIME, restart it DOWN later (2@3s+1s). */
+function crashArg(s: string): { node: number; atUs: number; downUs: number } {
+  const m = /^(\d+)@([^+]+)\+(.+)$/.exec(s.trim());
+  if (!m) throw new InvalidArgumentError('Write NODE@TIME+DOWN, like 2@3s+1s: node 2 crashes at 3 s of virtual time and restarts 1 s later.');
+  const node = Number(m[1]);
+  if (!(node >= CONV_LIMITS.nodesMin - 1 && node <= CONV_LIMITS.nodesMax)) throw new InvalidArgumentError(`The node is one of the hosts, 1..${CONV_LIMITS.nodesMax}.`);
+  return { node, atUs: durationArg(m[2]), downUs: durationArg(m[3]) };
+}
+
 function summaryText(s: ConversationSummary): string {
   const out: string[] = [];
   out.push(`conversation: ${s.nodes} nodes, ${s.messagesPerNode} messages each; loss ${pct(s.loss)}, duplication ${pct(s.dup)}, reordering ${pct(s.reorder)}; seed ${s.seed}`);
@@ -55,6 +64,12 @@ function summaryText(s: ConversationSummary): string {
     ? `virtual time ${(s.virtualUs / 1e6).toFixed(6)} s to the last commit`
     : `virtual time limit ${(s.limitUs / 1e6).toFixed(3)} s reached before every node committed every message`);
   out.push(`same commit sequence at every node: ${s.sameSequence ? 'yes' : 'no'}`);
+  if (s.crash) {
+    const c = s.crash;
+    out.push(`crash: node ${c.node} at ${(c.atUs / 1e6).toFixed(3)} s, down ${(c.downUs / 1e6).toFixed(3)} s; ` + (c.rejoinedUs === null
+      ? 'it never rejoined'
+      : `rejoined at ${(c.rejoinedUs / 1e6).toFixed(3)} s, its commits resuming at ${c.position! + 1} (${c.missed} skipped: stable elsewhere, not replayable)`));
+  }
   const n = s.network;
   out.push(`network: ${n.frames} frames, ${n.acks} ACKs, ${n.watchdogResends} watchdog resends, ${n.rtx} retransmission requests`);
   out.push('checks:');
@@ -85,6 +100,7 @@ export function registerSim(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--for <duration>', 'virtual time limit (500ms, 5s, 2m): the run stops there if not every host has committed everything').argParser(durationArg).default(CONV_DEFAULT_LIMIT_US, '10m'))
     .addOption(new Option('--trace <file>', 'write the trace (JSON lines: send, deliver, commit) to file, or - for standard output'))
     .addOption(new Option('--pcap <file>', 'capture every Psync message each host sends and receives (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
+    .addOption(new Option('--crash <node@time+down>', 'crash a host at a virtual time and restart it after a while (2@3s+1s); it rebuilds from the others and rejoins').argParser(crashArg))
     .addOption(new Option('--json', 'print the summary as one JSON object'))
     .addHelpText('after', `
 Trace lines, in the order things happened (t in virtual µs):
@@ -92,9 +108,16 @@ Trace lines, in the order things happened (t in virtual µs):
   {"t":2345,"node":"3","ev":"deliver","mid":"2:17","from":"2"} host 3's application receives it
   {"t":3456,"node":"3","ev":"commit","mid":"2:17"}             host 3 commits it (own messages too)
 Nodes are the hosts' addresses 1..N; a mid is <node>:<n> for that node's n-th data message. ACKs and
-other control messages are not the application's and are left out. Without --trace, or with a file,
+other control messages are not the application's and are left out. With --crash, also:
+  {"t":3000000,"node":"2","ev":"crash"}                        host 2 stops (its messages in flight are lost)
+  {"t":4000000,"node":"2","ev":"restart"}                      host 2 restarts from the root (Psync restart)
+  {"t":4100000,"node":"2","ev":"rejoin","position":57}         back: its next commit is the 58th of the sequence
+After the restart its replay commits the sequence again from the first; commits it could not replay
+(stable elsewhere, copies gone) are skipped, and it resumes at the rejoin's position. The checks then
+ask the same of the others, and of the restarted host its sequence less that stretch. Without --trace, or with a file,
 a summary is printed; with --trace - standard output holds the trace alone. Exit 1 when a check fails.`)
-    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean }) => {
+    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean; crash?: { node: number; atUs: number; downUs: number } }) => {
+      if (o.crash && o.crash.node > o.nodes) usageError(conv, `--crash names node ${o.crash.node}, but there are ${o.nodes} nodes`);
       if (o.trace === '-' && o.json) usageError(conv, '--json and --trace - both write to standard output: give --trace a file name, or leave out --json');
       const file = o.trace !== undefined && o.trace !== '-' ? lineFile(conv, o.trace) : null;
       let sink: FileSink | null = null;
@@ -105,7 +128,13 @@ a summary is printed; with --trace - standard output holds the trace alone. Exit
           usageError(conv, `cannot write ${o.pcap} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a file in a directory you can write`);
         }
       }
-      const r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined });
+      let r: ReturnType<typeof conversation>;
+      try {
+        r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined, crash: o.crash });
+      } catch (e) {
+        sink?.close();
+        usageError(conv, (e as Error).message);
+      }
       sink?.close();
       if (file) {
         for (const e of r.events) file.line(traceLine(e));

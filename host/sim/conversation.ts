@@ -36,7 +36,8 @@ import { faulty } from '../../hal/mw/faulty.ts';
 import { xoshiro, below } from '../../hal/prng.ts';
 import type { Station } from '../../hal/sim/medium.ts';
 import { rawMac } from '../../firmware/mac/raw.ts';
-import type { Mac } from '../../firmware/mac/mac.ts';
+import type { Mac, MacRxInfo } from '../../firmware/mac/mac.ts';
+import { TX_ERR } from '../../hal/link.ts';
 import type { Clock } from '../../hal/clock.ts';
 import { CAP_MEDIUM, CAP_PROTO, captureRecord } from '../../hal/mw/pcap.ts';
 import type { PcapWriter } from '../../hal/mw/pcap.ts';
@@ -62,6 +63,13 @@ export interface ConversationOptions {
   seed: number;
   /** Virtual time limit, µs. Default 10 minutes: a run that stalls costs little to simulate that far. */
   limitUs?: number;
+  /**
+   * Crash host `node` at atUs (its MAC goes silent; its endpoint and library are abandoned) and restart
+   * it downUs later: Psync's restart() from the root, without a local log (the image comes from the
+   * others), and the library's rejoin(). The hosts use failure detection (the library's suspectUs) so
+   * that waves go on without it while it is down.
+   */
+  crash?: { node: number; atUs: number; downUs: number };
   /**
    * Capture every Psync message each host sends and receives (after the fault injector: what its
    * endpoint saw), as proto PSYNC records stamped with virtual time; station = the host's address.
@@ -93,7 +101,10 @@ function capturedMac(mac: Mac, w: PcapWriter, clock: Clock, station: number): Ma
 export type TraceEvent =
   | { t: number; node: string; ev: 'send'; mid: string }
   | { t: number; node: string; ev: 'deliver'; mid: string; from: string }
-  | { t: number; node: string; ev: 'commit'; mid: string };
+  | { t: number; node: string; ev: 'commit'; mid: string }
+  | { t: number; node: string; ev: 'crash' }
+  | { t: number; node: string; ev: 'restart' }
+  | { t: number; node: string; ev: 'rejoin'; position: number };
 
 export interface Check {
   name: string;
@@ -116,8 +127,10 @@ export interface ConversationSummary {
   committed: number;
   /** When the last node committed the last message, or the limit when that never happened. */
   virtualUs: number;
-  /** Every node committed every message before the limit. */
+  /** Every node committed every message before the limit (with a crash: the run came to rest before it). */
   finished: boolean;
+  /** The crash asked for, and when the node was back, where its commits resumed and how many it skipped. */
+  crash?: { node: number; atUs: number; downUs: number; rejoinedUs: number | null; position: number | null; missed: number | null };
   sameSequence: boolean;
   /** Frames on the medium; ACKs sent, watchdog resends and RTXs (retransmission requests), all hosts. */
   network: { frames: number; acks: number; watchdogResends: number; rtx: number };
@@ -175,74 +188,142 @@ function listed(problems: string[], more = 3): string {
  */
 export function checkTrace(ids: string[], events: readonly TraceEvent[], contexts: Map<string, number[]>): Check[] {
   const sentBy = new Map<string, string>();
+  /** Position of each send in the trace, and where each node's last restart and rejoin happened. */
+  const sentAt = new Map<string, number>();
   const views = new Map(ids.map((id) => [id, viewOf(ids)]));
-  const commits = new Map<string, string[]>(ids.map((id) => [id, []]));
+  /** Each node's commit sequence per life (a restart starts a new one). */
+  const lives = new Map<string, string[][]>(ids.map((id) => [id, [[]]]));
+  const restartAt = new Map<string, number>();
+  const rejoinAt = new Map<string, { i: number; position: number }>();
+  const dead = new Set<string>();
+  const deliveredTo = new Map<string, Set<string>>();
   const delivery: string[] = [];
   const order: string[] = [];
-  for (const e of events) {
+  events.forEach((e, i) => {
     const v = views.get(e.node);
     if (!v) {
       delivery.push(`line for unknown node ${e.node}`);
-      continue;
+      return;
     }
+    if (e.ev === 'crash') {
+      dead.add(e.node);
+      return;
+    }
+    if (e.ev === 'restart') {
+      if (!dead.has(e.node)) delivery.push(`node ${e.node} restarted without a crash`);
+      dead.delete(e.node);
+      views.set(e.node, viewOf(ids));
+      lives.get(e.node)!.push([]);
+      restartAt.set(e.node, i);
+      rejoinAt.delete(e.node);
+      return;
+    }
+    if (dead.has(e.node)) delivery.push(`node ${e.node} ${e.ev} while crashed`);
+    if (e.ev === 'rejoin') {
+      // Back: its image holds everything sent so far (what it did not replay, it took as stable).
+      rejoinAt.set(e.node, { i, position: e.position });
+      for (const m of sentBy.keys()) v.add(m);
+      return;
+    }
+    const replaying = restartAt.has(e.node) && !rejoinAt.has(e.node);
     if (e.ev === 'send') {
       if (sentBy.has(e.mid) || !e.mid.startsWith(`${e.node}:`)) delivery.push(`node ${e.node} sent ${e.mid} (sent before, or another node's id)`);
       sentBy.set(e.mid, e.node);
+      sentAt.set(e.mid, i);
       v.add(e.mid);
     } else if (e.ev === 'deliver') {
       const from = sentBy.get(e.mid);
       if (from === undefined) delivery.push(`node ${e.node} got ${e.mid}, not sent before`);
       else if (from !== e.from) delivery.push(`node ${e.node} got ${e.mid} from ${e.from}, sent by ${from}`);
-      else if (from === e.node) delivery.push(`node ${e.node} got its own ${e.mid}`);
+      else if (from === e.node && !replaying) delivery.push(`node ${e.node} got its own ${e.mid}`);
       if (v.have.has(e.mid)) delivery.push(`node ${e.node} got ${e.mid} twice`);
+      let to = deliveredTo.get(e.mid);
+      if (!to) deliveredTo.set(e.mid, to = new Set());
+      to.add(e.node);
       const ctx = contexts.get(e.mid);
       if (!ctx) order.push(`no context recorded for ${e.mid}`);
-      else {
-        for (let i = 0; i < ids.length; i++) {
-          if (v.prefix[i] < ctx[i]) {
-            order.push(`node ${e.node} got ${e.mid} before ${ids[i]}:${v.prefix[i] + 1} in its context`);
+      else if (!replaying) {
+        // A replay may leave out what it could not get back (stable elsewhere, copies gone).
+        for (let j = 0; j < ids.length; j++) {
+          if (v.prefix[j] < ctx[j]) {
+            order.push(`node ${e.node} got ${e.mid} before ${ids[j]}:${v.prefix[j] + 1} in its context`);
             break;
           }
         }
       }
       v.add(e.mid);
     } else {
-      commits.get(e.node)!.push(e.mid);
+      const l = lives.get(e.node)!;
+      l[l.length - 1].push(e.mid);
+    }
+  });
+  const restarted = (id: string) => restartAt.has(id);
+  /** Sent by a host before its crash and received by nobody: lost with it (case 1 of 3.2.3). */
+  const lost = (m: string): boolean => {
+    const from = sentBy.get(m)!;
+    return restarted(from) && sentAt.get(m)! < restartAt.get(from)! && !(deliveredTo.get(m)?.size);
+  };
+  const finalOf = (id: string) => lives.get(id)!.at(-1)!;
+  for (const [mid, from] of sentBy) {
+    if (lost(mid)) continue;
+    for (const id of ids) {
+      if (id === from || views.get(id)!.have.has(mid)) continue;
+      // A restarted host need have only what was sent after it was back (the rest it took as stable).
+      const back = rejoinAt.get(id);
+      if (restarted(id) && (!back || sentAt.get(mid)! < back.i)) continue;
+      delivery.push(`${mid} never delivered at node ${id}`);
     }
   }
-  for (const [mid, from] of sentBy) {
-    for (const id of ids) if (id !== from && !views.get(id)!.have.has(mid)) delivery.push(`${mid} never delivered at node ${id}`);
-  }
 
+  const steady = ids.filter((id) => !restarted(id));
   const all: string[] = [];
   for (const id of ids) {
-    const seq = commits.get(id)!;
+    const seq = finalOf(id);
     const seen = new Set<string>();
     for (const m of seq) {
       if (seen.has(m)) all.push(`node ${id} committed ${m} twice`);
       else if (!sentBy.has(m)) all.push(`node ${id} committed ${m}, never sent`);
       seen.add(m);
     }
-    const missing = [...sentBy.keys()].filter((m) => !seen.has(m));
+    const back = rejoinAt.get(id);
+    const missing = [...sentBy.keys()].filter((m) => !seen.has(m) && !lost(m) && (!restarted(id) || (back !== undefined && sentAt.get(m)! > back.i)));
+    if (restarted(id) && !back) all.push(`node ${id} restarted and never rejoined`);
     if (missing.length > 0) all.push(`node ${id} never committed ${missing.length} message(s), first ${missing[0]}`);
   }
 
   const same: string[] = [];
-  const ref = commits.get(ids[0])!;
-  for (const id of ids.slice(1)) {
-    const seq = commits.get(id)!;
+  /** For a restarted node: the stretch of the sequence its final life left out, [from, to). */
+  const skipped = new Map<string, [number, number]>();
+  const ref = finalOf(steady[0] ?? ids[0]);
+  for (const id of ids) {
+    if (id === (steady[0] ?? ids[0])) continue;
+    const seq = finalOf(id);
+    if (restarted(id)) {
+      // The sequence less one stretch, which ends where onRejoin said the commits resume.
+      let k = 0;
+      while (k < seq.length && seq[k] === ref[k]) k++;
+      const d = ref.length - seq.length;
+      const back = rejoinAt.get(id);
+      const rest = ref.slice(k + d);
+      if (d < 0 || seq.slice(k).join() !== rest.join()) same.push(`node ${id} (restarted) differs from node ${ref === finalOf(id) ? id : steady[0]} after commit ${k}: ${seq[k] ?? 'nothing'} against ${ref[k] ?? 'nothing'}`);
+      else if (d > 0 && back && back.position !== k + d) same.push(`node ${id} (restarted) resumed at commit ${k + d + 1}, its rejoin said ${back.position + 1}`);
+      else skipped.set(id, [k, k + d]);
+      continue;
+    }
     const n = Math.max(seq.length, ref.length);
     for (let i = 0; i < n; i++) {
       if (seq[i] !== ref[i]) {
-        same.push(`node ${id} differs from node ${ids[0]} at commit ${i + 1}: ${seq[i] ?? 'nothing'} against ${ref[i] ?? 'nothing'}`);
+        same.push(`node ${id} differs from node ${steady[0]} at commit ${i + 1}: ${seq[i] ?? 'nothing'} against ${ref[i] ?? 'nothing'}`);
         break;
       }
     }
   }
 
   const after: string[] = [];
+  const refPos = new Map(ref.map((m, i) => [m, i]));
   for (const id of ids) {
-    const seq = commits.get(id)!;
+    const seq = finalOf(id);
+    const gap = skipped.get(id);
     const pos = new Map<string, number>();
     seq.forEach((m, i) => { if (!pos.has(m)) pos.set(m, i); });
     for (const [m, i] of pos) {
@@ -252,6 +333,8 @@ export function checkTrace(ids: string[], events: readonly TraceEvent[], context
         if (ctx[j] === 0) continue;
         const x = `${ids[j]}:${ctx[j]}`;
         const p = pos.get(x);
+        const r = refPos.get(x);
+        if (gap && p === undefined && r !== undefined && r >= gap[0] && r < gap[1]) continue; // in the stretch it skipped
         if (p === undefined || p > i) {
           after.push(`node ${id} committed ${m} before ${x} in its context`);
           break;
@@ -262,11 +345,12 @@ export function checkTrace(ids: string[], events: readonly TraceEvent[], context
 
   const n = ids.length;
   const sent = sentBy.size;
+  const crashNote = restartAt.size > 0 ? ` (a restarted node: what was sent after it was back)` : '';
   return [
-    { name: 'delivered exactly once', ok: delivery.length === 0, detail: delivery.length === 0 ? `each of ${sent} messages reached each of the ${n - 1} other nodes once` : listed(delivery) },
+    { name: 'delivered exactly once', ok: delivery.length === 0, detail: delivery.length === 0 ? `each of ${sent} messages reached each of the ${n - 1} other nodes once${crashNote}` : listed(delivery) },
     { name: 'context order', ok: order.length === 0, detail: order.length === 0 ? 'no node got a message before one in its context' : listed(order) },
-    { name: 'all committed', ok: all.length === 0, detail: all.length === 0 ? `each of ${n} nodes committed each of ${sent} messages once` : listed(all) },
-    { name: 'same commit sequence', ok: same.length === 0, detail: same.length === 0 ? `all ${n} commit sequences are identical` : listed(same) },
+    { name: 'all committed', ok: all.length === 0, detail: all.length === 0 ? `each of ${n} nodes committed each of ${sent} messages once${crashNote}` : listed(all) },
+    { name: 'same commit sequence', ok: same.length === 0, detail: same.length === 0 ? (restartAt.size > 0 ? `the ${steady.length} nodes that ran throughout have one sequence; the restarted one has it, less the stretch it could not replay` : `all ${n} commit sequences are identical`) : listed(same) },
     { name: 'commits follow context', ok: after.length === 0, detail: after.length === 0 ? 'every message was committed after every message in its context' : listed(after) },
   ];
 }
@@ -277,10 +361,29 @@ interface Host {
   ep: Psync;
   lib: PsyncLib;
   station: Station;
+  /** The MAC as this life sees it: silent once `dead` (a crash); inner is the station's own. */
+  mac: Mac & { dead: boolean };
+  inner: Mac;
   conv: number;
   sent: number;
-  ownCommitted: number;
+  /** Own messages sent in this life and not yet committed in it (the pacing window). */
+  pending: Set<string>;
   view: ReturnType<typeof viewOf>;
+}
+
+/** A MAC that can crash: once dead it sends nothing and hears nothing (an abandoned life's timers run on harmlessly). */
+function crashable(inner: Mac): Mac & { dead: boolean } {
+  const w = {
+    dead: false,
+    caps: inner.caps,
+    addr: inner.addr,
+    send: (dst: number, p: Uint8Array, len: number) => (w.dead ? TX_ERR : inner.send(dst, p, len)),
+    onReceive: (fn: ((p: Uint8Array, len: number, info: MacRxInfo) => void) | null) =>
+      inner.onReceive(fn && ((p, len, info) => { if (!w.dead) fn(p, len, info); })),
+    onSent: (fn: ((status: number, transmissions: number, dst: number) => void) | null) => inner.onSent(fn),
+    queued: () => inner.queued(),
+  };
+  return w;
 }
 
 export function conversation(o: ConversationOptions): ConversationRun {
@@ -309,9 +412,14 @@ export function conversation(o: ConversationOptions): ConversationRun {
   const sentData = new Map<number, { mid: string; hex: string }>();
   const dataErrors: string[] = [];
   const target = n * n * o.messages;
+  if (o.crash && !(Number.isInteger(o.crash.node) && o.crash.node >= 1 && o.crash.node <= n && o.crash.atUs >= 0 && o.crash.downUs > 0)) {
+    throw new Error(`conversation: crash a node 1..${n} at a time >= 0 for a time > 0`);
+  }
   let commits = 0;
   let delivered = 0;
   let finished = false;
+  let lastCommitUs = 0;
+  let rejoined: { us: number; position: number; missed: number } | null = null;
   const hex = (b: Uint8Array, len: number) => Buffer.from(b.subarray(0, len)).toString('hex');
 
   // Sized for up to 8 hosts under 30 % loss: library records for every host's window of data and the
@@ -320,7 +428,9 @@ export function conversation(o: ConversationOptions): ConversationRun {
   // can miss the last ACK of a message it holds no copy of: the watchdog cannot resend that message to
   // draw the ACK out again, and the host never commits it.
   const config = { ...PSYNC_DEFAULTS, nodes: 96, bufs: Math.max(32, 8 * n), hold: Math.max(8, 2 * n) };
-  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n) };
+  // With a crash, a host silent for 2 s while the others wait for it is removed (so the waves go on
+  // without it) until it rejoins.
+  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n), suspectUs: o.crash ? 2_000_000 : 0 };
 
   /** The application's reading of data handed up by the library: its mid, or null if malformed. */
   const appMid = (h: Host, what: string, mid: number, d: Uint8Array, len: number): string | null => {
@@ -335,19 +445,20 @@ export function conversation(o: ConversationOptions): ConversationRun {
   };
 
   const hosts: Host[] = [];
-  for (let i = 1; i <= n; i++) {
-    const station = m.station({ id: i });
-    const link = faulty(station.link, { clock: s, rng: faultRng, dropPct: o.loss * 100, dupPct: dup * 100, reorderPct: reorder * 100, jitterUs: 2_000 });
-    const raw = rawMac(link, i, 16);
-    const mac = o.pcap ? capturedMac(raw, o.pcap, s, i) : raw;
+  /** Endpoint and library for host h over its MAC (a new life after a crash). */
+  const life = (h: Host, mac: Mac): void => {
     const ep = psync({ mac, clock: s, rng: sub(), config });
-    const lib = psyncLib({ ps: ep, addr: i, clock: s, rng: sub(), config: lconfig });
-    const h: Host = { id: String(i), addr: i, ep, lib, station, conv: -1, sent: 0, ownCommitted: 0, view: viewOf(ids) };
+    const lib = psyncLib({ ps: ep, addr: h.addr, clock: s, rng: sub(), config: lconfig });
+    h.ep = ep;
+    h.lib = lib;
+    h.pending = new Set();
+    h.view = viewOf(ids);
     ep.onOpen((conv) => {
       h.conv = conv;
       lib.attach(conv);
     });
     lib.onDeliver((_conv, mid, d, len) => {
+      if (h.ep !== ep || h.mac.dead) return; // an abandoned life, or one that crashed
       const am = appMid(h, 'got', mid, d, len);
       if (am === null) return;
       delivered++;
@@ -355,16 +466,49 @@ export function conversation(o: ConversationOptions): ConversationRun {
       h.view.add(am);
     });
     lib.onCommit((_conv, mid, d, len) => {
+      if (h.ep !== ep || h.mac.dead) return; // an abandoned life, or one that crashed
       const am = appMid(h, 'committed', mid, d, len);
       if (am === null) return;
       events.push({ t: s.now(), node: h.id, ev: 'commit', mid: am });
-      if (midSender(mid) === h.addr) h.ownCommitted++;
-      if (++commits === target) {
+      lastCommitUs = s.now();
+      h.pending.delete(am);
+      if (++commits === target && !o.crash) {
         finished = true;
         s.stop();
       }
     });
+    lib.onRejoin((_conv, position) => {
+      events.push({ t: s.now(), node: h.id, ev: 'rejoin', position });
+      rejoined = { us: s.now(), position, missed: lib.stats.missed };
+    });
+  };
+  for (let i = 1; i <= n; i++) {
+    const station = m.station({ id: i });
+    const link = faulty(station.link, { clock: s, rng: faultRng, dropPct: o.loss * 100, dupPct: dup * 100, reorderPct: reorder * 100, jitterUs: 2_000 });
+    const raw = rawMac(link, i, 16);
+    const inner = o.pcap ? capturedMac(raw, o.pcap, s, i) : raw;
+    const mac = crashable(inner);
+    const h = { id: String(i), addr: i, station, mac, inner, conv: -1, sent: 0 } as Host;
+    life(h, mac);
     hosts.push(h);
+  }
+
+  let cid = -1;
+  if (o.crash) {
+    const c = o.crash;
+    const h = hosts[c.node - 1];
+    s.at(c.atUs, () => {
+      h.mac.dead = true;
+      events.push({ t: s.now(), node: h.id, ev: 'crash' });
+      s.after(c.downUs, () => {
+        if (cid < 0) throw new Error(`conversation: node ${c.node} crashed before the conversation was open; crash it later`);
+        h.mac = crashable(h.inner);
+        life(h, h.mac);
+        events.push({ t: s.now(), node: h.id, ev: 'restart' });
+        h.conv = h.ep.restart(cid, hosts.map((x) => x.addr), n, [], 0);
+        if (h.conv < 0 || h.lib.rejoin(h.conv) !== PS_OK) throw new Error(`conversation: node ${c.node} could not restart (${h.conv})`);
+      });
+    });
   }
 
   const payload = new Uint8Array(DATA_LEN);
@@ -376,7 +520,7 @@ export function conversation(o: ConversationOptions): ConversationRun {
         h.conv = h.ep.activeOpen(hosts.map((x) => x.addr), n);
         if (h.conv < 0 || h.lib.attach(h.conv) !== PS_OK) throw new Error('conversation: host 1 could not open the conversation');
       }
-      if (h.conv >= 0 && h.sent - h.ownCommitted < WINDOW) {
+      if (h.conv >= 0 && !h.mac.dead && !h.lib.rejoining() && h.pending.size < WINDOW) {
         const k = h.sent + 1;
         payload[0] = k >> 8;
         payload[1] = k & 0xff;
@@ -387,10 +531,12 @@ export function conversation(o: ConversationOptions): ConversationRun {
         if (mid >= 0) {
           const am = `${h.id}:${k}`;
           h.sent = k;
+          if (cid < 0) cid = h.ep.cid(h.conv);
           sentData.set(mid, { mid: am, hex: hex(payload, DATA_LEN) });
           contexts.set(am, ctx);
           events.push({ t: s.now(), node: h.id, ev: 'send', mid: am });
           h.view.add(am);
+          h.pending.add(am);
         }
       }
       s.after(5_000 + below(trafficRng, 20_000), trySend);
@@ -399,7 +545,9 @@ export function conversation(o: ConversationOptions): ConversationRun {
   }
 
   s.runUntil(limitUs);
-  const virtualUs = finished ? s.now() : limitUs;
+  // With a crash the run ends when nothing is left to do (the checks say whether all was committed).
+  if (o.crash && s.pending() === 0) finished = true;
+  const virtualUs = finished ? (o.crash ? lastCommitUs : s.now()) : limitUs;
 
   const checks = checkTrace(ids, events, contexts);
   checks.push({
@@ -418,5 +566,7 @@ export function conversation(o: ConversationOptions): ConversationRun {
     checks,
     ok: checks.every((c) => c.ok),
   };
+  const rj = rejoined as { us: number; position: number; missed: number } | null; // set from onRejoin
+  if (o.crash) summary.crash = { ...o.crash, rejoinedUs: rj ? rj.us : null, position: rj ? rj.position : null, missed: rj ? rj.missed : null };
   return { events, contexts, summary };
 }

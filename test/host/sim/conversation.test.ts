@@ -179,7 +179,7 @@ test("the scenario's checker passes the real trace and catches each kind of doct
   assert.ok(moved, 'some delivery has another sender\'s message in its context');
   assert.equal(failing(ids, moved!, ctx), ['context order']);
   // Two commits swapped at node 2: a message and the next one, which has it in its context.
-  const c2 = ev.map((e, i) => [e, i] as const).filter(([e]) => e.ev === 'commit' && e.node === '2');
+  const c2 = ev.map((e, i) => [e as TraceEvent & { mid: string }, i] as const).filter(([e]) => e.ev === 'commit' && e.node === '2');
   const k = c2.findIndex(([e], i) => i + 1 < c2.length && ctx.get(c2[i + 1][0].mid)![Number(e.mid.split(':')[0]) - 1] >= Number(e.mid.split(':')[1]));
   const swapped = [...ev];
   swapped[c2[k][1]] = c2[k + 1][0];
