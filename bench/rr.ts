@@ -2,6 +2,9 @@
 // the nearest standard peer). In one run, against a server process (bench/peer/rr-server.ts), it
 // measures with the same small payload (a CBOR reading, 17 bytes):
 //   udp   a raw UDP echo: the floor any protocol on UDP pays;
+//   udpnow  the same echo with both sockets sending as hal/node/udp.ts does (an IPv4 literal goes out
+//         inside send(), not after dns.lookup's next tick): the floor for picolink's own send path,
+//         about 3-4 µs under udp's; not the headline's reference, printed so the two can be told apart;
 //   r     a picolink R call: done once the request is handed to the socket (no reply);
 //   rr    a picolink RR call, at-most-once: request, reply;
 //   rra   a picolink RRA call: request, reply, and the acknowledgement sent (not waited for);
@@ -28,7 +31,7 @@ import { PROTO_R, PROTO_RR, PROTO_RRA } from '../firmware/rr/frame.ts';
 import { hostRr } from '../host/rr/endpoint.ts';
 import { hostEncode } from '../host/codec/cbor.ts';
 
-const KINDS = ['udp', 'r', 'rr', 'rra', 'coap'] as const;
+const KINDS = ['udp', 'udpnow', 'r', 'rr', 'rra', 'coap'] as const;
 type Kind = (typeof KINDS)[number];
 
 function arg(args: string[], name: string): string | undefined {
@@ -56,16 +59,20 @@ export async function bench(args: string[]): Promise<BenchResult> {
   });
   const clock = realClock();
   const raw = createSocket('udp4');
+  // As hal/node/udp.ts sends: an IPv4 literal is its own address, no dns.lookup and its next tick.
+  const literal = (host: string, family: unknown, cb: (e: Error | null, a: string, f: number) => void): void => cb(null, host, 4);
+  const rawNow = createSocket({ type: 'udp4', lookup: literal as never });
   try {
     const out = createInterface({ input: server.stdout! });
     const nextLine = (): Promise<string> => new Promise<string>((res, rej) => {
       out.once('line', res);
       server.once('exit', (c) => rej(new Error(`the benchmark's server process exited (${c}) before it was ready`)));
     });
-    const ports = JSON.parse(await nextLine()) as { echo: number; picolink: number; coap: number };
+    const ports = JSON.parse(await nextLine()) as { echo: number; echoNow: number; picolink: number; coap: number };
     link.setPeers([{ address: '127.0.0.1', port: ports.picolink }]);
     const client = hostRr({ mac: rawMac(link, 1, 64), clock, rng: xoshiro(1), config: { timeoutUs: 1_000_000 } });
     await new Promise<void>((res) => raw.bind(0, '127.0.0.1', () => res()));
+    await new Promise<void>((res) => rawNow.bind(0, '127.0.0.1', () => res()));
     let onEcho: (() => void) | null = null;
     let agent: coap.Agent | null = null;
 
@@ -73,6 +80,10 @@ export async function bench(args: string[]): Promise<BenchResult> {
       udp: () => new Promise<void>((res) => {
         onEcho = res;
         raw.send(payload, ports.echo, '127.0.0.1');
+      }),
+      udpnow: () => new Promise<void>((res) => {
+        onEcho = res;
+        rawNow.send(payload, ports.echoNow, '127.0.0.1');
       }),
       r: () => client.call(2, 1, value, { proto: PROTO_R }),
       rr: () => client.call(2, 1, value, { proto: PROTO_RR }),
@@ -91,8 +102,8 @@ export async function bench(args: string[]): Promise<BenchResult> {
     let echoes = 0;
     let echoWait: (() => void) | null = null;
 
-    const lat: Record<Kind, number[]> = { udp: [], r: [], rr: [], rra: [], coap: [] };
-    const cps: Record<Kind, number> = { udp: 0, r: 0, rr: 0, rra: 0, coap: 0 };
+    const lat: Record<Kind, number[]> = { udp: [], udpnow: [], r: [], rr: [], rra: [], coap: [] };
+    const cps: Record<Kind, number> = { udp: 0, udpnow: 0, r: 0, rr: 0, rra: 0, coap: 0 };
     const measure = async (kinds: readonly Kind[]): Promise<void> => {
       for (const k of kinds) for (let i = 0; i < 200; i++) await once[k](); // warm-up
       for (let r = 0; r < rounds; r++) {
@@ -112,20 +123,21 @@ export async function bench(args: string[]): Promise<BenchResult> {
         const t0 = performance.now();
         const worker = async (): Promise<void> => {
           while (performance.now() < end) {
-            if (k === 'udp') {
+            if (k === 'udp' || k === 'udpnow') {
               const before = echoes;
-              raw.send(payload, ports.echo, '127.0.0.1');
+              if (k === 'udp') raw.send(payload, ports.echo, '127.0.0.1');
+              else rawNow.send(payload, ports.echoNow, '127.0.0.1');
               while (echoes === before) await new Promise<void>((res) => { echoWait = res; });
             } else await once[k]();
             done++;
           }
         };
-        if (k === 'udp') await worker(); // one echo socket: in-flight echoes cannot be told apart
+        if (k === 'udp' || k === 'udpnow') await worker(); // one echo socket: in-flight echoes cannot be told apart
         else await Promise.all(Array.from({ length: 16 }, worker));
         cps[k] = Math.round(done / ((performance.now() - t0) / 1000));
       }
     };
-    raw.on('message', () => {
+    const echoed = (): void => {
       echoes++;
       const g = onEcho;
       onEcho = null;
@@ -133,8 +145,10 @@ export async function bench(args: string[]): Promise<BenchResult> {
       const f = echoWait;
       echoWait = null;
       if (f) f();
-    });
-    await measure(['udp', 'r', 'rr', 'rra']);
+    };
+    raw.on('message', echoed);
+    rawNow.on('message', echoed);
+    await measure(['udp', 'udpnow', 'r', 'rr', 'rra']);
     server.stdin!.write('coap\n');
     ports.coap = (JSON.parse(await nextLine()) as { coap: number }).coap;
     agent = new coap.Agent({ type: 'udp4' });
@@ -143,7 +157,7 @@ export async function bench(args: string[]): Promise<BenchResult> {
 
     const sum: Record<string, unknown> = {};
     const rows: BenchRow[] = [];
-    const med: Record<Kind, number> = { udp: 0, r: 0, rr: 0, rra: 0, coap: 0 };
+    const med: Record<Kind, number> = { udp: 0, udpnow: 0, r: 0, rr: 0, rra: 0, coap: 0 };
     for (const k of KINDS) {
       const s = lat[k].sort((a, b) => a - b);
       med[k] = pct(s, 50);
@@ -154,16 +168,19 @@ export async function bench(args: string[]): Promise<BenchResult> {
       rows.push({ name: `${k} p50`, value: s.p50Us, unit: 'µs', note: k === 'udp' ? 'reference' : `${(med[k] / med.udp).toFixed(3)}× udp` });
       rows.push({ name: `${k} p99`, value: s.p99Us, unit: 'µs' });
     }
-    for (const k of KINDS) rows.push({ name: `${k} calls/s`, value: cps[k], unit: '/s', note: k === 'udp' ? 'one in flight' : '16 in flight' });
+    for (const k of KINDS) rows.push({ name: `${k} calls/s`, value: cps[k], unit: '/s', note: k === 'udp' || k === 'udpnow' ? 'one in flight' : '16 in flight' });
+    rows.push({ name: 'rr p50 / udpnow p50', value: Number((med.rr / med.udpnow).toFixed(3)), unit: '×' });
     rows.push({ name: 'coap p50 / rr p50', value: Number((med.coap / med.rr).toFixed(3)), unit: '×' });
     sum.callsPerSecond = cps;
     sum.rrOverUdp = Number((med.rr / med.udp).toFixed(3));
+    sum.rrOverUdpNow = Number((med.rr / med.udpnow).toFixed(3));
     sum.coapOverRr = Number((med.coap / med.rr).toFixed(3));
     sum.calls = rounds * calls;
     return { name: 'rr', rows, headline: { label: 'RR median round trip / raw UDP echo (target <= 1.15)', ratio: med.rr / med.udp }, json: sum };
   } finally {
     clock.close();
     raw.close();
+    rawNow.close();
     await link.close();
     server.stdin!.end();
     server.kill();

@@ -1,7 +1,8 @@
-// The far end of `npm run bench -- rr`, run as its own process: a raw UDP echo, a picolink
+// The far end of `npm run bench -- rr`, run as its own process: two raw UDP echoes (Node's default
+// send path, and sending at once as hal/node/udp.ts does), a picolink
 // request-reply endpoint (UDP link, raw MAC, the host endpoint) whose operation 1 echoes its
 // argument, and a CoAP server (the `coap` package) whose /echo resource answers a confirmable POST
-// with its payload, piggy-backed on the ACK. It prints the first two ports as one JSON line, starts
+// with its payload, piggy-backed on the ACK. It prints the echo and picolink ports as one JSON line, starts
 // CoAP when told so on stdin (printing its port the same way), and serves until stdin closes.
 // With --ports (bench/bridge.ts) the endpoint sits on the request-reply service port, as devices do
 // (firmware/mac/ports.ts), instead of on the raw MAC itself.
@@ -24,6 +25,12 @@ if (!(clientPort > 0)) {
 const echo = createSocket('udp4');
 echo.on('message', (m, r) => echo.send(m, r.port, r.address));
 await new Promise<void>((res) => echo.bind(0, '127.0.0.1', () => res()));
+// The same echo on a socket that sends as hal/node/udp.ts does: an IPv4 literal needs no resolving,
+// so the datagram goes out inside send() instead of after dns.lookup's next tick.
+const literal = (host: string, family: unknown, cb: (e: Error | null, a: string, f: number) => void): void => cb(null, host, 4);
+const echoNow = createSocket({ type: 'udp4', lookup: literal as never });
+echoNow.on('message', (m, r) => echoNow.send(m, r.port, r.address));
+await new Promise<void>((res) => echoNow.bind(0, '127.0.0.1', () => res()));
 
 const link = udpLink({ peers: [{ address: '127.0.0.1', port: clientPort }] });
 const ep = await link.bound();
@@ -48,4 +55,4 @@ lines.on('line', (l) => {
 });
 lines.on('close', () => process.exit(0));
 
-console.log(JSON.stringify({ echo: echo.address().port, picolink: ep.port }));
+console.log(JSON.stringify({ echo: echo.address().port, echoNow: echoNow.address().port, picolink: ep.port }));

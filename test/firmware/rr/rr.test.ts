@@ -305,4 +305,44 @@ test('long runs keep every table bounded', () => {
   assert.ok(n.server.historySize() <= 16);
 });
 
+test('timers: calls answered in time set no timer each; a timer left from an earlier call runs once and the next deadline still holds', () => {
+  const s = scheduler();
+  const m = medium(s, { bitrate: 1e6, mtu: 128, propagationUs: 1 });
+  const rng = xoshiro(3);
+  const ops = { at: 0, cancel: 0, ticks: 0 };
+  // The client's clock counts what the endpoint asks of it, and the timer callbacks it gets to run.
+  const clock = {
+    now: () => s.now(),
+    at: (t: number, fn: () => void) => {
+      ops.at++;
+      return s.at(t, () => { ops.ticks++; fn(); });
+    },
+    cancel: (h: ReturnType<typeof s.at>) => { ops.cancel++; s.cancel(h); },
+  };
+  const config = { ...RR_DEFAULTS, timeoutUs: 200_000 };
+  const client = rr({ mac: rawMac(m.station().link, 1, 8), clock, rng, config });
+  const server = rr({ mac: rawMac(m.station().link, 2, 8), clock: s, rng, config });
+  server.register(1, (args, req) => server.reply(req, RR_OK, args));
+  server.register(9, () => {}); // never answers
+  let answered = 0;
+  const next = (): void => {
+    if (answered < 50) client.call(2, 1, answered, null, (e, r) => { assert.is(e, RR_OK); assert.is(r, answered); answered++; next(); });
+  };
+  next();
+  s.runUntil(100_000);
+  assert.is(answered, 50, 'fifty calls, one after another, well inside a timeout');
+  // Deadlines carry 0-50 % of random stretch, so a later call's can fall before an earlier one's: the
+  // timer then moves earlier (a cancel and a set), a handful of times in fifty, never once per call.
+  assert.ok(ops.at >= 1 && ops.at <= 6, `timers set for 50 calls: ${ops.at}`);
+  assert.is(ops.cancel, ops.at - 1, 'a cancel only where the timer moved earlier, none per reply');
+  // A call that gets no answer, made while the first call's timer is still set for an earlier time.
+  let gaveUp = -1;
+  const t0 = s.now();
+  client.call(2, 9, null, { retries: 0 }, (e) => { assert.is(e, RR_E_TIMEOUT); gaveUp = s.now(); });
+  s.runAll();
+  assert.ok(gaveUp >= t0 + 200_000 && gaveUp <= t0 + 300_000, `timed out at its own deadline (+0-50 %): ${gaveUp - t0} µs after the call`);
+  assert.is(ops.ticks, 2, 'the stale timer ran once for nothing, then the one for the deadline');
+  assert.is(s.pending(), 0, 'nothing left once every call is over (the history expires too)');
+});
+
 test.run();
