@@ -7,12 +7,54 @@
 // own JsVars measured apart and taken off: the tables a device allocates at creation count there. For
 // a board with JsVars (a real one), the share of them left to the application. Boards whose runtime
 // is deno or node are not Espruino bundles: their JsVars are not measured.
+//
+// What a bundle costs in JsVars, from Espruino's sources (2v29) and measured on its Linux build:
+// - A function's code. jspeFunctionDefinition (src/jsparse.c, via jspeFunctionDefinitionInternal) stores
+//   the text between the braces as the function's "\xFFcod" child (JSPARSE_FUNCTION_CODE_NAME) each
+//   time a function expression or declaration is evaluated: so a factory's inner functions are stored
+//   again at every call of the factory. Where that text comes from decides the cost:
+//   (a) typed in, or sent as text (the source is a RAM string): jslNewStringFromLexer copies the code
+//       into RAM strings, every character of every function, whitespace and comments included;
+//   (b) run from Storage: `picolink flash` writes the bundle to .bootcde and calls load(); at start
+//       jsfLoadBootCodeFromFlash (src/jsflash.c) reads it with jsfReadFile -> jsvAddressToVar, which on
+//       a board with memory-mapped flash (a Pico's STM32) is a native string (jsvNewNativeString), and
+//       on SPI flash (Bangle.js; and the Linux build, compiled with SPIFLASH_BASE=0 "for testing flash
+//       strings", jshFlashGetMemMapAddress returning 0) a flash string (jsvNewFlashString, read through
+//       jshFlashRead). jspEvaluateVar then lexes from that string, and jspeFunctionDefinition stores
+//       each function's code as one JsVar pointing into flash (jsvNewNativeString/jsvNewFlashString on
+//       lex->sourceVar's pointer), whatever its length. Storage.read (src/jswrap_storage.c) returns the
+//       same kind of string, so eval(require('Storage').read(f)) and require of a module in Storage
+//       behave alike. So the Linux build measures (b) as a board runs it, though through a flash string
+//       rather than a native one (one JsVar either way);
+//   (c) pretokenised (E.setFlags({pretokenise:1}), or "ram" at the start of a function): only applies
+//       when the source is in RAM (the native/flash branches come first): jslNewTokenisedStringFromLexer
+//       (src/jslex.c) stores the code minified with reserved words as one-byte tokens, still a copy per
+//       evaluation. A minified bundle gains little from it; running from Storage gains everything.
+//   Measured (from Storage, trace()): every function object is 5 JsVars (its name in the enclosing
+//   scope, the Function, "\xFFcod" and its flash string, "\xFFsco" naming the scope it closes over),
+//   and a factory call keeps its whole scope (every local: a name each, values beside) as long as one
+//   of its functions lives. So create() pays 5 JsVars per inner function and method of every object it
+//   builds: this, not code text, is what create() adds when the bundle runs from Storage (the node:
+//   about 3 500 of them: psync 1 530 of which its graph image 500, CSMA/CA 620, request-reply 590, the
+//   radio driver 270). As text it adds more: each of those functions' code again, per creation.
+// - Tables. A typed array of its own costs a name, the view, its ArrayBuffer and the buffer's string
+//   (small: one JsVar; larger: a flat string, one JsVar per block) - about 8 JsVars for a one-element
+//   table once its index and value names are counted; a view on a shared ArrayBuffer about 4; a plain
+//   number local 1. An object is one JsVar plus one per property (a name holding a small value).
+// - Names. A name holds JSVAR_DATA_STRING_NAME_LEN characters in its JsVar (src/jsutils.h): 8 on the
+//   64-bit Linux build, 4 on a 32-bit board such as the Pico; longer ones take further JsVars. A Pico
+//   block is 13 bytes (JSVARREF_BITS 13 for 5 100 JsVars) against the Linux build's 27 (process.memory
+//   ().blocksize): strings and flat buffers take about twice the JsVars there. Figures measured on the
+//   Linux build therefore understate a Pico's, most for long property names and buffers.
+// Columns: jsvars / jsvarsCreated measure the bundle run from Storage (.bootcde and load(), as flashed);
+// jsvarsText / jsvarsCreatedText the same bundle evaluated as text (as typed into the REPL).
+//
 // Targets (the issue's): a full node (CSMA/CA, request-reply, Psync: pico-nrf24-node) at most 12 KB
 // minified; a piconet slave with request-reply (pico-nrf24-slave) at most 6 KB; resident at most 800
 // JsVars for the full node. Headline: the full node's bytes over its 12 KB target. Where the full
 // node's bytes go: each module as tree-shaken into its bundle, minified alone (breakdown below).
-// --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","boardJsvars"}],
-// "breakdown":{"bundle","modules":[{"module","bytes"}]}}.
+// --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","jsvarsText",
+// "jsvarsCreatedText","boardJsvars"}],"breakdown":{"bundle","modules":[{"module","bytes"}]}}.
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { rollup } from 'rollup';
@@ -103,7 +145,18 @@ export async function breakdown(file: string, name: string): Promise<{ module: s
   return out.sort((a, b) => b.bytes - a.bytes);
 }
 
-interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; boardJsvars: number | null; espruino: boolean }
+interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; jsvarsText: number | null; jsvarsCreatedText: number | null; boardJsvars: number | null; espruino: boolean }
+
+/** JsVars of a bundle loaded, and with its role created (stand-ins taken off), run `from` Storage or as text. */
+function measure(bin: string, name: string, inert: string, cr: { stubs: string; call: string } | null, from: 'storage' | 'text'): [number, number | null] {
+  const loaded = jsvarsOf(bin, inert, '', from);
+  if (loaded === null) throw new Error(`footprint: ${name} did not load on Espruino (${bin}, from ${from})`);
+  if (!cr) return [loaded, null];
+  const all = jsvarsOf(bin, inert, cr.stubs + cr.call, from);
+  const stubs = jsvarsOf(bin, 'var picolink = {};', cr.stubs, from);
+  if (all === null || stubs === null) throw new Error(`footprint: ${name}: create() failed on Espruino (${bin}, from ${from})`);
+  return [loaded, all - stubs];
+}
 
 export async function bench(): Promise<BenchResult> {
   const bin = findEspruino();
@@ -120,19 +173,15 @@ export async function bench(): Promise<BenchResult> {
       const role = cr ? (b.roles ? cr.role : 'every role') : b.roles ? b.roles.join(', ') : 'every role';
       let jsvars: number | null = null;
       let jsvarsCreated: number | null = null;
+      let jsvarsText: number | null = null;
+      let jsvarsCreatedText: number | null = null;
       if (bin && espruino) {
         // Loaded without a self-starting board's create() call, which would reach for its hardware.
         const inert = board.autostart ? await bundleCode(file, b.name, false) : code;
-        jsvars = jsvarsOf(bin, inert, '');
-        if (jsvars === null) throw new Error(`footprint: ${b.name} did not load on Espruino (${bin})`);
-        if (cr) {
-          const all = jsvarsOf(bin, inert, cr.stubs + cr.call);
-          const stubs = jsvarsOf(bin, 'var picolink = {};', cr.stubs);
-          if (all === null || stubs === null) throw new Error(`footprint: ${b.name}: create() failed on Espruino (${bin})`);
-          jsvarsCreated = all - stubs;
-        }
+        [jsvars, jsvarsCreated] = measure(bin, b.name, inert, cr, 'storage');
+        [jsvarsText, jsvarsCreatedText] = measure(bin, b.name, inert, cr, 'text');
       }
-      out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, boardJsvars: board.jsvars || null, espruino });
+      out.push({ board: b.name, role, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length, budget: b.budgetBytes, jsvars, jsvarsCreated, jsvarsText, jsvarsCreatedText, boardJsvars: board.jsvars || null, espruino });
     }
   }
   const rows: BenchRow[] = [];
@@ -141,7 +190,8 @@ export async function bench(): Promise<BenchResult> {
     if (!x.espruino) rows.push({ name: `${x.board} JsVars`, value: 0, unit: '-', note: 'not measured: not an Espruino bundle' });
     else if (x.jsvars !== null) {
       const left = x.boardJsvars ? `, ${(100 * (1 - (x.jsvarsCreated ?? x.jsvars) / x.boardJsvars)).toFixed(0)}% of the board's ${x.boardJsvars} left` : '';
-      rows.push({ name: `${x.board} JsVars`, value: x.jsvars, unit: 'JsVars', note: `loaded${x.jsvarsCreated !== null ? `; ${x.jsvarsCreated} with its role created` : ''}${left}` });
+      const text = `; as text ${x.jsvarsText}${x.jsvarsCreatedText !== null ? ` and ${x.jsvarsCreatedText}` : ''}`;
+      rows.push({ name: `${x.board} JsVars`, value: x.jsvars, unit: 'JsVars', note: `loaded from Storage${x.jsvarsCreated !== null ? `; ${x.jsvarsCreated} with its role created` : ''}${left}${text}` });
     }
   }
   if (!bin) rows.push({ name: 'JsVars', value: 0, unit: '-', note: 'not measured: set ESPRUINO to an Espruino interpreter (its Linux build)' });
@@ -154,7 +204,7 @@ export async function bench(): Promise<BenchResult> {
     for (const m of parts) rows.push({ name: `  ${m.module}`, value: m.bytes, unit: 'bytes', note: `${((100 * m.bytes) / sum).toFixed(1)}% of ${full.board}, modules minified alone (${sum} bytes in all)` });
     rows.push({ name: 'full node / 12 KB target', value: full.bytes / FULL_NODE_BYTES, unit: 'x', note: `${full.board}: ${full.role}` });
     const jv = full.jsvarsCreated ?? full.jsvars;
-    if (jv !== null) rows.push({ name: 'full node / 800 JsVars', value: jv / FULL_NODE_JSVARS, unit: 'x', note: full.jsvarsCreated !== null ? 'resident with its role created' : 'resident after loading' });
+    if (jv !== null) rows.push({ name: 'full node / 800 JsVars', value: jv / FULL_NODE_JSVARS, unit: 'x', note: `${full.jsvarsCreated !== null ? 'resident with its role created' : 'resident after loading'}, run from Storage (as text: ${full.jsvarsCreatedText ?? full.jsvarsText})` });
     if (slave) rows.push({ name: 'piconet slave + RR / 6 KB', value: slave.bytes / SLAVE_BYTES, unit: 'x', note: `${slave.board}: ${slave.role}` });
     else rows.push({ name: 'piconet slave + RR / 6 KB', value: 0, unit: '-', note: `no such bundle (target ${SLAVE_BYTES} bytes)` });
     json.breakdown = { bundle: full.board, modules: parts };
@@ -163,6 +213,6 @@ export async function bench(): Promise<BenchResult> {
     name: 'footprint',
     rows,
     headline: { label: 'full node bytes / its 12 KB target', ratio: full ? full.bytes / FULL_NODE_BYTES : 0 },
-    json: { bundles: out.map((x) => ({ board: x.board, role: x.role, bytes: x.bytes, gzipBytes: x.gzipBytes, budget: x.budget, jsvars: x.jsvars, jsvarsCreated: x.jsvarsCreated, boardJsvars: x.boardJsvars })), ...json },
+    json: { bundles: out.map((x) => ({ board: x.board, role: x.role, bytes: x.bytes, gzipBytes: x.gzipBytes, budget: x.budget, jsvars: x.jsvars, jsvarsCreated: x.jsvarsCreated, jsvarsText: x.jsvarsText, jsvarsCreatedText: x.jsvarsCreatedText, boardJsvars: x.boardJsvars })), ...json },
   };
 }
