@@ -416,9 +416,13 @@ export function psyncLib(o: LibOptions): PsyncLib {
       const l = u16(payload, 3);
       if (l > joinL[r]) joinL[r] = l;
     }
-    if (r === me && joining) {
+    if (r === me && replaying) {
       const at = ((payload[6] << 24) >>> 0) + (payload[7] << 16) + (payload[8] << 8) + payload[9];
-      if (at > bPos) {
+      // Cuts nest (prefixes of one order): the later one has the larger position, or on a tie (waves
+      // of ACKs only) the more messages.
+      let more = 0;
+      for (let i = 0; i < P; i++) more += u16(payload, 10 + 2 * i) - bCut[i];
+      if (at > bPos || (at === bPos && more > 0)) {
         bPos = at;
         for (let i = 0; i < P; i++) bCut[i] = u16(payload, 10 + 2 * i);
       }
@@ -444,7 +448,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     let k = 0;
     while (k < U && rUsed[k]) k++;
     if (k === U) {
-      if (joining) noteGap(q, ord);
+      if (replaying) noteGap(q, ord);
       else stats.lost++;
       return;
     }
@@ -618,8 +622,13 @@ export function psyncLib(o: LibOptions): PsyncLib {
    * The cuts of JOINs are wave boundaries of the one total order, so they nest with ours.
    */
   function jump(): boolean {
-    if (bPos <= pos) return false;
-    for (let q = 0; q < P; q++) if (bCut[q] < gapEnd[q]) return false;
+    if (bPos < pos) return false;
+    let ahead = false;
+    for (let q = 0; q < P; q++) {
+      if (bCut[q] < gapEnd[q]) return false;
+      if (bCut[q] > committed[q]) ahead = true;
+    }
+    if (!ahead) return false;
     for (let q = 0; q < P; q++) if (bCut[q] > committed[q]) committed[q] = bCut[q];
     stats.missed += bPos - pos;
     pos = bPos;
@@ -650,20 +659,31 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (rejoinFn) rejoinFn(conv, pos);
   }
 
-  /** Failure detection: remove participants silent for suspectUs that a message in the view waits for. */
+  /**
+   * Failure detection: of the participants that messages in the view wait for, the one most of them
+   * wait for (the longest silent on a tie) is removed once silent for suspectUs; one at a time, as a
+   * stall caused by one failed host silences the others too (their new messages wait for records or
+   * graph nodes that only the waves would free).
+   */
   function suspect(now: number): void {
+    let worst = -1;
+    let most = 0;
     for (let r = 0; r < P; r++) {
       if (r === me || ((removed >>> r) & 1) || (((joinDue | joinSent) >>> r) & 1)) continue;
-      let waits = false;
-      for (let k = 0; k < U && !waits; k++) {
-        if (rUsed[k] && rKind[k] !== LB_ACK && rQ[k] !== r && !ackedBy(midAt(rQ[k], rOrd[k]), r)) waits = true;
+      let waits = 0;
+      for (let k = 0; k < U; k++) {
+        if (rUsed[k] && rKind[k] !== LB_ACK && rQ[k] !== r && !ackedBy(midAt(rQ[k], rOrd[k]), r)) waits++;
       }
       // Silence counts only while something waits for r.
-      if (!waits) heard[r] = now;
-      if (!waits || now - heard[r] < suspectUs) continue;
-      stats.suspected++;
-      takeOut(r);
+      if (waits === 0) heard[r] = now;
+      else if (waits > most || (waits === most && heard[r] < heard[worst])) {
+        worst = r;
+        most = waits;
+      }
     }
+    if (worst < 0 || now - heard[worst] < suspectUs) return;
+    stats.suspected++;
+    takeOut(worst);
   }
 
   function checkStable(): void {
@@ -722,7 +742,9 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** Send one library message; on success record it. */
   function sendRaw(buf: Uint8Array, len: number, kind: number): number {
     if (replaying) return PS_E_RECOVERING;
-    if (used >= U || held(me) >= quota) return PS_E_FULL;
+    // Markers and JOINs, one per failure or restart, may exceed the quota: without them the waves
+    // that would free records could wait for good.
+    if (used >= U || (held(me) >= quota && kind !== LB_REMOVE && kind !== LB_JOIN)) return PS_E_FULL;
     // After a restart Psync suppresses sends until they pass the image's own messages (5.2), returning
     // their old ids: those are recorded already (the replay delivered them), so send again.
     let mid = -1;
@@ -850,6 +872,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (c !== conv) return true;
     const q = indexOf(sender);
     if (q < 0) return true;
+    heard[q] = clock.now(); // alive, even if its message must wait for a record
     // A replay's JOINs must get in whatever the replay holds: no quota then.
     if (used < U && (replaying || held(q) < quota)) return true;
     stats.refused++;

@@ -220,9 +220,7 @@ export function checkTrace(ids: string[], events: readonly TraceEvent[], context
     }
     if (dead.has(e.node)) delivery.push(`node ${e.node} ${e.ev} while crashed`);
     if (e.ev === 'rejoin') {
-      // Back: its image holds everything sent so far (what it did not replay, it took as stable).
       rejoinAt.set(e.node, { i, position: e.position });
-      for (const m of sentBy.keys()) v.add(m);
       return;
     }
     const replaying = restartAt.has(e.node) && !rejoinAt.has(e.node);
@@ -243,10 +241,17 @@ export function checkTrace(ids: string[], events: readonly TraceEvent[], context
       const ctx = contexts.get(e.mid);
       if (!ctx) order.push(`no context recorded for ${e.mid}`);
       else if (!replaying) {
-        // A replay may leave out what it could not get back (stable elsewhere, copies gone).
+        // A restarted node may lack, for good, what was sent before it was back (taken as stable
+        // without content); anything sent later it must have first.
+        const back = rejoinAt.get(e.node);
         for (let j = 0; j < ids.length; j++) {
-          if (v.prefix[j] < ctx[j]) {
-            order.push(`node ${e.node} got ${e.mid} before ${ids[j]}:${v.prefix[j] + 1} in its context`);
+          let bad = '';
+          for (let k = v.prefix[j] + 1; k <= ctx[j] && bad === ''; k++) {
+            const x = `${ids[j]}:${k}`;
+            if (!v.have.has(x) && !(back && (sentAt.get(x) ?? Infinity) < back.i)) bad = x;
+          }
+          if (bad !== '') {
+            order.push(`node ${e.node} got ${e.mid} before ${bad} in its context`);
             break;
           }
         }
