@@ -1,7 +1,8 @@
 // `picolink sim <scenario>`: runs a simulated network in virtual time, deterministic by seed.
 //   conversation  N hosts in one Psync conversation with the ordered broadcast by waves over a lossy
 //                 network (host/sim/conversation.ts); writes a JSONL trace of what each application saw
-//                 and checks the protocol's promises from it (exit 1 when one fails)
+//                 and checks the protocol's promises from it (exit 1 when one fails); --crash
+//                 NODE@TIME+DOWN crashes a host and restarts it (the library's rejoin)
 //   demo          the demonstration network `npm start` runs (host/sim/demo.ts, through host/start.ts)
 // Probabilities are read as fractions (0.1) or percentages (10%); durations as 500ms, 5s, 2m.
 
@@ -89,6 +90,7 @@ export function registerSim(program: Command, ctx: VerbContext): void {
     ['picolink sim conversation --nodes 4 --loss 10% --seed 1 --trace conv.jsonl', 'write the trace to conv.jsonl and print a summary with the checks'],
     ['picolink sim conversation --nodes 8 --loss 0.3 --messages 50 --json', '8 hosts, 30 % loss, 50 messages each; the summary as JSON'],
     ['picolink sim conversation --seed 3 --trace - | grep \'"ev":"commit"\'', 'the trace on standard output, one JSON object a line'],
+    ['picolink sim conversation --nodes 4 --loss 20% --crash 2@300ms+3s', 'host 2 crashes at 0.3 s and restarts 3 s later: it rebuilds, rejoins and resumes the sequence'],
   ]);
   conv
     .addOption(new Option('--nodes <n>', `hosts in the conversation, ${L.nodesMin}..${L.nodesMax}`).argParser(intArg(L.nodesMin, L.nodesMax)).default(4))
