@@ -35,8 +35,9 @@
 //   and a factory call keeps its whole scope (every local: a name each, values beside) as long as one
 //   of its functions lives. So create() pays 5 JsVars per inner function and method of every object it
 //   builds: this, not code text, is what create() adds when the bundle runs from Storage (the node:
-//   about 3 500 of them: psync 1 530 of which its graph image 500, CSMA/CA 620, request-reply 590, the
-//   radio driver 270). As text it adds more: each of those functions' code again, per creation.
+//   about 3 500 of them: psync 1 600 (its graph image 500 of them, 400 whatever its size), CSMA/CA 620,
+//   request-reply 590, the radio driver 270). As text it adds more: each of those functions' code again,
+//   per creation. The floor this sets: about 5 JsVars per function the running node instantiates.
 // - Tables. A typed array of its own costs a name, the view, its ArrayBuffer and the buffer's string
 //   (small: one JsVar; larger: a flat string, one JsVar per block) - about 8 JsVars for a one-element
 //   table once its index and value names are counted; a view on a shared ArrayBuffer about 4; a plain
@@ -46,6 +47,11 @@
 //   block is 13 bytes (JSVARREF_BITS 13 for 5 100 JsVars) against the Linux build's 27 (process.memory
 //   ().blocksize): strings and flat buffers take about twice the JsVars there. Figures measured on the
 //   Linux build therefore understate a Pico's, most for long property names and buffers.
+// What pays, measured on the full node (bytes; JsVars with its role created, from Storage): views on
+// one ArrayBuffer for the Psync graph image's 19 tables saved 32 JsVars in the image, which the
+// allocator's own functions and queue took back (the node +2), and cost 300 bytes (dropped); two shared 16-bit read/write helpers in psync/frame.ts saved 92
+// bytes and cost 21 JsVars (dropped). Bytes and JsVars pull apart at that scale: a helper function
+// costs 5 JsVars (about 65 bytes of a Pico's RAM) to save its callers' repeated code in flash.
 // Columns: jsvars / jsvarsCreated measure the bundle run from Storage (.bootcde and load(), as flashed);
 // jsvarsText / jsvarsCreatedText the same bundle evaluated as text (as typed into the REPL).
 //
