@@ -5,7 +5,8 @@
 // (log.ts on a simulated flash store) or without it, and lib.rejoin(). The others find it silent and
 // remove it (suspectUs), take it back in on its RS through the JOIN messages, and the ordered
 // broadcast keeps running. Every check reads the test's own logs: what each incarnation committed and
-// applied, what each host sent.
+// applied, what each host sent. REJOIN=off restarts with attach() instead of rejoin(): the sequence
+// checks then fail. REJOIN_DEBUG=1 (and REJOIN_TRACE=<addr>, REJOIN_ONLY=n,drop,seed) print what happened.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scheduler } from '../../../hal/sim/scheduler.ts';
