@@ -321,8 +321,7 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
       if (mac.send(src, scratch, n) === TX_OK) stats.acksSent++;
     }
     cState[i] = WAITING;
-    finish(i, err, result);
-    arm();
+    finish(i, err, result); // no arm(): a call that ended moves no deadline earlier (see arm)
   }
 
   function call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number {
