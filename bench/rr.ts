@@ -1,6 +1,6 @@
 // Request-reply round trips between two Node processes on loopback UDP (issue: R, RR and RRA against
 // the nearest standard peer). In one run, against a server process (bench/peer/rr-server.ts), it
-// measures with the same small payload (a CBOR reading, 17 bytes):
+// measures with the same small payload (a CBOR reading, 15 bytes):
 //   udp   a raw UDP echo: the floor any protocol on UDP pays;
 //   udpnow  the same echo with both sockets sending as hal/node/udp.ts does (an IPv4 literal goes out
 //         inside send(), not after dns.lookup's next tick): the floor for picolink's own send path,

@@ -10,25 +10,25 @@
 // with that code; any other exception is a handler failure (3).
 //
 // Speed (issue 5: RR's median round trip within 1.15x a raw UDP echo's, `npm run bench -- rr`). Where
-// RR's time beyond the echo's went, measured in Node 20 on a shared 2-core machine: CPU per round trip
-// with both ends in one process on an in-memory link (versions alternated in batches, so load hits all
-// alike; busy-machine figures, about 1.5x a quiet one's), and timestamps of every send syscall and
-// receive in the two-process benchmark.
+// RR's time beyond the echo's went, measured in Node 20 on a shared 2-core machine (load 1.7): CPU per
+// round trip with both ends in one process on an in-memory link (versions alternated in batches, so
+// load hits all alike: 5.4 µs before, 3.5 µs now, of which about 0.3 µs is the probe's own), and
+// timestamps of every send syscall and receive in the two-process benchmark.
 //   CBOR through cbor-x     four codec runs per round trip (encode the arguments, decode them, encode
-//                           the result, decode it), 0.7 and 1.0 µs each in place: 2.0 of the 8.4 µs
-//                           of CPU per round trip. Now the firmware codec first (host/rr/codec.ts,
-//                           same bytes, same values): 6.4 µs.
+//                           the result, decode it) at 0.2-0.7 and 0.4-1.0 µs each (short batches to
+//                           a long loop, where its garbage shows): 1.1 µs of the 5.4. Now the
+//                           firmware codec first (host/rr/codec.ts, same bytes, same values): 4.3 µs.
 //   sends after a tick      dgram resolves every destination and dns.lookup answers even "127.0.0.1"
 //                           on the next tick, so each datagram left only after the rest of its
 //                           callback and every microtask (the client's Promise and bookkeeping, the
-//                           server's timer work). An echo that sends at once is 3-4 µs faster than
+//                           server's timer work). An echo that sends at once is 1-4 µs faster than
 //                           one that does not (bench rows udp and udpnow); hal/node/udp.ts now sends
 //                           IPv4 literals at once.
 //   timers                  no setTimeout or clearTimeout per call (the real clock arms one host
 //                           timer for its earliest event: 5 setTimeout calls in 12 000 calls), but
 //                           rr.ts moved its one timer at every call and every reply (an event
-//                           object, a heap push, a cancel, a clock read): 0.8 µs per round trip. Now
-//                           it only moves earlier: 5.3-5.6 µs.
+//                           object, a heap push, a cancel, a clock read, a scan of the call slots):
+//                           0.5-0.8 µs per round trip. Now it only moves earlier: 3.4-3.6 µs.
 //   a fresh Buffer per      0.1 µs per datagram; kept: libuv holds the buffer of a send it had to
 //   datagram                queue (socket buffer full), so reusing one could corrupt a datagram.
 //   Promise machinery       a Promise and one callback closure per call, under 0.1 µs (the echo
