@@ -381,45 +381,40 @@ export class PicolinkIO extends EventEmitter {
     return this.i2cWrite(address, register, [value]);
   }
 
-  i2cReadOnce(address: number, register: number, bytesToRead: number | ((bytes: number[]) => void), handler?: (bytes: number[]) => void): this {
-    let reg = register;
-    let n = bytesToRead as number;
-    let cb = handler;
-    if (typeof bytesToRead === 'function') {
-      cb = bytesToRead;
-      n = register;
-      reg = -1;
-    }
+  /**
+   * The spec's two call forms, (address, register, bytes, handler) and (address, bytes, handler):
+   * the register (-1 for none), the count, the handler and its event; null after reporting a bad count.
+   */
+  private i2cArgs(what: string, address: number, register: number, bytesToRead: number | ((bytes: number[]) => void), handler?: (bytes: number[]) => void): { reg: number; n: number; cb?: (bytes: number[]) => void; event: string } | null {
+    const short = typeof bytesToRead === 'function';
+    const reg = short ? -1 : register;
+    const n = short ? register : bytesToRead;
     if (!(n >= 1 && n <= PINS_I2C_MAX)) {
-      this.fail(new Error(`picolink: i2cReadOnce of ${n} bytes from 0x${address.toString(16)}: one read carries 1..${PINS_I2C_MAX}`));
-      return this;
+      this.fail(new Error(`picolink: ${what} of ${n} bytes from 0x${address.toString(16)}: one read carries 1..${PINS_I2C_MAX}`));
+      return null;
     }
-    const event = reg >= 0 ? `i2c-reply-${address}-${reg}` : `i2c-reply-${address}`;
-    if (cb) this.once(event, cb);
+    return { reg, n, cb: short ? bytesToRead : handler, event: reg >= 0 ? `i2c-reply-${address}-${reg}` : `i2c-reply-${address}` };
+  }
+
+  i2cReadOnce(address: number, register: number, bytesToRead: number | ((bytes: number[]) => void), handler?: (bytes: number[]) => void): this {
+    const a = this.i2cArgs('i2cReadOnce', address, register, bytesToRead, handler);
+    if (!a) return this;
+    if (a.cb) this.once(a.event, a.cb);
     this.enqueue({
-      op: OP_I2C_READ, args: [address, reg, n], key: null,
+      op: OP_I2C_READ, args: [address, a.reg, a.n], key: null,
       done: (err, r) => {
         if (err) this.fail(err);
-        else this.emit(event, [...(r as Uint8Array)]);
+        else this.emit(a.event, [...(r as Uint8Array)]);
       },
     });
     return this;
   }
 
   i2cRead(address: number, register: number, bytesToRead: number | ((bytes: number[]) => void), handler?: (bytes: number[]) => void): this {
-    let reg = register;
-    let n = bytesToRead as number;
-    let cb = handler;
-    if (typeof bytesToRead === 'function') {
-      cb = bytesToRead;
-      n = register;
-      reg = -1;
-    }
-    if (!(n >= 1 && n <= PINS_I2C_MAX)) {
-      this.fail(new Error(`picolink: i2cRead of ${n} bytes from 0x${address.toString(16)}: one read carries 1..${PINS_I2C_MAX}`));
-      return this;
-    }
-    if (cb) this.on(reg >= 0 ? `i2c-reply-${address}-${reg}` : `i2c-reply-${address}`, cb);
+    const a = this.i2cArgs('i2cRead', address, register, bytesToRead, handler);
+    if (!a) return this;
+    const { reg, n, cb } = a;
+    if (cb) this.on(a.event, cb);
     if (n <= PINS_I2C_REPORT_MAX) this.subscribe({ kind: REPORT_I2C, id: address, reg, len: n });
     else this.startPoll(address, reg, n);
     return this;

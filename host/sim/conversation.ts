@@ -44,14 +44,14 @@
 //   at 30 % loss fail 3 seeds in 4 (the failure detection removes live nodes, which then stop).
 // Everything random comes from the one seed, so one seed gives one trace, byte for byte.
 
+import { crashable } from './crashable.ts';
 import { scheduler } from '../../hal/sim/scheduler.ts';
 import { medium } from '../../hal/sim/medium.ts';
 import { faulty } from '../../hal/mw/faulty.ts';
 import { xoshiro, below } from '../../hal/prng.ts';
 import type { Station } from '../../hal/sim/medium.ts';
 import { rawMac } from '../../firmware/mac/raw.ts';
-import type { Mac, MacRxInfo } from '../../firmware/mac/mac.ts';
-import { TX_ERR } from '../../hal/link.ts';
+import type { Mac } from '../../firmware/mac/mac.ts';
 import type { Clock } from '../../hal/clock.ts';
 import { CAP_MEDIUM, CAP_PROTO, captureRecord } from '../../hal/mw/pcap.ts';
 import type { PcapWriter } from '../../hal/mw/pcap.ts';
@@ -390,21 +390,6 @@ interface Host {
   /** Own messages sent in this life and not yet committed in it (the pacing window). */
   pending: Set<string>;
   view: ReturnType<typeof viewOf>;
-}
-
-/** A MAC that can crash: once dead it sends nothing and hears nothing (an abandoned life's timers run on harmlessly). */
-function crashable(inner: Mac): Mac & { dead: boolean } {
-  const w = {
-    dead: false,
-    caps: inner.caps,
-    addr: inner.addr,
-    send: (dst: number, p: Uint8Array, len: number) => (w.dead ? TX_ERR : inner.send(dst, p, len)),
-    onReceive: (fn: ((p: Uint8Array, len: number, info: MacRxInfo) => void) | null) =>
-      inner.onReceive(fn && ((p, len, info) => { if (!w.dead) fn(p, len, info); })),
-    onSent: (fn: ((status: number, transmissions: number, dst: number) => void) | null) => inner.onSent(fn),
-    queued: () => inner.queued(),
-  };
-  return w;
 }
 
 export function conversation(o: ConversationOptions): ConversationRun {
