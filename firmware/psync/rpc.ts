@@ -53,7 +53,9 @@
 //   rejoin callback reports where the conversation stands: the last request (op and arguments, when
 //   its content came back) with its reply (status and result) when the reply is in the rebuilt view.
 //   When it is not, the call is resumed, not given up: the client waits for that reply, resending
-//   the request, and reports it when it comes, or RR_E_TIMEOUT (outcome unknown) after `tries`.
+//   the request (when its copy came back), and reports it when it comes, or RR_E_TIMEOUT (outcome
+//   unknown) after `tries`. The reply is often just behind: Psync's restart completes on the RS
+//   answers, and the messages the others send back follow them.
 //   call() answers -RR_E_BUSY meanwhile. A request the crash lost before any host had it is not in
 //   the view (Psync gives its id to the next message); the report names the one before it.
 // - Psync suppresses a restarted host's sends until they pass its own messages in the image (5.2,
@@ -80,7 +82,7 @@ export const CR_LATER = -100;
 /**
  * Reply status after a server restart: the handler had started before the crash and not finished
  * (its journal slot has no reply), so whether its effects happened is unknown. Also the rejoin
- * report's status when the client's last request is in the view without content and unanswered.
+ * report's status when the rebuilt view holds no request of this client at all.
  */
 export const CR_E_OUTCOME = 11;
 
@@ -484,16 +486,18 @@ export function psyncRpc(o: RpcOptions): PsyncRpc {
       if (known && rFinal && conv >= 0) finish();
       return;
     }
-    if (known) {
-      // In flight at the crash: wait for its reply as the call did, and report it then.
+    if (own >= 0) {
+      // Not answered in the view yet: in flight at the crash, or its reply is still on its way (Psync's
+      // restart completes on the RS answers, before the messages sent with them have arrived). Wait
+      // for it as the call did (resending the request when this host has a copy), and report it then.
       stats.resumed++;
       req = own;
-      final = rFinal;
+      final = known && rFinal;
       tries = 0;
       doneFn = function (status: number, data: Uint8Array, len: number, from: number) {
-        if (fn) fn(rOp, arg, rLen, status, data, len, from);
+        if (fn) fn(known ? rOp : -1, arg, rLen, status, data, len, from);
       };
-      arm(clock.now() + 1);
+      arm(clock.now() + cfg.retryUs);
       return;
     }
     if (fn) fn(-1, arg, 0, CR_E_OUTCOME, out, 0, 0);
