@@ -39,6 +39,10 @@
 //     short input never causes a large allocation. undefined is never a decoded value, so
 //     `(st.err === CBOR_OK) === (value !== undefined)` always holds.
 //
+//   cborSkip(buf, off, end, st): the offset after one item that cborDecode would accept, or -1 with st.err
+//     and st.pos set as cborDecode sets them; it builds no value. For a board that passes items through
+//     unread (firmware/rr/raw.ts): its bundle then carries no decoder.
+//
 // At module load this allocates an 8-byte scratch array and a DataView on it (for float conversion),
 // the functions, and the exported constants; nothing else is allocated except the values themselves
 // (and Object.keys' array per map on encode).
@@ -358,4 +362,83 @@ export function cborDecode(buf: Uint8Array, off: number, end: number, st: CborSt
   if (v === undefined) return undefined;
   if (st.exact && st.pos !== end) return fail(st, CBOR_TRAILING, st.pos);
   return v;
+}
+
+/**
+ * Checks one item in buf[off..end) against every rule cborDecode applies (the same errors at the same
+ * positions, st.exact and the limits included) without building it: the offset after it, or -1 with
+ * st.err set. A bundle that names only this and cborEncode carries no decoder.
+ */
+export function cborSkip(buf: Uint8Array, off: number, end: number, st: CborState): number {
+  st.err = CBOR_OK;
+  if (!(end <= buf.length)) end = buf.length;
+  if (!(off >= 0 && off <= end)) return fail(st, CBOR_TRUNCATED, off) || -1;
+  st.pos = off;
+  if (skip(buf, end, st, 0) && !(st.exact && st.pos !== end)) return st.pos;
+  if (st.err === CBOR_OK) fail(st, CBOR_TRAILING, st.pos);
+  return -1;
+}
+
+// dec() without the values: true when the item at st.pos is one dec() accepts (st.pos moved past it).
+function skip(buf: Uint8Array, end: number, st: CborState, depth: number): boolean {
+  const start = st.pos;
+  let p = start;
+  if (p >= end) return !!fail(st, CBOR_TRUNCATED, start);
+  const ib = buf[p++];
+  const major = ib >> 5;
+  const ai = ib & 0x1f;
+  let n = ai;
+  if (ai >= 24) {
+    if (ai >= 28) return !!fail(st, ai === 31 && major >= 2 && major <= 5 ? CBOR_UNSUPPORTED : CBOR_MALFORMED, start);
+    const w = 1 << (ai - 24);
+    if (end - p < w) return !!fail(st, CBOR_TRUNCATED, start);
+    if (major === 7 && ai > 24) {
+      st.pos = p + w; // a float of any width
+      return true;
+    }
+    if (w === 1) n = buf[p];
+    else if (w === 2) n = (buf[p] << 8) | buf[p + 1];
+    else if (w === 4) n = u32(buf, p);
+    else {
+      const hi = u32(buf, p);
+      n = u32(buf, p + 4);
+      if (major > 1 ? hi !== 0 : hi > 0x200000 || (hi === 0x200000 && (n !== 0 || major === 1))) {
+        return !!fail(st, major === 6 || major < 2 ? CBOR_UNSUPPORTED : CBOR_TOO_LARGE, start);
+      }
+    }
+    p += w;
+  }
+  if (major < 2) {
+    st.pos = p;
+    return true;
+  }
+  if (major < 4) {
+    if (n > st.maxLen || n > end - p) return !!fail(st, CBOR_TOO_LARGE, start);
+    if (major === 3 && decText(buf, p, p + n) === undefined) return !!fail(st, CBOR_MALFORMED, start);
+    st.pos = p + n;
+    return true;
+  }
+  if (major < 6) {
+    if (depth >= st.maxDepth) return !!fail(st, CBOR_TOO_DEEP, start);
+    if (n > st.maxLen || (major === 4 ? n : n * 2) > end - p) return !!fail(st, CBOR_TOO_LARGE, start);
+    st.pos = p;
+    for (let i = 0; i < n; i++) {
+      if (major === 5) {
+        const kp = st.pos;
+        if (kp >= end) return !!fail(st, CBOR_TRUNCATED, kp);
+        if (buf[kp] >> 5 !== 3) return !!fail(st, CBOR_MALFORMED, kp);
+        if (!skip(buf, end, st, depth + 1)) return false;
+      }
+      if (!skip(buf, end, st, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (major === 7) {
+    if (ai === 24 && n < 32) return !!fail(st, CBOR_MALFORMED, start);
+    if (n === 20 || n === 21 || n === 22) {
+      st.pos = p;
+      return true;
+    }
+  }
+  return !!fail(st, CBOR_UNSUPPORTED, start);
 }

@@ -39,7 +39,9 @@
 //   dropping them, and the client moves its ids ahead and sends the call again (RR_E_STALE).
 // - rr() is client and server; rrServer() the server alone, for a board that only answers: the
 //   client half (call slots, retransmission, acknowledgements) is a function of its own that only rr()
-//   names, so a bundle without rr() leaves it out.
+//   names, so a bundle without rr() leaves it out. rrServerWith(o, codec) is rrServer() with the codec
+//   given: the default CBOR codec is named only by rr() and rrServer(), so a bundle that
+//   uses rrServerWith() with firmware/rr/raw.ts carries the encoder but not the decoder.
 // Board code: call slots, pending requests and the history are arrays allocated at creation, their
 // messages in one buffer each; one timer serves every deadline, and is moved only earlier (a deadline
 // that went away leaves it to run once for nothing, which is cheaper than cancelling it per call).
@@ -405,7 +407,12 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
 /** A request-reply endpoint: client and server (firmware and host use this one). */
 export function rr(o: RrOptions): Rr {
-  return endpoint(o, clientHalf) as Rr;
+  return endpoint(o, clientHalf, codecOf(o)) as Rr;
+}
+
+/** The caller's codec, or the firmware's CBOR (named only here, so a bundle using rrServerWith alone carries no decoder). */
+function codecOf(o: RrOptions): RrCodec {
+  return o.codec || { encode: cborEncode, decode: cborDecode };
 }
 
 /**
@@ -414,16 +421,25 @@ export function rr(o: RrOptions): Rr {
  * reaches it is counted in stats.lateReplies.
  */
 export function rrServer(o: RrOptions): RrServer {
-  return endpoint(o, null);
+  return endpoint(o, null, codecOf(o));
 }
 
-function endpoint(o: RrOptions, half: ClientFactory | null): RrServer & { call?: Rr['call'] } {
+/**
+ * rrServer() with the codec it must use (o.codec is not read): a bundle that creates its server only
+ * this way carries no codec but that one (a piconet slave whose handlers pass arguments through:
+ * RR_RAW, firmware/rr/raw.ts, leaves the CBOR decoder out).
+ */
+export function rrServerWith(o: RrOptions, codec: RrCodec): RrServer {
+  return endpoint(o, null, codec);
+}
+
+function endpoint(o: RrOptions, half: ClientFactory | null, codec: RrCodec): RrServer & { call?: Rr['call'] } {
   const mac = o.mac;
   const clock = o.clock;
   const rng = o.rng;
   const cfg = o.config || RR_DEFAULTS;
-  const encode = o.codec ? o.codec.encode : cborEncode;
-  const decode = o.codec ? o.codec.decode : cborDecode;
+  const encode = codec.encode;
+  const decode = codec.decode;
   const mtu = mac.caps.mtu;
   if (mtu < RR_HDR + 1) throw new Error('rr: the MAC mtu ' + mtu + ' is too small for a request');
   const scratch = new Uint8Array(mtu);

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
   CBOR_MALFORMED, CBOR_MAX_DEPTH, CBOR_NO_ROOM, CBOR_OK, CBOR_TOO_DEEP, CBOR_TOO_LARGE, CBOR_TRAILING,
-  CBOR_TRUNCATED, CBOR_UNSUPPORTED, cborDecode, cborEncode, cborState,
+  CBOR_TRUNCATED, CBOR_UNSUPPORTED, cborDecode, cborEncode, cborSkip, cborState,
 } from '../../../firmware/codec/cbor.ts';
 import type { CborState } from '../../../firmware/codec/cbor.ts';
 import { hostDecode, hostEncode } from '../../../host/codec/cbor.ts';
@@ -444,6 +444,46 @@ test('fuzz: 100 000 random and mutated inputs never throw and agree with cbor-x 
   assert.ok(accepted > 1000, `only ${accepted} accepted`);
   for (const code of [CBOR_TRUNCATED, CBOR_MALFORMED, CBOR_TOO_LARGE, CBOR_UNSUPPORTED, CBOR_TRAILING]) {
     assert.ok(counts[code] > 100, `error ${code} seen ${counts[code]} times`);
+  }
+});
+
+test('fuzz: cborSkip accepts and rejects exactly what cborDecode does, with the same code and offset', () => {
+  const rng = xoshiro(77);
+  const seeds = fc.sample(valueArb, { seed: 9, numRuns: 300 }).map((v) => fwBytes(v)).filter((b) => b.length < 400);
+  const buf = new Uint8Array(512);
+  const agreed = new Array<number>(8).fill(0);
+  for (let run = 0; run < 40000; run++) {
+    // Limits and exactness vary, so that every rule of the decoder is met by the skipper too.
+    const a = state(1 + below(rng, CBOR_MAX_DEPTH), run % 3 === 0 ? 1 + below(rng, 8) : 4096);
+    const b = state(a.maxDepth, a.maxLen);
+    a.exact = b.exact = (run & 2) === 0;
+    let n: number;
+    if (run & 1) {
+      n = below(rng, 24);
+      for (let i = 0; i < n; i++) buf[i] = rng.u32() & 0xff;
+    } else {
+      const s = seeds[below(rng, seeds.length)];
+      buf.set(s);
+      n = s.length;
+      for (let f = 0, flips = below(rng, 3); f < flips && n > 0; f++) {
+        const at = below(rng, n);
+        const what = below(rng, 3);
+        if (what === 0) buf[at] ^= 1 << below(rng, 8);
+        else if (what === 1) n = at;
+        else buf[at] = [0x1c, 0x5f, 0xff, 0xf7, 0xc0, 0x1b, 0x9a, 0xa1, 0xed, 0xf8, 0x1f][below(rng, 11)];
+      }
+    }
+    const off = n > 0 && run % 5 === 0 ? below(rng, n) : 0;
+    const input = buf.slice(0, n);
+    cborDecode(input, off, n, a);
+    const end = cborSkip(input, off, n, b);
+    assert.is(b.err, a.err, hex(input));
+    assert.is(b.pos, a.pos, hex(input));
+    assert.is(end, a.err === CBOR_OK ? a.pos : -1, hex(input));
+    agreed[a.err]++;
+  }
+  for (const code of [CBOR_OK, CBOR_TRUNCATED, CBOR_MALFORMED, CBOR_TOO_DEEP, CBOR_TOO_LARGE, CBOR_UNSUPPORTED, CBOR_TRAILING]) {
+    assert.ok(agreed[code] > 50, `outcome ${code} met ${agreed[code]} times`);
   }
 });
 
