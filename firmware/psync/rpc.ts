@@ -46,8 +46,10 @@
 //   is full), and a request found in the journal is answered from it: the stored reply, or
 //   CR_E_OUTCOME when the handler had not finished (its effects may or may not have happened; a
 //   CR_LATER handler's pending work is gone). Stop-and-wait makes the newest slot the only one that
-//   matters: a client request older than it was answered. Without a store that window runs the
-//   handler again (at-least-once for it); everything else stays at-most-once. A power loss between
+//   matters: a client request older than it was answered. So with a journal a server's at-most-once
+//   does not depend on how much of the view the restart rebuilt (Psync may complete a restart before
+//   older messages arrive: those come as ordinary deliveries, and the journal leaves them alone).
+//   Without a store the window above runs the handler again (at-least-once for it). A power loss between
 //   the erase of a full region and the next slot's write loses the journal (1 in `slots` calls).
 // - Client: the replay shows its last request and the replies; once Psync's restart is complete the
 //   rejoin callback reports where the conversation stands: the last request (op and arguments, when
@@ -55,7 +57,9 @@
 //   When it is not, the call is resumed, not given up: the client waits for that reply, resending
 //   the request (when its copy came back), and reports it when it comes, or RR_E_TIMEOUT (outcome
 //   unknown) after `tries`. The reply is often just behind: Psync's restart completes on the RS
-//   answers, and the messages the others send back follow them.
+//   answers, and the messages the others send back follow them. When the request came back without
+//   its content (stable at the server, so answered) and its reply is lost on the way, nothing here
+//   can fetch it (Psync has no call to ask for a named message) and the report is RR_E_TIMEOUT.
 //   call() answers -RR_E_BUSY meanwhile. A request the crash lost before any host had it is not in
 //   the view (Psync gives its id to the next message); the report names the one before it.
 // - Psync suppresses a restarted host's sends until they pass its own messages in the image (5.2,
