@@ -91,7 +91,8 @@ export function cborState(maxDepth: number, maxLen: number): CborState {
 }
 
 const scratch = new Uint8Array(8);
-const scratchView = new DataView(scratch.buffer);
+// Pure: a bundle without the float paths (cborSkip alone) drops it.
+const scratchView = /* @__PURE__ */ new DataView(scratch.buffer);
 
 // Writes a head (major type, argument < 2^32) in its shortest form (RFC 8949 §4.2.1), as cbor-x does.
 function head(out: Uint8Array, p: number, major: number, n: number): number {
@@ -379,6 +380,24 @@ export function cborSkip(buf: Uint8Array, off: number, end: number, st: CborStat
   return -1;
 }
 
+// decText's checks without the string (smaller than decText, which a bundle with cborSkip alone drops).
+function utf8Ok(buf: Uint8Array, p: number, e: number): boolean {
+  while (p < e) {
+    let c = buf[p++];
+    if (c < 0x80) continue;
+    const need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+    if (c < 0xc2 || c > 0xf4 || e - p < need) return false;
+    c &= 0x3f >> need;
+    for (let k = 0; k < need; k++) {
+      const b = buf[p++];
+      if ((b & 0xc0) !== 0x80) return false;
+      c = (c << 6) | (b & 0x3f);
+    }
+    if (c < (need === 2 ? 0x800 : need === 3 ? 0x10000 : 0) || c > 0x10ffff || (c >= 0xd800 && c < 0xe000)) return false;
+  }
+  return true;
+}
+
 // dec() without the values: true when the item at st.pos is one dec() accepts (st.pos moved past it).
 function skip(buf: Uint8Array, end: number, st: CborState, depth: number): boolean {
   const start = st.pos;
@@ -414,7 +433,7 @@ function skip(buf: Uint8Array, end: number, st: CborState, depth: number): boole
   }
   if (major < 4) {
     if (n > st.maxLen || n > end - p) return !!fail(st, CBOR_TOO_LARGE, start);
-    if (major === 3 && decText(buf, p, p + n) === undefined) return !!fail(st, CBOR_MALFORMED, start);
+    if (major === 3 && !utf8Ok(buf, p, p + n)) return !!fail(st, CBOR_MALFORMED, start);
     st.pos = p + n;
     return true;
   }

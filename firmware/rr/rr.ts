@@ -407,12 +407,17 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
 /** A request-reply endpoint: client and server (firmware and host use this one). */
 export function rr(o: RrOptions): Rr {
-  return endpoint(o, clientHalf, codecOf(o)) as Rr;
+  return endpoint(o, clientHalf, null, cborCodec) as Rr;
 }
 
-/** The caller's codec, or the firmware's CBOR (named only here, so a bundle using rrServerWith alone carries no decoder). */
-function codecOf(o: RrOptions): RrCodec {
-  return o.codec || { encode: cborEncode, decode: cborDecode };
+/**
+ * The firmware's CBOR, for an endpoint given no codec: named only by rr() and rrServer(), so a bundle
+ * using rrServerWith() alone carries no decoder. (o is passed on once, never read here: terser
+ * inlines these factories into a board's create() and would declare a temporary `var` for an
+ * argument used twice, after its use, which Espruino, without hoisting, would make a global.)
+ */
+function cborCodec(): RrCodec {
+  return { encode: cborEncode, decode: cborDecode };
 }
 
 /**
@@ -421,7 +426,7 @@ function codecOf(o: RrOptions): RrCodec {
  * reaches it is counted in stats.lateReplies.
  */
 export function rrServer(o: RrOptions): RrServer {
-  return endpoint(o, null, codecOf(o));
+  return endpoint(o, null, null, cborCodec);
 }
 
 /**
@@ -430,14 +435,16 @@ export function rrServer(o: RrOptions): RrServer {
  * RR_RAW, firmware/rr/raw.ts, leaves the CBOR decoder out).
  */
 export function rrServerWith(o: RrOptions, codec: RrCodec): RrServer {
-  return endpoint(o, null, codec);
+  return endpoint(o, null, codec, null);
 }
 
-function endpoint(o: RrOptions, half: ClientFactory | null, codec: RrCodec): RrServer & { call?: Rr['call'] } {
+/** c: the codec to use; when null, o.codec, or else dflt(). */
+function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, dflt: (() => RrCodec) | null): RrServer & { call?: Rr['call'] } {
   const mac = o.mac;
   const clock = o.clock;
   const rng = o.rng;
   const cfg = o.config || RR_DEFAULTS;
+  const codec = c || o.codec || dflt!();
   const encode = codec.encode;
   const decode = codec.decode;
   const mtu = mac.caps.mtu;

@@ -487,4 +487,29 @@ test('fuzz: cborSkip accepts and rejects exactly what cborDecode does, with the 
   }
 });
 
+test('cborSkip checks UTF-8 as cborDecode does: every 1- and 2-byte text, and 3- and 4-byte texts at random', () => {
+  const a = state();
+  const b = state();
+  const buf = new Uint8Array(5);
+  const rng = xoshiro(11);
+  let bad = 0;
+  for (let run = 0; run < 65536 + 300000; run++) {
+    const n = run < 256 ? 1 : run < 65536 ? 2 : 3 + (run & 1);
+    buf[0] = 0x60 | n;
+    if (run < 65536) {
+      buf[1] = run & 0xff;
+      buf[2] = run >> 8;
+    } else {
+      // Lead bytes of 3- and 4-byte forms, then bytes near the continuation range.
+      buf[1] = 0xe0 + below(rng, 0x20);
+      for (let i = 2; i <= n; i++) buf[i] = below(rng, 4) === 0 ? rng.u32() & 0xff : 0x80 + below(rng, 0x40);
+    }
+    cborDecode(buf, 0, n + 1, a);
+    assert.is(cborSkip(buf, 0, n + 1, b), a.err === CBOR_OK ? n + 1 : -1, hex(buf.subarray(0, n + 1)));
+    assert.is(b.err, a.err);
+    if (a.err !== CBOR_OK) bad++;
+  }
+  assert.ok(bad > 100000 && bad < 300000, `${bad} refused`);
+});
+
 test.run();
