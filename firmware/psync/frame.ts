@@ -8,7 +8,9 @@
 //                           sent again by resend(): a host that has it already answers with its
 //                           immediate successors, section 3.2.2); bits 3-5 participant index (AN: the
 //                           sender; RTX: the sender of the named message; RS: the sender; SC: 0);
-//                           bit 6 RTX: a message is named; RS: an answer; bit 7 zero (version 0)
+//                           bit 6 RTX: a message is named; RS: an answer; bit 7 zero (version 0);
+//                           bit 2 of an RS answer: LOGGED, the answering host serves every message of
+//                           its image from its log, so its stable frontier is stable but not gone
 //   1        cid    u16+u16 conversation id = the SC's message id: initiator address, initiator
 //                           sequence number (big-endian, as every field)
 //   SC (participant 0 is the initiator, the cid address; the SC's sequence number is the cid's):
@@ -33,6 +35,8 @@
 //                           answering host's stable frontier (the newest message of each participant
 //                           that has been stable there: its copy may be gone everywhere)
 //   8        fseq   2k
+//   An RS answer with LOGGED: the restarted host takes the stable frontier as stable (and asks for
+//   the messages' content) instead of taking those messages without content.
 //
 // The RTX names the boundary of the requester's image as its per-participant frontier rather than as
 // its leaves: an image is closed under predecessors and each participant's messages form a chain,
@@ -62,11 +66,13 @@ export const PF_SEQS = 8;
 export const PS_MIN = 6;
 
 export const K_RESENT = 0x04;
+/** The same bit in an RS answer: the answering host serves its whole image from its log. */
+export const K_LOGGED = 0x04;
 const K_NAMED = 0x40;
 
 export interface PsHeader {
   type: number;
-  /** SC or AN sent again by resend(). */
+  /** SC or AN sent again by resend(); in a parsed RS answer, the LOGGED bit (emitPs writes neither for RTX or RS). */
   resent: boolean;
   /** AN: sender's participant index; RTX: the named message's sender index; SC: 0. */
   idx: number;
@@ -158,7 +164,7 @@ export function parsePs(buf: Uint8Array, len: number, h: PsHeader): boolean {
   const ctl = type >= PS_RTX;
   if ((k & 0x80) !== 0) return false;
   if (!ctl && (k & K_NAMED) !== 0) return false;
-  if (ctl && (k & K_RESENT) !== 0) return false;
+  if (ctl && (k & K_RESENT) !== 0 && (type === PS_RTX || (k & K_NAMED) === 0)) return false;
   if (type === PS_SC && ((k >>> 3) & 7) !== 0) return false;
   h.type = type;
   h.resent = (k & K_RESENT) !== 0;

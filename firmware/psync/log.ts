@@ -18,12 +18,31 @@
 // (psync.frontier()) and call reset(), which erases the store and starts a new log, as the paper's
 // "close the current conversation and start a new one" or explicit freeing would.
 // replayLog() reads a log back into a restarted endpoint through psync.inject(), frame by frame.
+// Serving (section 5.1, the paper keeps stable messages on disk so that others can rebuild from them):
+// unless config.serve is false, the log registers itself with psync (ps.serveFrom) as the source of
+// messages whose buffer copies were freed or whose graph nodes were reclaimed. When an RTX or RS asks,
+// psync calls seek() with the requester's frontier (per participant, the newest message in its view:
+// a view is closed under context and FIFO per sender, so a record is lacking exactly when its ordinal
+// is above the frontier of its sender) and then next() until it returns 0 or the MAC refuses. The
+// walk goes through the records in log order (a topological order: the oldest first, as psync
+// answers from its buffers) and returns the ones the requester lacks; the queue is flushed first, so
+// what was attached is in the store. Bounded work: one cursor per requester (a participant index),
+// the offset of the first record not known to be in its view, and at most `scan` records read per
+// seek. The cursor only moves over records the requester has, and a view only grows, so it stays valid
+// across answers (a requester that restarted, fresh, or whose frontier went back starts again from
+// the first record); the requester asks again with its new frontier and the walk resumes. Chosen over
+// an index of offsets every k records: constant work per answer whatever the log's size, 36 bytes of
+// state per participant, and nothing to rebuild when a restarted host resumes its log. One read
+// buffer of 255 bytes; the frames are not copied elsewhere.
+// complete(conv) says whether the log holds every message of the image (started on an empty image or
+// resumed after a replay, nothing dropped, and no message taken without content since): then psync's
+// answer to an RS reports nothing as stable without content, and the restarted host fetches all of it.
 // Board code: the queue and the read buffer are allocated once; one timer.
 
 import type { Clock, Timer } from '../../hal/clock.ts';
 import type { Store } from '../../hal/store.ts';
-import { PS_MAX_PARTICIPANTS } from './frame.ts';
-import type { Psync } from './psync.ts';
+import { K_RESENT, PS_MAX_PARTICIPANTS, PS_SC } from './frame.ts';
+import type { Psync, PsyncOlder } from './psync.ts';
 import { midOf, midSender, midSeq } from './psync.ts';
 
 export const LOG_MAGIC = 0x50;
@@ -35,9 +54,13 @@ export interface LogConfig {
   queueBytes: number;
   /** Wait between writes, µs. */
   flushUs: number;
+  /** Serve messages this host freed from the log (psync.serveFrom); default true. */
+  serve?: boolean;
+  /** Records read at most per answer; default 32. */
+  scan?: number;
 }
 
-export const LOG_DEFAULTS: LogConfig = { queueBytes: 512, flushUs: 50_000 };
+export const LOG_DEFAULTS: LogConfig = { queueBytes: 512, flushUs: 50_000, serve: true, scan: 32 };
 
 export interface LogStats {
   /** Frames queued, and written to the store. */
@@ -47,6 +70,9 @@ export interface LogStats {
   dropped: number;
   /** Store writes refused (full): logging has stopped until reset(). */
   full: number;
+  /** Serving: answers that read the log, and frames it gave psync to send (the last of an answer may be refused by the MAC). */
+  seeks: number;
+  served: number;
 }
 
 export interface PsyncLog {
@@ -81,7 +107,23 @@ export function psyncLog(o: LogOptions): PsyncLog {
   const q = new Uint8Array(Q);
   const hdr = new Uint8Array(7 + 2 * PS_MAX_PARTICIPANTS);
   const addrs = new Uint16Array(PS_MAX_PARTICIPANTS);
-  const stats: LogStats = { logged: 0, written: 0, dropped: 0, full: 0 };
+  const stats: LogStats = { logged: 0, written: 0, dropped: 0, full: 0, seeks: 0, served: 0 };
+  const scan = cfg.scan || 32;
+  // Serving: per requester (participant index) a cursor and the frontier it was last seen with.
+  const cur = new Uint32Array(PS_MAX_PARTICIPANTS);
+  const curFront = new Uint16Array(PS_MAX_PARTICIPANTS * PS_MAX_PARTICIPANTS);
+  const want = new Uint16Array(PS_MAX_PARTICIPANTS);
+  const rb = new Uint8Array(1);
+  let base = 0; // offset of the first record
+  let cidNum = 0;
+  let np = 0;
+  let wR = -1; // the walk: requester, offset, records left to read, still moving the cursor
+  let wAt = 0;
+  let wLeft = 0;
+  let wMove = false;
+  let whole = false;
+  let droppedAt = 0;
+  let skippedAt = 0;
   let conv = -1;
   let qHead = 0; // bytes queued: q[0..qHead)
   let qFrames = 0;
@@ -102,6 +144,20 @@ export function psyncLog(o: LogOptions): PsyncLog {
     }
     qHead = 0;
     qFrames = 0;
+  }
+
+  /** Reading starts afresh: the header's facts, every cursor at the first record. */
+  function serving(w: boolean): void {
+    const cid = ps.cid(conv);
+    cidNum = midSeq(cid);
+    np = ps.participants(conv, addrs);
+    base = 7 + 2 * np;
+    cur.fill(base);
+    curFront.fill(0);
+    wR = -1;
+    whole = w;
+    droppedAt = stats.dropped;
+    skippedAt = ps.stats.skipped;
   }
 
   function begin(): void {
@@ -131,6 +187,56 @@ export function psyncLog(o: LogOptions): PsyncLog {
     }
   }
 
+  const source: PsyncOlder = {
+    complete(c: number): boolean {
+      return c === conv && whole && !stopped && stats.dropped === droppedAt && ps.stats.skipped === skippedAt;
+    },
+    seek(c: number, r: number, front: ArrayLike<number>, fresh: boolean): void {
+      wR = -1;
+      if (c !== conv || !(r >= 0 && r < np)) return;
+      flush();
+      let back = fresh;
+      for (let i = 0; i < np; i++) {
+        want[i] = front[i];
+        if (front[i] < curFront[r * PS_MAX_PARTICIPANTS + i]) back = true;
+        curFront[r * PS_MAX_PARTICIPANTS + i] = front[i];
+      }
+      if (back) cur[r] = base;
+      wR = r;
+      wAt = cur[r];
+      wLeft = scan;
+      wMove = true;
+      stats.seeks++;
+    },
+    next(buf: Uint8Array): number {
+      while (wR >= 0 && wLeft > 0 && wAt < off) {
+        wLeft--;
+        if (store.read(wAt, rb, 1) < 1) break;
+        const len = rb[0];
+        if (len === END || len < 6 || len > buf.length || store.read(wAt + 1, buf, len) < len) break;
+        wAt += 1 + len;
+        // The sender's index and the ordinal of its sequence number (participant 0 counts from the cid).
+        const k = buf[0];
+        const q = (k & 3) === PS_SC ? 0 : (k >>> 3) & 7;
+        const seq = (k & 3) === PS_SC ? cidNum : (buf[5] << 8) | buf[6];
+        const ord = ((seq - (q === 0 ? cidNum : 1)) & 0xffff) + 1;
+        if (q < np && ord <= want[q]) {
+          if (wMove) cur[wR] = wAt;
+          continue;
+        }
+        wMove = false;
+        // One this host keeps a copy of: psync sends it from there, with the rest of its buffers.
+        if (q < np && ps.hasCopy(conv, midOf(addrs[q], seq))) continue;
+        buf[0] &= ~K_RESENT;
+        stats.served++;
+        return len;
+      }
+      wR = -1;
+      return 0;
+    },
+  };
+  if (cfg.serve !== false) ps.serveFrom(source);
+
   ps.onAttach(function (c: number, frame: Uint8Array, len: number) {
     if (c !== conv) return;
     if (stopped || len < 1 || len >= END || qHead + 1 + len > Q) {
@@ -150,6 +256,7 @@ export function psyncLog(o: LogOptions): PsyncLog {
     start(c: number): void {
       conv = c;
       begin();
+      serving(ps.frontier(c, want) === 0);
     },
     resume(c: number, end: number): void {
       conv = c;
@@ -157,11 +264,15 @@ export function psyncLog(o: LogOptions): PsyncLog {
       qHead = 0;
       qFrames = 0;
       off = end;
+      // What the crash lost from the log's tail comes back from the others and is appended as it
+      // attaches: the log is whole again unless some of it comes without content.
+      serving(true);
     },
     reset(): void {
       if (timer !== null) clock.cancel(timer);
       timer = null;
       begin();
+      serving(false);
     },
     flush(): void {
       if (timer !== null) clock.cancel(timer);
@@ -171,6 +282,7 @@ export function psyncLog(o: LogOptions): PsyncLog {
       if (timer !== null) clock.cancel(timer);
       timer = null;
       conv = -1;
+      wR = -1;
       qHead = 0;
       qFrames = 0;
     },

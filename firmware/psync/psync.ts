@@ -98,7 +98,7 @@ import { TX_OK } from '../../hal/link.ts';
 import type { Mac, MacRxInfo } from '../mac/mac.ts';
 import { isGroupAddr } from '../mac/mac.ts';
 import type { PsHeader } from './frame.ts';
-import { K_RESENT, PF_KIND, PS_AN, PS_MAX_PARTICIPANTS, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader } from './frame.ts';
+import { K_LOGGED, K_RESENT, PF_KIND, PS_AN, PS_MAX_PARTICIPANTS, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader } from './frame.ts';
 import type { Image } from './graph.ts';
 import { G_BAD, G_DUP, G_MISSING, G_OK, graphImage } from './graph.ts';
 
@@ -222,6 +222,8 @@ export interface Psync {
    * injected from a log, which are already in this host's history.
    */
   onAdmit(fn: ((conv: number, sender: number) => boolean) | null): void;
+  /** Serve messages this host no longer keeps a copy of from src (the log registers itself); null: none. */
+  serveFrom(src: PsyncOlder | null): void;
   /**
    * Section 5.1: rejoin conversation cid (the SC's mid) after a crash. participants in the SC's order
    * (the first is cid's address), mids[0..nMids) the view to resume from: pass what frontier() returned
@@ -262,6 +264,22 @@ export interface Psync {
   bufsUsed(conv: number): number;
   nodesUsed(conv: number): number;
   readonly stats: PsyncStats;
+}
+
+/**
+ * Section 5.1: where messages whose copies this host freed can still be read (the local log, log.ts).
+ * psync asks it when answering an RTX or RS, after what its buffers hold would not do.
+ */
+export interface PsyncOlder {
+  /** Does it hold every message of conv's image (so an RS answer need report none as stable without content)? */
+  complete(conv: number): boolean;
+  /**
+   * Start a walk for requester r (its participant index) whose view holds front[q] messages of each
+   * participant q; fresh: its view was emptied (it restarted).
+   */
+  seek(conv: number, r: number, front: ArrayLike<number>, fresh: boolean): void;
+  /** The next stored frame the requester lacks, oldest first, into buf; its length, or 0 when this answer is done. */
+  next(buf: Uint8Array): number;
 }
 
 export interface PsyncOptions {
@@ -386,6 +404,7 @@ export function psync(o: PsyncOptions): Psync {
   let attachFn: ((conv: number, frame: Uint8Array, len: number) => void) | null = null;
   let admitFn: ((conv: number, sender: number) => boolean) | null = null;
   let restartFn: ((conv: number, addr: number) => void) | null = null;
+  let older: PsyncOlder | null = null;
   let timer: Timer | null = null;
   let timerAt = Infinity;
 
@@ -563,10 +582,19 @@ export function psync(o: PsyncOptions): Psync {
       return;
     }
     for (let q = 0; q < p; q++) front[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
+    let sent = 0;
+    if (older) {
+      // Section 5.1: what the requester lacks and no buffer here holds (stable, freed; or reclaimed),
+      // from the log, oldest first; those with a copy go below. Stop where the MAC refuses.
+      older.seek(handle(c), indexOf(c, src), front, h.type === PS_RS);
+      for (let n = older.next(dBuf); n > 0; n = older.next(dBuf)) {
+        if (!macSend(src, dBuf, n)) return;
+        sent++;
+      }
+    }
     let x = -1;
     if (h.named) x = img.find(h.idx, ordOf(c, h.idx, h.seq));
     if (x >= 0) img.markAncestors(x);
-    let sent = 0;
     let a = -1;
     for (;;) {
       const j = img.nextByAge(a);
@@ -627,6 +655,17 @@ export function psync(o: PsyncOptions): Psync {
       stats.lostOwn += cSent[c] - img.have[q];
       cSent[c] = img.have[q];
     }
+    if (cRec[c] & 2) {
+      // Served from logs, the replay brings back what was stable while this host was away, and it
+      // cannot acknowledge any of it until the replay is over: its graph nodes would fill up. So this
+      // host leaves itself out of its own stability from now on. Safe now that its own messages are
+      // back: every wave root of its own is in the view (it sends nothing new before the replay ends),
+      // and the others' acknowledgements still close every wave; stable still means every participant
+      // has the message. Own messages arriving later are ones nobody else had (see lostOwn).
+      cMasked[c] |= 1 << q;
+      img.setMasked(cMasked[c]);
+      img.collect();
+    }
     cRec[c] = 0;
     arm();
     if (restartFn) restartFn(handle(c), me);
@@ -649,7 +688,10 @@ export function psync(o: PsyncOptions): Psync {
       // Stable there: every participant (or every one not masked out there) has had it, and copies
       // are freed on stability, so nobody may be able to send it again; take it as received.
       for (let q = 0; q < p; q++) cut[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
-      stats.skipped += img.raise(cut);
+      // LOGGED (parsed as resent): that host serves them from its log (its answer follows): fetch
+      // them (see finishRestart).
+      if (h.resent) cRec[c] |= 2;
+      else stats.skipped += img.raise(cut);
       drain(c);
       if (slotOf(handle(c)) === c && cRec[c]) finishRestart(c, false);
       return;
@@ -666,8 +708,10 @@ export function psync(o: PsyncOptions): Psync {
     rh.cidNum = cCidNum[c];
     rh.idx = cMe[c];
     rh.seq = seqOf(c, i, img.have[i]);
+    // With a log that holds the whole image, nothing need be taken without content (LOGGED).
     maskOf(c, img.done, rh);
     const n = emitPs(rtxBuf, rh);
+    if (older && older.complete(conv)) rtxBuf[PF_KIND] |= K_LOGGED;
     if (macSend(src, rtxBuf, n)) stats.rsSent++;
     stats.rsAnswered++;
     h.named = false;
@@ -1095,6 +1139,7 @@ export function psync(o: PsyncOptions): Psync {
     onOpen(fn) { openFn = fn; },
     onAttach(fn) { attachFn = fn; },
     onAdmit(fn) { admitFn = fn; },
+    serveFrom(src) { older = src; },
     onRestart(fn) { restartFn = fn; },
     restart(cid: number, list: ArrayLike<number>, n: number, mids: ArrayLike<number>, nMids: number): number {
       const ca = midSender(cid);
@@ -1132,7 +1177,7 @@ export function psync(o: PsyncOptions): Psync {
     },
     recovering(conv: number): boolean {
       const c = slotOf(conv);
-      return c >= 0 && cRec[c] === 1;
+      return c >= 0 && cRec[c] !== 0;
     },
     frontier(conv: number, out: NumList): number {
       const c = slotOf(conv);

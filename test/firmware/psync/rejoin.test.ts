@@ -6,7 +6,9 @@
 // remove it (suspectUs), take it back in on its RS through the JOIN messages, and the ordered
 // broadcast keeps running. Every check reads the test's own logs: what each incarnation committed and
 // applied, what each host sent. REJOIN=off restarts with attach() instead of rejoin(): the sequence
-// checks then fail. REJOIN_DEBUG=1 (and REJOIN_TRACE=<addr>, REJOIN_ONLY=n,drop,seed) print what happened.
+// checks then fail. The first two tests keep the logs without serving them (the jump path, as when no
+// host logs); the 'logs served' tests have log.ts answer RTX and RS from the logs, and LOG_SERVE=off
+// turns that off to see them fail; the last runs the long outage with no logs anywhere. REJOIN_DEBUG=1 (and REJOIN_TRACE=<addr>, REJOIN_ONLY=n,drop,seed) print what happened.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scheduler } from '../../../hal/sim/scheduler.ts';
@@ -69,7 +71,11 @@ interface Net {
   payload: Map<number, string>;
   errors: string[];
   counters: boolean;
+  /** Logs: 'kept' at every host but not served (the jump path), 'served' (log.ts answers from them), 'none'. */
+  logs: Logs;
 }
+
+type Logs = 'kept' | 'served' | 'none';
 
 const hex = (b: Uint8Array, len: number) => Buffer.from(b.subarray(0, len)).toString('hex');
 
@@ -77,7 +83,7 @@ function newLife(nt: Net, h: Host, seed: number, withLog: boolean): Life {
   const mac = crashable(h.inner);
   const ep = psync({ mac, clock: nt.s, rng: xoshiro(seed), config: CFG });
   const lib = psyncLib({ ps: ep, addr: h.addr, clock: nt.s, rng: xoshiro(seed + 1), config: LCFG });
-  const log = withLog ? psyncLog({ ps: ep, store: h.store, clock: nt.s, config: { ...LOG_DEFAULTS, flushUs: 20_000 } }) : null;
+  const log = withLog ? psyncLog({ ps: ep, store: h.store, clock: nt.s, config: { ...LOG_DEFAULTS, flushUs: 20_000, serve: nt.logs === 'served' } }) : null;
   const life: Life = { ep, lib, log, mac, conv: -1, commits: [], applied: [], counter: null, rejoinedAt: -1, position: -1, stable: [] };
   lib.onStable((_c, mid, ok) => life.stable.push([mid, ok]));
   ep.onOpen((conv) => {
@@ -111,15 +117,15 @@ function newLife(nt: Net, h: Host, seed: number, withLog: boolean): Life {
   return life;
 }
 
-function net(n: number, drop: number, seed: number, counters: boolean): Net {
+function net(n: number, drop: number, seed: number, counters: boolean, logs: Logs): Net {
   const s = scheduler();
   const m = medium(s, { bitrate: 20e6, mtu: 64, propagationUs: 50 });
   const rng = xoshiro(seed);
-  const nt: Net = { s, hosts: [], cid: 0, participants: [], payload: new Map(), errors: [], counters };
+  const nt: Net = { s, hosts: [], cid: 0, participants: [], payload: new Map(), errors: [], counters, logs };
   for (let i = 1; i <= n; i++) {
     const link = faulty(m.station({ id: i }).link, { clock: s, rng, dropPct: drop, dupPct: 5, reorderPct: 10, jitterUs: 2_000 });
     const h = { addr: i, inner: rawMac(link, i, 16), store: memoryStore(32768), lives: [], data: [], k: 0 } as unknown as Host;
-    newLife(nt, h, seed * 100 + i, true);
+    newLife(nt, h, seed * 100 + i, logs !== 'none');
     nt.hosts.push(h);
   }
   return nt;
@@ -215,8 +221,8 @@ interface Run {
   label: string;
 }
 
-function run(n: number, drop: number, seed: number, downUs: number, withLog: boolean, counters = false): Run {
-  const nt = net(n, drop, seed, counters);
+function run(n: number, drop: number, seed: number, downUs: number, withLog: boolean, counters = false, logs: Logs = 'kept'): Run {
+  const nt = net(n, drop, seed, counters, logs);
   open(nt);
   traffic(nt, 16, 2, seed + 7, 150_000);
   const rng = xoshiro(seed + 11);
@@ -226,7 +232,7 @@ function run(n: number, drop: number, seed: number, downUs: number, withLog: boo
   crashRestart(nt, victim, at, downUs, withLog, seed * 100 + 50, down);
   nt.s.runAll(25_000_000);
   const live = nt.hosts.filter((h) => h !== victim);
-  const label = `n=${n} drop=${drop}% seed=${seed} down=${downUs / 1000}ms ${withLog ? 'log' : 'no log'} victim=${victim.addr}`;
+  const label = `n=${n} drop=${drop}% seed=${seed} down=${downUs / 1000}ms ${withLog ? 'log' : 'no log'} (others: ${logs}) victim=${victim.addr}`;
   return { nt, victim, live, ref: live[0].life.commits, label: `${label} (${down.waves} waves while down)`, wavesDown: down.waves };
 }
 
@@ -238,6 +244,11 @@ function run(n: number, drop: number, seed: number, downUs: number, withLog: boo
  */
 function check(r: Run): { missed: number; wavesDown: number } {
   const { nt, victim, live, ref, label } = r;
+  if (process.env.REJOIN_DEBUG) for (const h of [...live, victim]) {
+    const st = h.life.lib.stats;
+    console.log(label, 'host', h.addr, 'commits', h.life.commits.length, 'removed', st.removed, 'suspected', st.suspected, 'joined', st.joined, 'joinsSent', st.joinsSent, 'records', h.life.lib.recordsUsed(), 'rejoining', h.life.lib.rejoining(), 'resent', st.resent, 'data', h.data.length, 'k', h.k);
+    if (process.env.REJOIN_DEBUG === '2') console.log(JSON.stringify(h.life.ep.stats), 'bufs', h.life.ep.bufsUsed(h.life.conv), 'nodes', h.life.ep.nodesUsed(h.life.conv), 'unstableOwn', h.life.ep.unstableOwn(h.life.conv), 'outstanding', h.life.ep.outstanding(h.life.conv));
+  }
   assert.equal(nt.errors.slice(0, 5), [], `${label}: payloads`);
   const l2 = victim.life;
   assert.is(victim.lives.length, 2, `${label}: restarted once`);
@@ -247,11 +258,6 @@ function check(r: Run): { missed: number; wavesDown: number } {
   for (const h of [...live, victim]) {
     assert.is(h.life.lib.stats.lost, 0, `${label}: host ${h.addr} ran out of records`);
     assert.is(h.life.lib.stats.stuck, 0, `${label}: host ${h.addr} found no cut to resume from`);
-  }
-  if (process.env.REJOIN_DEBUG) for (const h of [...live, victim]) {
-    const st = h.life.lib.stats;
-    console.log(label, 'host', h.addr, 'commits', h.life.commits.length, 'removed', st.removed, 'suspected', st.suspected, 'joined', st.joined, 'joinsSent', st.joinsSent, 'records', h.life.lib.recordsUsed(), 'rejoining', h.life.lib.rejoining(), 'resent', st.resent, 'data', h.data.length, 'k', h.k);
-    if (process.env.REJOIN_DEBUG === '2') console.log(JSON.stringify(h.life.ep.stats), 'bufs', h.life.ep.bufsUsed(h.life.conv), 'nodes', h.life.ep.nodesUsed(h.life.conv), 'unstableOwn', h.life.ep.unstableOwn(h.life.conv), 'outstanding', h.life.ep.outstanding(h.life.conv));
   }
   for (const h of live) assert.equal(h.life.commits, ref, `${label}: host ${h.addr} committed another sequence`);
   assert.is(new Set(ref).size, ref.length, `${label}: committed twice`);
@@ -340,6 +346,82 @@ test('replicated counter after a rejoin that replays everything: the restarted r
   }
   assert.ok(runs >= 12, `most rejoins replayed everything (${runs} did, ${jumped} jumped)`);
   if (process.env.PSYNC_SUMMARY) console.log(runs, 'counter runs converged after a full replay,', jumped, 'jumped');
+});
+
+/** The counter properties (after check): every replica applied the same operations, mul and set in one order, and ends in one state. */
+function sameState(r: Run): void {
+  const { victim, live, label } = r;
+  const ref = live[0].life;
+  const betas = (l: Life) => l.applied.filter(([m]) => { const d = r.nt.payload.get(m)!; return !d.startsWith('61'); }).map(([m]) => m);
+  for (const h of [...live, victim]) {
+    const l = h.life;
+    assert.is(l.counter!.pending(), 0, `${label}: host ${h.addr} has operations left`);
+    assert.is(l.counter!.stats.lost, 0);
+    assert.is(new Set(l.applied.map(([m]) => m)).size, l.applied.length, `${label}: host ${h.addr} applied an operation twice`);
+    assert.equal(l.applied.map(([m]) => m).sort(), ref.applied.map(([m]) => m).sort(), `${label}: host ${h.addr} applied other operations`);
+    assert.is(l.counter!.value(), ref.counter!.value(), `${label}: host ${h.addr} ends in another state`);
+    assert.equal(betas(l), betas(ref), `${label}: host ${h.addr} applied mul and set in another order`);
+  }
+}
+
+// Section 5.1 with the logs served: the victim is down for 5 s, long enough that the others remove it
+// and the messages of many waves become stable and are freed everywhere; the running hosts answer its
+// RS and RTXs from their logs, so it replays everything: its commits are exactly the others', nothing
+// missed, and the replicated counter ends in the same state at every host. LOG_SERVE=off makes the
+// logs kept but not served: these tests then fail (missed > 0, the counter diverges).
+const SERVE: Logs = process.env.LOG_SERVE === 'off' ? 'kept' : 'served';
+
+test('logs served: a host down while many waves became stable everywhere replays all of them, its commits exactly the others\'', () => {
+  let runs = 0;
+  let fromLogs = 0;
+  for (const n of [3, 4, 5]) {
+    for (const drop of [0, 10, 30]) {
+      for (const [seed, withLog] of [[4, true], [5, false]] as const) {
+        const r = run(n, drop, seed * 19 + n + drop, 5_000_000, withLog, false, SERVE);
+        const { missed, wavesDown } = check(r);
+        const l2 = r.victim.life;
+        assert.ok(wavesDown >= 3, `${r.label}: down for several waves`);
+        assert.is(missed, 0, `${r.label}: nothing missed`);
+        assert.is(l2.ep.stats.skipped, 0, `${r.label}: nothing taken without content`);
+        assert.equal(l2.commits, r.ref, `${r.label}: the restarted host committed exactly the sequence`);
+        for (const h of r.live) fromLogs += h.life.log!.stats.served;
+        runs++;
+      }
+    }
+  }
+  assert.ok(fromLogs > 0, 'the running hosts sent messages from their logs');
+  if (process.env.PSYNC_SUMMARY) console.log(runs, 'runs replayed everything,', fromLogs, 'frames served from logs');
+});
+
+test('logs served: the replicated counter (add, mul, set) ends in the same state at every host, the restarted one included', () => {
+  let runs = 0;
+  for (const n of [3, 4, 5]) {
+    for (const drop of [0, 15, 30]) {
+      for (const [seed, withLog] of [[6, true], [7, false]] as const) {
+        const r = run(n, drop, seed * 23 + n + drop, 5_000_000, withLog, true, SERVE);
+        const { missed, wavesDown } = check(r);
+        assert.ok(wavesDown >= 3, `${r.label}: down for several waves`);
+        assert.is(missed, 0, `${r.label}: nothing missed`);
+        assert.equal(r.victim.life.commits, r.ref, `${r.label}: the restarted host committed exactly the sequence`);
+        sameState(r);
+        runs++;
+      }
+    }
+  }
+  assert.is(runs, 18);
+});
+
+test('no logs anywhere: the same long outage still rejoins through the jump, its commits the sequence less exactly `missed`', () => {
+  let jumped = 0;
+  for (const n of [3, 4, 5]) {
+    for (const drop of [0, 10, 30]) {
+      const r = run(n, drop, 8 * 19 + n + drop, 5_000_000, false, false, 'none');
+      const { missed } = check(r);
+      for (const h of r.live) assert.is(h.life.log, null, `${r.label}: nothing served without logs`);
+      if (missed > 0) jumped++;
+    }
+  }
+  assert.ok(jumped > 0, `some restarted hosts jumped (${jumped})`);
 });
 
 test.run();
