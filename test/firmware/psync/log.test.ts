@@ -16,7 +16,10 @@ import { storageStore } from '../../../hal/espruino/storage.ts';
 import type { EspruinoStorage } from '../../../hal/espruino/espruino.d.ts';
 import type { Store } from '../../../hal/store.ts';
 import { rawMac } from '../../../firmware/mac/raw.ts';
-import { PSYNC_DEFAULTS, psync } from '../../../firmware/psync/psync.ts';
+import type { Mac } from '../../../firmware/mac/mac.ts';
+import { crashable } from './crashable.ts';
+import { PSYNC_DEFAULTS, midOf, psync } from '../../../firmware/psync/psync.ts';
+import { PS_RS, PS_RTX, K_LOGGED } from '../../../firmware/psync/frame.ts';
 import { LOG_MAGIC, logHeader, psyncLog, readLogHeader, replayLog } from '../../../firmware/psync/log.ts';
 
 function pair(store: Store, queueBytes = 512, flushUs = 10_000) {
@@ -104,6 +107,93 @@ test('readLogHeader and replayLog read back what was written; a corrupt header i
   bad.write(0, new Uint8Array([LOG_MAGIC, 1, 0, 1, 0, 1, 9]), 7);
   assert.not.ok(readLogHeader(bad, h, buf), 'nine participants');
   assert.not.ok(readLogHeader(memoryStore(64), h, buf), 'erased');
+});
+
+/**
+ * Host 1 logs (scan: 4 records per answer), host 2 crashes, is masked out, and 1 sends 40 messages
+ * that are stable and freed at once; 2 restarts from the root without a log while 1 goes on sending
+ * one message every 50 ms. serve: false keeps the log but does not serve it.
+ */
+function served(serve: boolean) {
+  const s = scheduler();
+  const m = medium(s, { bitrate: 20e6, mtu: 64, propagationUs: 50 });
+  const st = memoryStore(8192);
+  const inner2 = rawMac(m.station({ id: 2 }).link, 2, 16);
+  const mac1raw = rawMac(m.station({ id: 1 }).link, 1, 16);
+  // Host 1's traffic to 2 by answer: a round starts at each RTX or RS it receives.
+  const rounds: number[][] = [];
+  let logged = 0;
+  const mac1: Mac = {
+    ...mac1raw,
+    send(dst, p, len) {
+      if ((p[0] & 3) === PS_RS && (p[0] & K_LOGGED) !== 0) logged++;
+      if (dst === 2 && (p[0] & 3) === 1 && rounds.length > 0) rounds[rounds.length - 1].push((p[5] << 8) | p[6]);
+      return mac1raw.send(dst, p, len);
+    },
+    onReceive(fn) {
+      mac1raw.onReceive(fn && ((p, len, info) => { const t = p[0] & 3; if (t === PS_RTX || t === PS_RS) rounds.push([]); fn(p, len, info); }));
+    },
+  };
+  const a = psync({ mac: mac1, clock: s, rng: xoshiro(1), config: PSYNC_DEFAULTS });
+  const log = psyncLog({ ps: a, store: st, clock: s, config: { queueBytes: 512, flushUs: 10_000, serve, scan: 4 } });
+  const mac2 = crashable(inner2);
+  const b = psync({ mac: mac2, clock: s, rng: xoshiro(2), config: PSYNC_DEFAULTS });
+  let bc = -1;
+  b.onOpen((c) => { bc = c; });
+  b.passiveOpen();
+  const conv = a.activeOpen([1, 2], 2);
+  log.start(conv);
+  const cid = a.send(conv, new Uint8Array([0]), 1);
+  s.runUntil(20_000);
+  assert.ok(b.send(bc, new Uint8Array(0), 0) >= 0, 'host 2 acknowledges the SC');
+  s.runUntil(40_000);
+  mac2.dead = true;
+  a.maskOut(conv, 2);
+  const mine: number[] = [cid];
+  for (let i = 1; i <= 40; i++) {
+    mine.push(a.send(conv, new Uint8Array([i]), 1));
+    s.runUntil(s.now() + 2_000);
+  }
+  assert.ok(mine.every((x) => x >= 0), 'sends taken');
+  assert.not.ok(a.hasCopy(conv, mine[1]), 'stable and freed');
+  s.runUntil(s.now() + 50_000);
+  a.onRestart((c, addr) => { if (addr === 2) a.maskIn(c, addr); });
+  const b2 = psync({ mac: crashable(inner2), clock: s, rng: xoshiro(3), config: PSYNC_DEFAULTS });
+  const got: number[] = [];
+  b2.onDeliver((_c, sender, seq) => { if (sender === 1) got.push(midOf(sender, seq)); });
+  const c2 = b2.restart(cid, [1, 2], 2, [], 0);
+  assert.ok(c2 >= 0);
+  for (let i = 0; i < 40; i++) {
+    s.runUntil(s.now() + 50_000);
+    const mid = a.send(conv, new Uint8Array([100 + i]), 1);
+    if (mid >= 0) mine.push(mid);
+  }
+  s.runUntil(s.now() + 1_000_000);
+  return { a, b2, c2, log, got, mine, rounds, logged };
+}
+
+test('serving: a log larger than one answer reaches a restarted host over several RTX rounds, oldest first, at most scan per answer', () => {
+  const { b2, c2, log, got, mine, rounds, logged } = served(true);
+  assert.ok(logged >= 1, 'the RS answer says LOGGED');
+  assert.not.ok(b2.recovering(c2));
+  assert.is(b2.stats.skipped, 0, 'nothing taken without content');
+  assert.equal(got, mine, 'host 2 delivered every message of host 1, the 40 freed ones included, in order');
+  // Old messages (sequence numbers of the first 41) come from the log: at most 4 per answer.
+  const cidSeq = mine[0] & 0xffff;
+  const old = rounds.map((r) => r.filter((q) => ((q - cidSeq) & 0xffff) <= 40).length);
+  const withOld = old.filter((k) => k > 0).length;
+  assert.ok(withOld >= 10, `41 old messages over ${withOld} answers`);
+  assert.ok(Math.max(...old) <= 4, `at most 4 log frames per answer (${Math.max(...old)})`);
+  assert.ok(log.stats.seeks >= withOld && log.stats.served >= 40, JSON.stringify(log.stats));
+  if (process.env.PSYNC_SUMMARY) console.log('log served over', withOld, 'answers:', old.filter((k) => k > 0).join(' '), JSON.stringify(log.stats));
+});
+
+test('serving off: the same restart takes the freed messages without content (what serving fixes)', () => {
+  const { b2, got, mine, logged, log } = served(false);
+  assert.is(logged, 0);
+  assert.is(log.stats.served, 0);
+  assert.ok(b2.stats.skipped >= 40, `skipped ${b2.stats.skipped}`);
+  assert.ok(got.length < mine.length - 30, `host 2 delivered ${got.length} of ${mine.length}`);
 });
 
 test('memory store: flash rules (write once, 0xFF when erased, bounds)', () => {
