@@ -382,7 +382,8 @@ end
 proto_table:add(6, group)
 
 -- Psync messages (firmware/psync/frame.ts), proto and service 5: a kind byte (bits 0-1 type SC, AN,
--- RTX, RS; bit 2 RESENT; bits 3-5 participant index; bit 6 RTX: a message is named / RS: an answer),
+-- RTX, RS; bit 2 RESENT, or in an RS answer LOGGED (the answering host serves its image from its
+-- log); bits 3-5 participant index; bit 6 RTX: a message is named / RS: an answer),
 -- the conversation id (initiator address u16, sequence u16), then by type:
 --   SC: n u8, the addresses of participants 1..n-1 (u16 each), data;
 --   AN: seq u16, a predecessor mask u8 and a u16 sequence number for each set bit, data (none: an ACK);
@@ -473,7 +474,7 @@ function psync.dissector(tvb, pinfo, tree)
             desc = string.format("%s conv %s #%d seq %d, frontier [%s]", PS_TYPES[ty], cid, idx, seq, table.concat(named, " "))
         end
     end
-    if bit.band(k, 0x04) ~= 0 then desc = desc .. " RESENT" end
+    if bit.band(k, 0x04) ~= 0 then desc = desc .. (ty == 3 and " LOGGED" or " RESENT") end
     local n = avail - off
     if ty <= 1 then
         if n > 0 then

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PS_AN, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader, psHeaderLen } from '../../../firmware/psync/frame.ts';
+import { K_LOGGED, PS_AN, PS_RS, PS_RTX, PS_SC, emitPs, parsePs, psHeader, psHeaderLen } from '../../../firmware/psync/frame.ts';
 import type { PsHeader } from '../../../firmware/psync/frame.ts';
 
 const hex = (b: Uint8Array, n: number) => Buffer.from(b.subarray(0, n)).toString('hex');
@@ -87,6 +87,23 @@ test('golden bytes: RS announcement and RS answer', () => {
   assert.is(hex(b, 10), '4b' + '00011234' + '0007' + '01' + '1240');
   assert.ok(parsePs(b, 10, p));
   assert.equal(view(p), view(a));
+});
+
+test('the LOGGED bit (0x04) of an RS answer parses (as resent); on an RS announcement or an RTX it is refused', () => {
+  const b = new Uint8Array(32);
+  const p = psHeader();
+  const a = hdr({ type: PS_RS, named: true, idx: 1, cidAddr: 1, cidNum: 0x1234, seq: 7, mask: 0b1, seqs: [0x1240] });
+  const n = emitPs(b, a);
+  assert.is(b[0] & K_LOGGED, 0, 'emitPs never writes it: psync sets it on the answer');
+  b[0] |= K_LOGGED;
+  assert.ok(parsePs(b, n, p));
+  assert.equal([p.type, p.named, p.resent, p.seq], [PS_RS, true, true, 7]);
+  assert.is(emitPs(b, hdr({ type: PS_RS, idx: 1, cidAddr: 1, cidNum: 2, mask: 0 })), 8);
+  b[0] |= K_LOGGED;
+  assert.not.ok(parsePs(b, 8, p), 'announcement');
+  assert.is(emitPs(b, hdr({ type: PS_RTX, named: true, idx: 1, cidAddr: 1, cidNum: 2, seq: 3, mask: 0 })), 8);
+  b[0] |= K_LOGGED;
+  assert.not.ok(parsePs(b, 8, p), 'RTX');
 });
 
 test('emit refuses short buffers and out-of-range headers', () => {
