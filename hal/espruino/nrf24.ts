@@ -27,7 +27,8 @@
 // send() writes the payload, turns it to TX and pulses CE; on TX_DS it goes back to RX and onSent
 // follows. busy() is the carrier sense: a transmission of ours, or RPD set (an RX-mode reading).
 // The IRQ line is watched (falling edge) and STATUS read on each interrupt; received payloads are
-// read into one buffer, allocated once, and every SPI command goes from one buffer too.
+// read into one buffer, allocated once (handed up through one view of it), and every SPI command goes
+// from one buffer too.
 
 import type { Clock } from '../clock.ts';
 import { TX_OK } from '../link.ts';
@@ -71,11 +72,13 @@ export interface Nrf24Options {
   bitrate?: 250_000 | 1_000_000 | 2_000_000;
   /** The network's 5-byte address, every station the same (default e7 e7 e7 e7 e7, the chip's reset value). */
   address?: ArrayLike<number>;
+  /** Keep the set-up's register writes in setupWrites (tests): off by default, they cost about 70 JsVars for good. */
+  recordSetup?: boolean;
 }
 
 export interface Nrf24Link extends Link {
   readonly stats: { sent: number; received: number; malformed: number; interrupts: number };
-  /** The register writes of the set-up, as [register, value] pairs, in order (for the tests). */
+  /** The register writes of the set-up, as [register, value] pairs, in order, with o.recordSetup (for the tests); else empty. */
   readonly setupWrites: number[][];
 }
 
@@ -97,7 +100,7 @@ export function nrf24(o: Nrf24Options): Nrf24Link {
   let onRx: ReceiveFn | null = null;
   let onSentFn: SentFn | null = null;
   let sending = false;
-  let ready = false;
+  let ready = !o.recordSetup; // recording stops once the set-up is done
 
   function xfer(n: number): Uint8Array {
     return spi.send(n === cmd.length ? cmd : cmd.subarray(0, n), o.csn);
@@ -145,6 +148,7 @@ export function nrf24(o: Nrf24Options): Nrf24Link {
   command(NRF.FLUSH_TX);
   write(NRF.CONFIG, CONFIG_RX); // power up into standby-I...
   ready = true;
+  const payload = rx.subarray(1); // the frame as handed up: one view for good, none per frame
   // ...which takes 1.5 ms; then CE high: RX.
   o.clock.at(o.clock.now() + 1500, function () {
     pins.digitalWrite(o.ce, 1);
@@ -176,7 +180,7 @@ export function nrf24(o: Nrf24Options): Nrf24Link {
         }
         stats.received++;
         at.timeUs = o.clock.now();
-        if (onRx) onRx(rx.subarray(1), len, at);
+        if (onRx) onRx(payload, len, at);
       }
       // W_REGISTER is for power down and standby only (the specification, 8.3.1): leave RX for the write.
       // The 130 µs of settling after are a gap in listening, as every RX_DR costs.

@@ -32,7 +32,7 @@ function station(a: Air, name: string, o: Partial<Nrf24Options> = {}): { chip: N
         return 1;
       },
     },
-    csn: 'CSN_' + name, ce: 'CE_' + name, irq: 'IRQ_' + name, clock: a.sched, ...o,
+    csn: 'CSN_' + name, ce: 'CE_' + name, irq: 'IRQ_' + name, clock: a.sched, recordSetup: true, ...o,
   });
   return { chip, link };
 }
@@ -65,6 +65,9 @@ test('set-up: the specification\'s registers, in order, with CE low; CE rises 1.
   const b = station(air(scheduler()), 'B', { bitrate: 2_000_000 });
   assert.equal(b.link.setupWrites[6], [0x06, 0x0e], '2 Mbit/s: RF_DR_HIGH');
   assert.throws(() => station(air(scheduler()), 'C', { channel: 126 }), /channel must be 0\.\.125/);
+  const d = station(air(scheduler()), 'D', { recordSetup: false });
+  assert.equal(d.link.setupWrites, [], 'not recorded unless asked');
+  assert.equal(d.chip.writes, want.map((w) => (w[0] === 0x05 ? [0x05, 76] : w)), 'the same set-up either way');
 });
 
 test('frames of 1 to 31 bytes between two chips, one onSent each; 32 bytes refused', () => {
