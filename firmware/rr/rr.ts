@@ -219,14 +219,10 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
   // Client call slots.
   const nC = cfg.maxCalls;
-  const cState = new Uint8Array(nC);
-  const cDst = new Uint16Array(nC);
-  const cId = new Uint16Array(nC);
-  const cDeadline = new Float64Array(nC);
-  const cTimeout = new Float64Array(nC);
-  const cRetries = new Uint8Array(nC);
-  const cProto = new Uint8Array(nC);
-  const cLen = new Uint16Array(nC);
+  // Each table one typed array, a column per field (a typed array costs about 5 JsVars besides its
+  // data): state, destination, id, retries left, protocol, request length; deadline, timeout (µs).
+  const cU = new Uint16Array(6 * nC);
+  const cT = new Float64Array(2 * nC);
   const cCb: (CallCb | null)[] = [];
   const cBuf: Uint8Array[] = [];
   const cAll = new Uint8Array(nC * mtu);
@@ -239,7 +235,7 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
   function finish(i: number, err: number, result: unknown): void {
     const cb = cCb[i];
-    cState[i] = FREE;
+    cU[i] = FREE;
     cCb[i] = null;
     if (err === RR_OK) stats.completed++;
     if (cb) cb(err, result);
@@ -249,7 +245,7 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
   function ackUpTo(dst: number, justDone: number): number {
     let low = justDone;
     for (let i = 0; i < nC; i++) {
-      if (cState[i] === WAITING && cDst[i] === dst && idNotAfter(cId[i], low)) low = (cId[i] - 1) & 0xffff;
+      if (cU[i] === WAITING && cU[nC + i] === dst && idNotAfter(cU[2 * nC + i], low)) low = (cU[2 * nC + i] - 1) & 0xffff;
     }
     return low;
   }
@@ -259,8 +255,8 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
     const issued = (nextId - 1 - lwm) & 0xffff; // ids lwm+1 .. nextId-1
     let m = issued >= WINDOW ? 0xffff : (1 << issued) - 1;
     for (let i = 0; i < nC; i++) {
-      if (cState[i] !== WAITING || cDst[i] !== dst) continue;
-      const d = (cId[i] - lwm - 1) & 0xffff;
+      if (cU[i] !== WAITING || cU[nC + i] !== dst) continue;
+      const d = (cU[2 * nC + i] - lwm - 1) & 0xffff;
       if (d < WINDOW) m &= ~(1 << d);
     }
     return m;
@@ -268,8 +264,8 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
   /** Write the acknowledgement fields of a stored request before it goes out again. */
   function refreshAck(i: number): void {
-    const lwm = ackUpTo(cDst[i], (nextId - 1) & 0xffff);
-    const m = ackMask(cDst[i], lwm);
+    const lwm = ackUpTo(cU[nC + i], (nextId - 1) & 0xffff);
+    const m = ackMask(cU[nC + i], lwm);
     const b = cBuf[i];
     b[RF_ACK] = (lwm >>> 8) & 0xff;
     b[RF_ACK + 1] = lwm & 0xff;
@@ -279,13 +275,13 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
   function onReplyMsg(src: number, payload: Uint8Array, len: number): void {
     let i = 0;
-    while (i < nC && !(cState[i] === WAITING && cDst[i] === src && cId[i] === hdr.id)) i++;
+    while (i < nC && !(cU[i] === WAITING && cU[nC + i] === src && cU[2 * nC + i] === hdr.id)) i++;
     if (i === nC) {
       stats.lateReplies++;
       return;
     }
-    const proto = cProto[i];
-    const id = cId[i];
+    const proto = cU[4 * nC + i];
+    const id = cU[2 * nC + i];
     let err = RR_OK;
     let result: unknown = undefined;
     if (hdr.type === RR_ERROR && hdr.op === RR_E_STALE) {
@@ -295,11 +291,11 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
       const b = cBuf[i];
       const nid = nextId;
       nextId = (nextId + 1) & 0xffff;
-      cId[i] = nid;
+      cU[2 * nC + i] = nid;
       b[RF_ID] = (nid >>> 8) & 0xff;
       b[RF_ID + 1] = nid & 0xff;
       refreshAck(i);
-      mac.send(src, b, cLen[i]);
+      mac.send(src, b, cU[5 * nC + i]);
       return;
     }
     if (hdr.type === RR_ERROR) {
@@ -309,7 +305,7 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
       result = decode(payload, RR_HDR, len, st); // replies: 4-byte header
       if (st.err !== 0) err = RR_E_BAD_REPLY;
     }
-    cState[i] = FREE; // before the acknowledgement: this call no longer holds the low-water mark back
+    cU[i] = FREE; // before the acknowledgement: this call no longer holds the low-water mark back
     if (proto === PROTO_RRA) {
       out.type = RR_ACK;
       out.proto = PROTO_RRA;
@@ -322,13 +318,13 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
       const n = emitRr(scratch, out);
       if (mac.send(src, scratch, n) === TX_OK) stats.acksSent++;
     }
-    cState[i] = WAITING;
+    cU[i] = WAITING;
     finish(i, err, result); // no arm(): a call that ended moves no deadline earlier (see arm)
   }
 
   function call(dst: number, op: number, args: unknown, opts: CallOptions | null, cb: CallCb): number {
     let i = 0;
-    while (i < nC && cState[i] !== FREE) i++;
+    while (i < nC && cU[i] !== FREE) i++;
     if (i === nC) return RR_E_TOO_MANY;
     const proto = opts && opts.proto !== undefined ? opts.proto : PROTO_RR;
     const sem = proto === PROTO_R ? SEM_MAYBE : opts && opts.semantics !== undefined ? opts.semantics : SEM_AT_MOST_ONCE;
@@ -353,23 +349,23 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
     stats.calls++;
     const sent = mac.send(dst, buf, n) === TX_OK;
     const now = clock.now();
-    cDst[i] = dst;
-    cId[i] = id;
-    cLen[i] = n;
-    cProto[i] = proto;
+    cU[nC + i] = dst;
+    cU[2 * nC + i] = id;
+    cU[5 * nC + i] = n;
+    cU[4 * nC + i] = proto;
     cCb[i] = cb;
     if (proto === PROTO_R) {
       if (!sent) {
         cCb[i] = null;
         return RR_E_SEND;
       }
-      cState[i] = R_DONE; // maybe semantics: done once the MAC took it; told from the timer, not from here
-      cDeadline[i] = now;
+      cU[i] = R_DONE; // maybe semantics: done once the MAC took it; told from the timer, not from here
+      cT[i] = now;
     } else {
-      cState[i] = WAITING;
-      cTimeout[i] = opts && opts.timeoutUs ? opts.timeoutUs : cfg.timeoutUs;
-      cDeadline[i] = now + jitter(cTimeout[i]);
-      cRetries[i] = sem === SEM_MAYBE ? 0 : opts && opts.retries !== undefined ? opts.retries : cfg.retries;
+      cU[i] = WAITING;
+      cT[nC + i] = opts && opts.timeoutUs ? opts.timeoutUs : cfg.timeoutUs;
+      cT[i] = now + jitter(cT[nC + i]);
+      cU[3 * nC + i] = sem === SEM_MAYBE ? 0 : opts && opts.retries !== undefined ? opts.retries : cfg.retries;
     }
     arm();
     return RR_OK;
@@ -380,22 +376,22 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
     reply: onReplyMsg,
     next(): number {
       let next = Infinity;
-      for (let i = 0; i < nC; i++) if (cState[i] !== FREE && cDeadline[i] < next) next = cDeadline[i];
+      for (let i = 0; i < nC; i++) if (cU[i] !== FREE && cT[i] < next) next = cT[i];
       return next;
     },
     tick(now: number): void {
       for (let i = 0; i < nC; i++) {
-        if (cState[i] === FREE || cDeadline[i] > now) continue;
-        if (cState[i] === R_DONE) {
+        if (cU[i] === FREE || cT[i] > now) continue;
+        if (cU[i] === R_DONE) {
           finish(i, RR_OK, undefined);
-        } else if (cRetries[i] > 0) {
-          cRetries[i]--;
+        } else if (cU[3 * nC + i] > 0) {
+          cU[3 * nC + i]--;
           stats.retries++;
           cBuf[i][RF_KIND] |= 0x10; // retry bit
           refreshAck(i);
-          cTimeout[i] = Math.min(cTimeout[i] * 2, cfg.maxTimeoutUs);
-          cDeadline[i] = now + jitter(cTimeout[i]);
-          mac.send(cDst[i], cBuf[i], cLen[i]); // a full MAC queue is one more loss: the timeout covers it
+          cT[nC + i] = Math.min(cT[nC + i] * 2, cfg.maxTimeoutUs);
+          cT[i] = now + jitter(cT[nC + i]);
+          mac.send(cU[nC + i], cBuf[i], cU[5 * nC + i]); // a full MAC queue is one more loss: the timeout covers it
         } else {
           stats.timeouts++;
           finish(i, RR_E_TIMEOUT, undefined);
@@ -461,18 +457,12 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   };
   // Server: pending requests (handlers that have not replied) and the reply history.
   const nP = cfg.maxPending;
-  const pUsed = new Uint8Array(nP);
-  const pGen = new Uint16Array(nP);
-  const pSrc = new Uint16Array(nP);
-  const pId = new Uint16Array(nP);
-  const pProto = new Uint8Array(nP);
-  const pHist = new Int16Array(nP);
+  // Columns (one typed array per table, as the client's): in use, generation, source, id, protocol, history entry.
+  const pI = new Int32Array(6 * nP);
   const nH = cfg.historyEntries;
-  const hState = new Uint8Array(nH);
-  const hSrc = new Uint16Array(nH);
-  const hId = new Uint16Array(nH);
+  // Columns: state, source, id, reply length; and the time each reply was sent.
+  const hU = new Uint16Array(4 * nH);
   const hTime = new Float64Array(nH);
-  const hLen = new Uint16Array(nH);
   const hBuf: Uint8Array[] = [];
   const hAll = new Uint8Array(nH * mtu);
   for (let i = 0; i < nH; i++) hBuf.push(hAll.subarray(i * mtu, (i + 1) * mtu));
@@ -481,9 +471,9 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   let hTop = 0;
   // Per-client acknowledged watermark, least recently heard replaced first.
   const nK = cfg.clients;
-  const kAddr = new Int32Array(nK).fill(-1);
-  const kLwm = new Uint16Array(nK);
-  const kMask = new Uint16Array(nK);
+  // Columns: address (-1: none), watermark, mask.
+  const kI = new Int32Array(3 * nK);
+  for (let k = 0; k < nK; k++) kI[k] = -1;
   const kSeen = new Float64Array(nK);
   let heard = 0;
   const handlers: (Handler | null)[] = [];
@@ -494,7 +484,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
 
   function arm(): void {
     let next = client ? client.next() : Infinity;
-    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
+    for (let i = 0; i < hTop; i++) if (hU[i] === H_DONE && hTime[i] + cfg.historyUs < next) next = hTime[i] + cfg.historyUs;
     // A timer already set for this time or earlier stays: when it runs, tick() finds nothing due and
     // sets it again for the earliest deadline then. So a call answered in time costs no timer work
     // (no at() per call, no cancel per reply), only a spare tick per timeout period.
@@ -508,7 +498,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
     timer = null;
     timerAt = Infinity;
     const now = clock.now();
-    for (let i = 0; i < hTop; i++) if (hState[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hState[i] = FREE;
+    for (let i = 0; i < hTop; i++) if (hU[i] === H_DONE && hTime[i] + cfg.historyUs <= now) hU[i] = FREE;
     shrink();
     if (client) client.tick(now);
     arm();
@@ -520,11 +510,11 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   // ---- server ----------------------------------------------------------------------------------
 
   function shrink(): void {
-    while (hTop > 0 && hState[hTop - 1] === FREE) hTop--;
+    while (hTop > 0 && hU[hTop - 1] === FREE) hTop--;
   }
 
   function findHist(src: number, id: number): number {
-    for (let i = 0; i < hTop; i++) if (hState[i] !== FREE && hSrc[i] === src && hId[i] === id) return i;
+    for (let i = 0; i < hTop; i++) if (hU[i] !== FREE && hU[nH + i] === src && hU[2 * nH + i] === id) return i;
     return -1;
   }
 
@@ -532,19 +522,19 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   function newHist(src: number, id: number): number {
     let oldest = -1;
     for (let i = 0; i < nH; i++) {
-      if (hState[i] === FREE) {
+      if (hU[i] === FREE) {
         oldest = i;
         break;
       }
-      if (hState[i] === H_DONE && (oldest < 0 || hTime[i] < hTime[oldest])) oldest = i;
+      if (hU[i] === H_DONE && (oldest < 0 || hTime[i] < hTime[oldest])) oldest = i;
     }
     if (oldest < 0) return -1;
     if (oldest >= hTop) hTop = oldest + 1;
-    if (hState[oldest] === H_DONE) stats.historyEvictions++;
-    hState[oldest] = H_RUNNING;
-    hSrc[oldest] = src;
-    hId[oldest] = id;
-    hLen[oldest] = 0; // hTime is read for finished entries only: answer() sets it
+    if (hU[oldest] === H_DONE) stats.historyEvictions++;
+    hU[oldest] = H_RUNNING;
+    hU[nH + oldest] = src;
+    hU[2 * nH + oldest] = id;
+    hU[3 * nH + oldest] = 0; // hTime is read for finished entries only: answer() sets it
     return oldest;
   }
 
@@ -568,8 +558,8 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
       } else n = end;
     }
     if (h >= 0) {
-      hState[h] = H_DONE;
-      hLen[h] = n;
+      hU[h] = H_DONE;
+      hU[3 * nH + h] = n;
     }
     mac.send(src, buf, n); // first: the caller is waiting; the bookkeeping below is not urgent
     if (h >= 0) {
@@ -583,14 +573,14 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
     let k = 0;
     let old = 0;
     for (; k < nK; k++) {
-      if (kAddr[k] === src) break;
+      if (kI[k] === src) break;
       if (kSeen[k] < kSeen[old]) old = k;
     }
     if (k === nK) {
       k = old;
-      kAddr[k] = src;
-      kLwm[k] = lwm;
-      kMask[k] = m;
+      kI[k] = src;
+      kI[nK + k] = lwm;
+      kI[2 * nK + k] = m;
     }
     kSeen[k] = ++heard; // an order, not a time: no clock read on the way to the reply
     return k;
@@ -599,10 +589,10 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   /** Take in a client's acknowledgement (newer watermarks replace older ones, equal ones add bits). */
   function acknowledge(src: number, lwm: number, m: number, except: number): number {
     const k = clientSlot(src, lwm, m);
-    if (lwm === kLwm[k]) kMask[k] |= m;
-    else if (idNotAfter(kLwm[k], lwm)) {
-      kLwm[k] = lwm;
-      kMask[k] = m;
+    if (lwm === kI[nK + k]) kI[2 * nK + k] |= m;
+    else if (idNotAfter(kI[nK + k], lwm)) {
+      kI[nK + k] = lwm;
+      kI[2 * nK + k] = m;
     }
     dropAcked(src, k, except);
     return k;
@@ -611,7 +601,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   function onRequest(src: number, payload: Uint8Array, len: number): void {
     stats.requests++;
     const k = acknowledge(src, hdr.ack, hdr.mask, hdr.id);
-    if (hdr.amo && hdr.proto !== PROTO_R && acked(hdr.id, kLwm[k], kMask[k])) {
+    if (hdr.amo && hdr.proto !== PROTO_R && acked(hdr.id, kI[nK + k], kI[2 * nK + k])) {
       stats.duplicatesFiltered++; // a stale copy of a call this client has seen answered, or a restarted client
       answer(src, hdr.id, hdr.proto, RR_E_STALE, undefined, -1);
       return;
@@ -626,9 +616,9 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
       const old = findHist(src, id);
       if (old >= 0) {
         stats.duplicatesFiltered++;
-        if (hState[old] === H_DONE) {
+        if (hU[old] === H_DONE) {
           stats.repliesResent++;
-          mac.send(src, hBuf[old], hLen[old]);
+          mac.send(src, hBuf[old], hU[3 * nH + old]);
         }
         return; // still executing: its reply will come
       }
@@ -644,7 +634,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
     if (!handler) {
       if (proto !== PROTO_R) answer(src, id, proto, RR_E_UNKNOWN_OP, undefined, h);
       else if (h >= 0) {
-        hState[h] = FREE;
+        hU[h] = FREE;
         shrink();
       }
       return;
@@ -655,43 +645,43 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
       return;
     }
     let p = 0;
-    while (p < nP && pUsed[p]) p++;
+    while (p < nP && pI[p]) p++;
     if (p === nP) {
       stats.busyReplies++;
       if (h >= 0) {
-        hState[h] = FREE; // not executed: a retransmission may try again
+        hU[h] = FREE; // not executed: a retransmission may try again
         shrink();
       }
       if (proto !== PROTO_R) answer(src, id, proto, RR_E_BUSY, undefined, -1);
       return;
     }
-    pUsed[p] = 1;
-    pGen[p] = (pGen[p] + 1) & 0xff;
-    pSrc[p] = src;
-    pId[p] = id;
-    pProto[p] = proto;
-    pHist[p] = h;
+    pI[p] = 1;
+    pI[nP + p] = (pI[nP + p] + 1) & 0xff;
+    pI[2 * nP + p] = src;
+    pI[3 * nP + p] = id;
+    pI[4 * nP + p] = proto;
+    pI[5 * nP + p] = h;
     stats.executions++;
-    const req = (pGen[p] << 8) | p;
+    const req = (pI[nP + p] << 8) | p;
     try {
       handler(args, req, src);
     } catch (e) {
-      if (pUsed[p] && pGen[p] === req >>> 8) reply(req, RR_E_HANDLER, undefined);
+      if (pI[p] && pI[nP + p] === req >>> 8) reply(req, RR_E_HANDLER, undefined);
     }
   }
 
   function reply(req: number, err: number, result?: unknown): void {
     const p = req & 0xff;
-    if (!(p < nP) || !pUsed[p] || pGen[p] !== req >>> 8) return; // answered already, or not ours
-    pUsed[p] = 0;
-    if (pProto[p] === PROTO_R) {
-      if (pHist[p] >= 0) {
-        hState[pHist[p]] = FREE;
+    if (!(p < nP) || !pI[p] || pI[nP + p] !== req >>> 8) return; // answered already, or not ours
+    pI[p] = 0;
+    if (pI[4 * nP + p] === PROTO_R) {
+      if (pI[5 * nP + p] >= 0) {
+        hU[pI[5 * nP + p]] = FREE;
         shrink();
       }
       return; // R: no reply travels
     }
-    answer(pSrc[p], pId[p], pProto[p], err >= 1 && err <= 4 ? err : RR_OK, err >= 1 && err <= 4 ? undefined : result, pHist[p]);
+    answer(pI[2 * nP + p], pI[3 * nP + p], pI[4 * nP + p], err >= 1 && err <= 4 ? err : RR_OK, err >= 1 && err <= 4 ? undefined : result, pI[5 * nP + p]);
   }
 
   /** Does watermark lwm with mask m say the reply to id x has arrived? */
@@ -704,7 +694,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
   /** Free src's finished entries its acknowledgement covers (never the entry of the request `except`). */
   function dropAcked(src: number, k: number, except: number): void {
     for (let i = 0; i < hTop; i++) {
-      if (hState[i] === H_DONE && hSrc[i] === src && hId[i] !== except && acked(hId[i], kLwm[k], kMask[k])) hState[i] = FREE;
+      if (hU[i] === H_DONE && hU[nH + i] === src && hU[2 * nH + i] !== except && acked(hU[2 * nH + i], kI[nK + k], kI[2 * nK + k])) hU[i] = FREE;
     }
     shrink();
   }
@@ -731,7 +721,7 @@ function endpoint(o: RrOptions, half: ClientFactory | null, c: RrCodec | null, d
     stats,
     historySize(): number {
       let n = 0;
-      for (let i = 0; i < hTop; i++) if (hState[i] !== FREE) n++;
+      for (let i = 0; i < hTop; i++) if (hU[i] !== FREE) n++;
       return n;
     },
     register(op: number, handler: Handler, idem?: boolean): void {
