@@ -124,11 +124,12 @@ export function csma(o: CsmaOptions): CsmaMac {
   const ctl = new Uint8Array(Math.max(cfg.rtsBytes, cfg.ctsBytes, cfg.ackBytes)); // our RTS
   const resp = new Uint8Array(Math.max(cfg.ctsBytes, cfg.ackBytes)); // our CTS / ACK
   const rxBuf = new Uint8Array(mtu);
-  const dupAddr = new Uint16Array(cfg.dupCacheSize);
-  const dupSeq = new Int16Array(cfg.dupCacheSize).fill(-1);
+  // The duplicate cache and the sequence counters, one typed array (each costs about 5 JsVars besides
+  // its data), a column each: sender, its last sequence number (-1: none); destination (-1: none),
+  // our last sequence number to it.
+  const nD = cfg.dupCacheSize;
+  const dupSeq = new Int32Array(4 * nD).fill(-1, nD, 3 * nD);
   let dupNext = 0;
-  const seqDst = new Int32Array(cfg.dupCacheSize).fill(-1);
-  const seqVal = new Uint8Array(cfg.dupCacheSize);
   let seqNext = 0;
   const groups = groupSet(MAX_GROUPS);
   const f: CsmaFrame = { type: 0, retry: false, dur: 0, ra: 0, ta: 0, seq: 0, off: 0 };
@@ -456,29 +457,29 @@ export function csma(o: CsmaOptions): CsmaMac {
    */
   function nextSeq(dst: number): number {
     seq = (seq + 1) & 0xff;
-    for (let i = 0; i < seqDst.length; i++) {
-      if (seqDst[i] === dst) {
-        seqVal[i] = (seqVal[i] + 1) & 0xff;
-        return seqVal[i];
+    for (let i = 2 * nD; i < 3 * nD; i++) {
+      if (dupSeq[i] === dst) {
+        dupSeq[nD + i] = (dupSeq[nD + i] + 1) & 0xff;
+        return dupSeq[nD + i];
       }
     }
-    seqDst[seqNext] = dst;
-    seqVal[seqNext] = seq;
-    seqNext = (seqNext + 1) % seqDst.length;
+    dupSeq[2 * nD + seqNext] = dst;
+    dupSeq[3 * nD + seqNext] = seq;
+    seqNext = (seqNext + 1) % nD;
     return seq;
   }
 
   function isDuplicate(ta: number, s: number, retry: boolean): boolean {
-    for (let i = 0; i < dupAddr.length; i++) {
-      if (dupSeq[i] >= 0 && dupAddr[i] === ta) {
-        const dup = retry && dupSeq[i] === s;
-        dupSeq[i] = s;
+    for (let i = 0; i < nD; i++) {
+      if (dupSeq[nD + i] >= 0 && dupSeq[i] === ta) {
+        const dup = retry && dupSeq[nD + i] === s;
+        dupSeq[nD + i] = s;
         return dup;
       }
     }
-    dupAddr[dupNext] = ta;
-    dupSeq[dupNext] = s;
-    dupNext = (dupNext + 1) % dupAddr.length;
+    dupSeq[dupNext] = ta;
+    dupSeq[nD + dupNext] = s;
+    dupNext = (dupNext + 1) % nD;
     return false;
   }
 
