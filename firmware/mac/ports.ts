@@ -40,8 +40,8 @@ export function macPorts(mac: Mac, inFlight?: number): MacPorts {
   const tx = new Uint8Array(mac.caps.mtu);
   const rx = new Uint8Array(mtu);
   const n = inFlight || 16;
-  const fSvc = new Uint8Array(n);
-  const fDst = new Uint16Array(n);
+  // Frames in flight, a ring: service (column 0) and destination (column n), one typed array.
+  const fSvc = new Uint16Array(2 * n);
   let fHead = 0;
   let fCount = 0;
   const svcs: number[] = [];
@@ -73,12 +73,12 @@ export function macPorts(mac: Mac, inFlight?: number): MacPorts {
   mac.onSent(function (status: number, transmissions: number, dst: number) {
     // The oldest frame in flight to this destination is the one this outcome is for.
     let k = 0;
-    while (k < fCount && fDst[(fHead + k) % n] !== dst) k++;
+    while (k < fCount && fSvc[n + (fHead + k) % n] !== dst) k++;
     if (k === fCount) return;
     const svc = fSvc[(fHead + k) % n];
     for (let j = k; j > 0; j--) {
       fSvc[(fHead + j) % n] = fSvc[(fHead + j - 1) % n];
-      fDst[(fHead + j) % n] = fDst[(fHead + j - 1) % n];
+      fSvc[n + (fHead + j) % n] = fSvc[n + (fHead + j - 1) % n];
     }
     fHead = (fHead + 1) % n;
     fCount--;
@@ -103,7 +103,7 @@ export function macPorts(mac: Mac, inFlight?: number): MacPorts {
         // Recorded before sending, in case a MAC reports the outcome from inside send().
         const at = (fHead + fCount) % n;
         fSvc[at] = svc;
-        fDst[at] = dst;
+        fSvc[n + at] = dst;
         fCount++;
         const r = mac.send(dst, tx, len + 1);
         if (r !== TX_OK) fCount--;
