@@ -1,7 +1,11 @@
 // What the ordered group multicasts (fifo, causal, total) share: their configuration, results,
-// statistics and the object they return. A group is closed and fixed (textbook 15.4: membership is
-// known): every member is given the same list of member addresses, its own among them, and takes its
-// MAC's receive callback for itself.
+// statistics and the object they return. A group is closed (textbook 15.4: membership is known):
+// every member is given the same list of member addresses, its own among them, and takes its MAC's
+// receive callback for itself. Members may crash and restart: each start draws an incarnation (a
+// byte, 1..255, from the Rng: no persistent state needed) that every frame carries, so the others
+// tell a restarted member from its former self and resynchronise with it (seqcast.ts, total.ts). Two
+// starts draw the same incarnation with probability 1/255; `incarnation` in the options lets a board
+// that keeps a counter in its Store pass a value that differs from the last one for certain.
 
 import type { Clock } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
@@ -33,9 +37,18 @@ export interface OrderConfig {
   replyDelayUs: number;
   /** 0: send each multicast frame to every member in turn; else one frame to this group (or broadcast) address. Retransmissions are always unicast. */
   groupAddr: number;
+  /**
+   * µs without a frame from a member after which it counts as down. FIFO, causal: its acknowledgements
+   * no longer hold the window (what it misses beyond the window it is resynchronised past when heard
+   * again). Total: the coordinator removes it from the view. Several heartbeats long, so that loss
+   * alone does not remove a member that is up (at 30 % loss, ten heartbeats lost in a row: 6e-6).
+   */
+  silenceUs: number;
+  /** TOTAL: µs between heartbeats (every member to every other) and JOIN requests; 0: a fixed group, no view changes. */
+  heartbeatUs: number;
 }
 
-export const ORDER_DEFAULTS: OrderConfig = { window: 8, timeoutUs: 100_000, replyDelayUs: 5_000, groupAddr: 0 };
+export const ORDER_DEFAULTS: OrderConfig = { window: 8, timeoutUs: 100_000, replyDelayUs: 5_000, groupAddr: 0, silenceUs: 2_000_000, heartbeatUs: 200_000 };
 
 export interface OrderStats {
   /** Messages multicast (accepted by multicast()). */
@@ -58,10 +71,28 @@ export interface OrderStats {
   strangers: number;
   /** DATA numbered beyond the window after what was delivered here: no correct sender sends it. */
   outOfWindow: number;
+  /** Incarnations of other members learnt after the first (restarts seen). */
+  restarts: number;
+  /** SYNC frames sent (FIFO, causal): a member told where this one's messages resume for it. */
+  syncs: number;
+  /** Frames of a former incarnation (or, in total order, of another view) dropped. */
+  stale: number;
+  /** TOTAL: views installed (the first one included). */
+  views: number;
+  /** TOTAL: messages of a member leaving the view dropped because no member had their commit. */
+  discarded: number;
 }
 
 export function orderStats(): OrderStats {
-  return { sent: 0, delivered: 0, held: 0, duplicates: 0, retransmissions: 0, acksSent: 0, nacksSent: 0, proposals: 0, malformed: 0, strangers: 0, outOfWindow: 0 };
+  return {
+    sent: 0, delivered: 0, held: 0, duplicates: 0, retransmissions: 0, acksSent: 0, nacksSent: 0, proposals: 0, malformed: 0,
+    strangers: 0, outOfWindow: 0, restarts: 0, syncs: 0, stale: 0, views: 0, discarded: 0,
+  };
+}
+
+/** A fresh incarnation, 1..255. */
+export function drawIncarnation(rng: Rng): number {
+  return 1 + (rng.u32() % 255);
 }
 
 /** The message is buf[off..off+len), valid during the call only; `from` is the sender's address. */
@@ -75,7 +106,12 @@ export interface OrderOptions {
   /** Every member's address, this one's included, in the same order at every member; 1..16 of them. */
   members: number[];
   config?: OrderConfig;
+  /** This start's incarnation, 1..255 (default: drawn from rng). It must differ from the previous start's. */
+  incarnation?: number;
 }
+
+/** TOTAL: called when a view is installed, before any message of it is delivered; `mask` has bit i for members[i]. */
+export type ViewFn = (view: number, mask: number) => void;
 
 export interface OrderGroup {
   /** Multicast payload[0..len) to the group: ORDER_OK (copied), ORDER_E_FULL or ORDER_E_TOO_LARGE. */
@@ -88,6 +124,12 @@ export interface OrderGroup {
   holding(): number;
   /** Largest payload multicast() takes. */
   readonly maxPayload: number;
+  /** This start's incarnation. */
+  readonly incarnation: number;
+  /** TOTAL: the installed view's number (0 before the first) and members; FIFO, causal: 0 and every member. */
+  view(): { id: number; mask: number };
+  /** TOTAL: view installations; FIFO and causal never call it. */
+  onView(fn: ViewFn | null): void;
 }
 
 /** This member's index in the list; throws on a bad list (configuration, not traffic). */
@@ -103,6 +145,14 @@ export function memberIndex(members: number[], addr: number, cfg: OrderConfig): 
   }
   if (me < 0) throw new Error('order: this station is not in the member list');
   return me;
+}
+
+/** The incarnation of this start: o.incarnation if given (checked), else drawn from o.rng. */
+export function incarnationOf(o: OrderOptions): number {
+  const x = o.incarnation;
+  if (x === undefined) return drawIncarnation(o.rng);
+  if (!(x >= 1 && x <= 255 && (x | 0) === x)) throw new Error('order: incarnation must be an integer 1..255');
+  return x;
 }
 
 /** The index of `addr` in the member list, or -1. */

@@ -1,5 +1,6 @@
 // FIFO and causal ordered multicast over any MAC (textbook 15.4.3, figure 15.15; lecture notes on
-// FIFO order and the Birman-Schiper-Stephenson protocol), made reliable over a lossy network.
+// FIFO order and the Birman-Schiper-Stephenson protocol), made reliable over a lossy network, with
+// members that crash and restart.
 //
 // - FIFO: each sender numbers its messages 1, 2, 3 ...; a member delivers message s of sender j when
 //   it has delivered s-1 of j, holds it back when it comes too soon, and rejects it as a duplicate
@@ -16,41 +17,66 @@
 //   missing earns a NACK to the member whose message is missing (the sender itself, or, for causal,
 //   a member k with T[k] > S[k]), which sends that message again at once (at most once per quarter
 //   timeout). Replies wait a random 0..replyDelayUs and go out together, one per member. A message
-//   still unacknowledged after timeoutUs is sent again to each member that has not acknowledged it,
-//   for ever: the group is fixed, and a member that never answers (crashed) stalls the window, after
-//   which multicast() returns ORDER_E_FULL. Copies are harmless: the rule above rejects them.
-// - Bounds: a sender numbers message s only when every member has delivered s - window, so a member
-//   holds at most window - 1 messages of each other member; the hold-back queue has a slot per
-//   (member, number mod window) and cannot overflow. A DATA outside that window (not from a correct
-//   member) is dropped and counted. Numbers wrap at 65536 and compare in serial order (RFC 1982).
+//   still unacknowledged after timeoutUs is sent again to each member that has not acknowledged it.
+//   Copies are harmless: the rule above rejects them.
+// - Crash and restart: every frame carries the sender's incarnation (group.ts), replies also the
+//   incarnation of the member they answer, so a reply to a former self is dropped. A member's first
+//   start needs no handshake: everyone starts at 0. When member i hears a new incarnation of j
+//   (neither the one it knows nor the one before), j has restarted with an empty history: i forgets
+//   j's held messages and counts j's messages from 0 again (FIFO per sender incarnation), and sends j
+//   a SYNC (again every timeout until j acknowledges past it): "my messages up to base are not for
+//   you", base being the older of what j's former self acknowledged and the oldest message i still
+//   keeps; the rest of i's window is sent to the new j, so a restarted member also receives what its
+//   former self had not acknowledged yet (once more, if it had delivered it unacknowledged: its
+//   delivery history starts empty). A restarted member cannot know it restarted; it answers DATA it
+//   cannot place (beyond its window) with an ACK, which shows its new incarnation to the sender.
+// - Causal across incarnations: vector entries are (incarnation, count). An entry of member k's
+//   current incarnation (as i knows it) must be met as BSS says; an entry of the incarnation k had
+//   before is waived, since i drops that incarnation's frames now and its messages can no longer be
+//   delivered here; an entry of an incarnation i has not heard of yet delays the message until k's
+//   frames show it (i adopts an incarnation first seen in a vector when it knows none for k). Limit:
+//   a member that restarts twice before some member heard its middle incarnation leaves the messages
+//   depending on that incarnation held at that member for good (one restart at a time).
+// - A member down: one silent for silenceUs no longer holds the window (pending() ignores it), so the
+//   others keep multicasting; their retransmissions go on to it at the usual pace. If it is heard
+//   again (the same incarnation, after a partition) behind what the window still holds, it gets a
+//   SYNC past the messages it can no longer have: a gap in its log, never a reordering.
+// - Bounds: a sender numbers message s only when every member that is up has delivered s - window, so
+//   a member holds at most window - 1 messages of each other member; the hold-back queue has a slot
+//   per (member, number mod window) and cannot overflow. A DATA outside that window (not from a
+//   correct member, or to a member that restarted) is dropped and counted. Numbers wrap at 65536 and
+//   compare in serial order (RFC 1982).
 // Board code: every table is a typed array allocated at creation; one timer serves every deadline.
 
 import type { Timer } from '../../hal/clock.ts';
 import { TX_OK } from '../../hal/link.ts';
 import type { MacRxInfo } from '../mac/mac.ts';
-import type { OrderHeader } from './frame.ts';
-import { O_HDR, P_CAUSAL, P_FIFO, T_ACK, T_DATA, T_NACK, causalHdr, emitSeq, emitVec, parseOrder, vecAt } from './frame.ts';
+import { O_HDR, P_CAUSAL, P_FIFO, T_ACK, T_DATA, T_NACK, T_SYNC, causalHdr, emitSeq, emitVec, orderHeader, parseOrder, vecAt, vecInc } from './frame.ts';
 import type { DeliverFn, OrderGroup, OrderOptions } from './group.ts';
-import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, indexOf, memberIndex, orderStats } from './group.ts';
+import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, incarnationOf, indexOf, memberIndex, orderStats } from './group.ts';
 
 export const BSS_ACCEPT = 0;
 export const BSS_DELAY = 1;
 export const BSS_REJECT = 2;
 
 /**
- * The Birman-Schiper-Stephenson rule for a message from member j whose vector T is in buf at vecOff
- * (u16 big-endian entries), at a member whose vector is S: BSS_ACCEPT, BSS_DELAY or BSS_REJECT.
- * Entries compare in serial order mod 65536.
+ * The Birman-Schiper-Stephenson rule, with incarnations, for a CAUSAL DATA frame buf from member j,
+ * at member `me` whose vector is S and who knows incarnation inc[k] of each member k (0: none yet)
+ * and the one before, prev[k]: BSS_ACCEPT, BSS_DELAY or BSS_REJECT. The frame's entry j is j's
+ * current incarnation (the caller dropped other frames). Counts compare in serial order mod 65536.
  */
-export function bssRule(S: Uint16Array, buf: Uint8Array, vecOff: number, j: number, n: number): number {
-  const tj = (buf[vecOff + 2 * j] << 8) | buf[vecOff + 2 * j + 1];
-  const d = (tj - S[j]) & 0xffff;
+export function bssRule(S: Uint16Array, inc: Uint8Array, prev: Uint8Array, me: number, buf: Uint8Array, j: number, n: number): number {
+  const d = (vecAt(buf, j) - S[j]) & 0xffff;
   if (d === 0 || d >= 0x8000) return BSS_REJECT;
   if (d > 1) return BSS_DELAY;
   for (let k = 0; k < n; k++) {
     if (k === j) continue;
-    const tk = (buf[vecOff + 2 * k] << 8) | buf[vecOff + 2 * k + 1];
-    if (((S[k] - tk) & 0xffff) >= 0x8000) return BSS_DELAY; // T[k] > S[k]
+    const tk = vecAt(buf, k);
+    const ik = vecInc(buf, k);
+    if (ik === inc[k]) {
+      if (((S[k] - tk) & 0xffff) >= 0x8000) return BSS_DELAY; // T[k] > S[k]
+    } else if (tk === 0 || k === me || (ik === prev[k] && prev[k] !== 0)) continue; // nothing, or a former incarnation whose messages can no longer arrive
+    else return BSS_DELAY; // an incarnation not heard of here yet
   }
   return BSS_ACCEPT;
 }
@@ -61,6 +87,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   const rng = o.rng;
   const cfg = o.config || ORDER_DEFAULTS;
   const me = memberIndex(o.members, mac.addr, cfg);
+  const myInc = incarnationOf(o);
   const n = o.members.length;
   const causal = proto === P_CAUSAL;
   const hdrLen = causal ? causalHdr(n) : O_HDR;
@@ -71,8 +98,18 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   const addrs = new Uint16Array(n);
   for (let i = 0; i < n; i++) addrs[i] = o.members[i];
 
-  // S: messages delivered from each member (own entry: messages sent), mod 65536.
+  // S: messages delivered from each member's current incarnation (own entry: messages sent), mod 65536.
   const S = new Uint16Array(n);
+  // Incarnations: the one each member has now as far as we know (0: none heard), and the one before.
+  const inc = new Uint8Array(n);
+  const prev = new Uint8Array(n);
+  inc[me] = myInc;
+  /** When each member was last heard (anything from its current incarnation). */
+  const heard = new Float64Array(n).fill(clock.now());
+  // Members owed a SYNC (bit each) and its base: our messages up to base are not for them.
+  let oweSync = 0;
+  const base = new Uint16Array(n);
+  let syncAt = Infinity;
   // Send history: own frames by number mod W, whole (header and data), as they first went out.
   const hAll = new Uint8Array(W * mtu);
   const hBuf: Uint8Array[] = [];
@@ -92,7 +129,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   const rLen = new Uint16Array(n * W);
   let holdCount = 0;
   const scratch = new Uint8Array(O_HDR);
-  const hdr: OrderHeader = { proto: 0, type: 0, seq: 0, ts: 0, n: 0, off: 0 };
+  const hdr = orderHeader();
   const stats = orderStats();
   let onDeliverFn: DeliverFn | null = null;
   let timer: Timer | null = null;
@@ -106,20 +143,32 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     return us + (rng.u32() % (Math.floor(us / 2) + 1));
   }
 
+  /** Own messages not yet delivered at every member that is up (silent for less than silenceUs). */
   function pending(): number {
+    let p = 0;
+    const now = clock.now();
+    for (let m = 0; m < n; m++) {
+      const d = (S[me] - acked[m]) & 0xffff;
+      if (m !== me && d > p && now - heard[m] <= cfg.silenceUs) p = d;
+    }
+    return p;
+  }
+
+  /** Own messages to retransmit from the history: those some member lacks, up to W back (older slots are reused). */
+  function kept(): number {
     let p = 0;
     for (let m = 0; m < n; m++) {
       const d = (S[me] - acked[m]) & 0xffff;
       if (m !== me && d > p) p = d;
     }
-    return p;
+    return p < W ? p : W;
   }
 
-  // ---- the one timer: retransmission of unacknowledged messages ---------------------------------
+  // ---- the one timer: retransmission of unacknowledged messages, SYNC repeats, replies ----------
 
   function arm(): void {
-    let next = flushAt;
-    const p = pending();
+    let next = flushAt < syncAt ? flushAt : syncAt;
+    const p = kept();
     for (let i = 0; i < p; i++) {
       const t = hDeadline[(S[me] - i) & wmask];
       if (t < next) next = t;
@@ -136,7 +185,11 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     timerAt = Infinity;
     const now = clock.now();
     if (flushAt <= now) flush();
-    const p = pending();
+    if (syncAt <= now) {
+      syncAt = oweSync ? now + jitter(cfg.timeoutUs) : Infinity;
+      for (let m = 0; m < n; m++) if ((oweSync >>> m) & 1) sendSync(m);
+    }
+    const p = kept();
     for (let i = p - 1; i >= 0; i--) {
       const s = (S[me] - i) & 0xffff;
       const slot = s & wmask;
@@ -150,6 +203,41 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
       }
     }
     arm();
+  }
+
+  // ---- incarnations --------------------------------------------------------------------------------
+
+  function sendSync(m: number): void {
+    emitSeq(scratch, proto, T_SYNC, myInc, inc[m], base[m]);
+    if (mac.send(addrs[m], scratch, O_HDR) === TX_OK) stats.syncs++;
+  }
+
+  /** Tell m that our messages up to the oldest we can still send it are not for it. */
+  function resync(m: number): void {
+    const oldest = (S[me] - W) & 0xffff;
+    base[m] = ((acked[m] - oldest) & 0xffff) < 0x8000 ? acked[m] : oldest;
+    acked[m] = base[m];
+    oweSync |= 1 << m;
+    sendSync(m);
+    syncAt = clock.now() + jitter(cfg.timeoutUs);
+    arm();
+  }
+
+  /** Member j came back as incarnation x: forget its former self's messages, count anew. */
+  function restart(j: number, x: number): void {
+    prev[j] = inc[j];
+    inc[j] = x;
+    stats.restarts++;
+    S[j] = 0;
+    for (let r = j * W; r < (j + 1) * W; r++) {
+      if (!rUsed[r]) continue;
+      rUsed[r] = 0;
+      holdCount--;
+    }
+    oweAck &= ~(1 << j);
+    oweNack &= ~(1 << j);
+    resync(j);
+    drain(); // messages waiting for j's former self wait no more
   }
 
   // ---- receiving ---------------------------------------------------------------------------------
@@ -174,7 +262,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   }
 
   function control(type: number, m: number, cum: number): void {
-    emitSeq(scratch, proto, type, cum);
+    emitSeq(scratch, proto, type, myInc, inc[m], cum);
     if (mac.send(addrs[m], scratch, O_HDR) !== TX_OK) return;
     if (type === T_ACK) stats.acksSent++;
     else stats.nacksSent++;
@@ -182,12 +270,12 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
 
   /** The number of the message of member j in frame buf (parsed already). */
   function numberOf(buf: Uint8Array, j: number): number {
-    return causal ? vecAt(buf, j) : (buf[1] << 8) | buf[2];
+    return causal ? vecAt(buf, j) : (buf[3] << 8) | buf[4];
   }
 
   /** Accept, delay or reject the DATA of member j in buf[0..len) (its header already checked). */
   function rule(buf: Uint8Array, j: number): number {
-    if (causal) return bssRule(S, buf, 2, j, n);
+    if (causal) return bssRule(S, inc, prev, me, buf, j, n);
     const d = (numberOf(buf, j) - S[j]) & 0xffff;
     return d === 0 || d >= 0x8000 ? BSS_REJECT : d === 1 ? BSS_ACCEPT : BSS_DELAY;
   }
@@ -223,6 +311,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   function nackMissing(buf: Uint8Array, j: number): void {
     for (let k = 0; k < n; k++) {
       if (k === me) continue;
+      if (causal && k !== j && vecInc(buf, k) !== inc[k]) continue;
       const t = numberOf(buf, k);
       const missing = k === j ? ((t - S[k]) & 0xffff) > 1 : ((S[k] - t) & 0xffff) >= 0x8000;
       if (missing) owe(T_NACK, k);
@@ -231,14 +320,19 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   }
 
   function onData(payload: Uint8Array, len: number, j: number): void {
-    if (causal ? hdr.n !== n : false) {
-      stats.malformed++;
-      return;
+    if (causal) {
+      if (hdr.n !== n || vecInc(payload, j) !== inc[j]) {
+        stats.malformed++;
+        return;
+      }
+      // An incarnation first seen in a vector is adopted, so that a later one shows as a restart.
+      for (let k = 0; k < n; k++) if (inc[k] === 0 && vecInc(payload, k) !== 0) inc[k] = vecInc(payload, k);
     }
     const s = numberOf(payload, j);
     const d = (s - S[j]) & 0xffff;
     if (d > W && d < 0x8000) {
       stats.outOfWindow++;
+      owe(T_ACK, j); // shows our incarnation: a sender that missed our restart resynchronises us
       return;
     }
     const v = rule(payload, j);
@@ -270,6 +364,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     // Believe a count only if it is ahead of what we knew and not beyond what we sent.
     const ahead = ((cum - acked[m]) & 0xffff) < 0x8000 && ((S[me] - cum) & 0xffff) < 0x8000;
     if (ahead) acked[m] = cum;
+    if (ahead && ((oweSync >>> m) & 1)) oweSync &= ~(1 << m); // at or past the SYNC's base: it arrived
     const want = (cum + 1) & 0xffff;
     if (nack && ahead && ((S[me] - want) & 0xffff) < 0x8000) {
       const slot = want & wmask;
@@ -283,6 +378,16 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     arm();
   }
 
+  /** SYNC from j: its messages up to b are not for us. */
+  function onSync(j: number, b: number): void {
+    const d = (b - S[j]) & 0xffff;
+    if (d !== 0 && d < 0x8000) {
+      S[j] = b;
+      drain(); // frees held messages at or before b, delivers what follows
+    }
+    owe(T_ACK, j);
+  }
+
   mac.onReceive(function (payload: Uint8Array, len: number, info: MacRxInfo) {
     const j = indexOf(addrs, n, info.src);
     if (j < 0 || j === me) {
@@ -293,29 +398,46 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
       stats.malformed++;
       return;
     }
+    const x = hdr.inc;
+    if (inc[j] === 0) inc[j] = x; // the first incarnation heard: it started with us, at 0
+    else if (x !== inc[j]) {
+      if (x === prev[j]) {
+        stats.stale++;
+        return;
+      }
+      restart(j, x);
+    }
+    const now = clock.now();
+    // Heard again after a silence so long that the window moved past it: resynchronise it.
+    if (now - heard[j] > cfg.silenceUs && ((S[me] - acked[j]) & 0xffff) > W) resync(j);
+    heard[j] = now;
     if (hdr.type === T_DATA) onData(payload, len, j);
-    else if (hdr.type === T_ACK || hdr.type === T_NACK) onAck(j, hdr.seq, hdr.type === T_NACK);
-    else stats.malformed++;
+    else if (hdr.tag !== myInc) stats.stale++; // a reply to our former self
+    else if (hdr.type === T_SYNC) onSync(j, hdr.seq);
+    else onAck(j, hdr.seq, hdr.type === T_NACK);
   });
   mac.onSent(null);
 
   return {
     stats,
     maxPayload: mtu - hdrLen,
+    incarnation: myInc,
     pending,
     holding: () => holdCount,
+    view: () => ({ id: 0, mask: (1 << n) - 1 }),
+    onView(): void {},
     onDeliver(fn: DeliverFn | null): void {
       onDeliverFn = fn;
     },
     multicast(payload: Uint8Array, len: number): number {
       if (!(len >= 0 && len <= mtu - hdrLen && len <= payload.length)) return ORDER_E_TOO_LARGE;
-      if (pending() >= W) return ORDER_E_FULL;
+      if (pending() >= W) return ORDER_E_FULL; // a silent member may lag further: resync() catches it up
       const s = (S[me] + 1) & 0xffff;
       S[me] = s;
       acked[me] = s;
       const slot = s & wmask;
       const buf = hBuf[slot];
-      const off = causal ? emitVec(buf, S, n) : emitSeq(buf, P_FIFO, T_DATA, s);
+      const off = causal ? emitVec(buf, myInc, S, inc, n) : emitSeq(buf, P_FIFO, T_DATA, myInc, 0, s);
       for (let i = 0; i < len; i++) buf[off + i] = payload[i];
       hLen[slot] = off + len;
       hNacked[slot] = -Infinity;
@@ -332,12 +454,12 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   };
 }
 
-/** Reliable FIFO-ordered multicast to a fixed group. */
+/** Reliable FIFO-ordered multicast to a group whose members may crash and restart. */
 export function fifo(o: OrderOptions): OrderGroup {
   return seqcast(o, P_FIFO);
 }
 
-/** Reliable causally ordered multicast to a fixed group (Birman-Schiper-Stephenson). */
+/** Reliable causally ordered multicast (Birman-Schiper-Stephenson) to a group whose members may crash and restart. */
 export function causal(o: OrderOptions): OrderGroup {
   return seqcast(o, P_CAUSAL);
 }

@@ -1,12 +1,15 @@
 // Totally ordered multicast by two-phase agreement on timestamps (lecture notes: two-phase
 // total-order multicast; textbook 15.4.3, figure 15.14, the ISIS algorithm), over any MAC, made
-// reliable over a lossy network.
+// reliable over a lossy network, with views (textbook 15.4, 18.2: view-synchronous delivery) so that
+// members that crash leave the group and members that restart join it again.
 //
-// - Phase one: the sender multicasts DATA (numbered 1, 2, 3 ... per sender). Each member, itself
-//   included, puts it in its hold-back queue and replies with a PROPOSE carrying its logical clock:
-//   P := max(A, P) + 1, where A is the largest agreed timestamp it has seen and P its largest proposal.
-// - Phase two: with every member's proposal in, the sender takes the largest as the agreed timestamp
-//   and multicasts COMMIT. A member marks the message committed and sets A := max(A, agreed).
+// - Phase one: the sender multicasts DATA (numbered 1, 2, 3 ... per sender and view). Each member,
+//   itself included, puts it in its hold-back queue and replies with a PROPOSE carrying its logical
+//   clock: P := max(A, P) + 1, where A is the largest agreed timestamp it has seen and P its largest
+//   proposal.
+// - Phase two: with the proposal of every member of the view in, the sender takes the largest as the
+//   agreed timestamp and multicasts COMMIT. A member marks the message committed and sets A :=
+//   max(A, agreed).
 // - Delivery: order is by (timestamp, sender's index in the member list); a held message counts with
 //   its agreed timestamp once committed, its proposal before. A member delivers the first message in
 //   that order while it is committed. A message not held yet will get a proposal above every
@@ -21,21 +24,61 @@
 //   stored proposal for a DATA copy, NACKs a DATA that came early (the sender sends the missing one
 //   at once, at most once per quarter timeout), and ACKs, cumulatively, how many of a sender's
 //   messages it has delivered, after delivering them and for any copy of a delivered message.
-//   Replies wait a random 0..replyDelayUs and go out together. A member that never answers stalls
-//   the window, after which multicast() returns ORDER_E_FULL; membership does not change.
+//   Replies wait a random 0..replyDelayUs and go out together.
+// - Views. Every frame carries the sender's incarnation and view number; a member takes only frames
+//   of its view from the incarnations the view lists. Every member starts in view 1 of every member
+//   (the incarnations learnt from the first frames), so a first start needs no handshake. Members send
+//   ALIVE to each other every heartbeatUs. The coordinator is the lowest-indexed member of the view
+//   heard within silenceUs (itself, if no lower one is). It starts a view change when a member of the
+//   view is silent for silenceUs, when a frame shows a member's new incarnation, or when a member
+//   outside the view asks to JOIN (a restarted member, or one that found itself outside: it saw a
+//   newer view's frames, or a view without it). The change is a flush:
+//   1. The coordinator sends VIEW (number, members, joiners, incarnations) to each member of the new
+//      view, again every timeout to those that have not answered FLUSHED; a newer VIEW (or the same
+//      number from a lower index) supersedes an older one.
+//   2. A member of the old view that stays stops multicasting (ORDER_E_FULL), stops taking frames from
+//      those leaving, and finishes the old view: its own messages now commit with the proposals of
+//      those that stay, and are sent again until every one of them has delivered them. The messages
+//      of a leaving member it holds: those committed here are delivered in order; those not proposed
+//      for cannot be committed anywhere (the commit needs this member's proposal) and are dropped; for
+//      each proposed one it asks every staying member (QUERY) whether its commit arrived there; an
+//      ANSWER with the agreed timestamp commits it here, and once every one said no (and, being in the
+//      flush, takes no commit from the leaving member any more), nobody has it and it is dropped. So
+//      the staying members deliver the same messages of the old view, in the same order. A member
+//      answers FLUSHED when none of its own messages is undelivered anywhere and nothing of a leaving
+//      member is held; a joiner answers at once, with its state reset.
+//   3. With FLUSHED from every member of the new view, the coordinator installs it and sends INSTALL
+//      (again every timeout until a frame of the new view comes back); a member in the flush that gets
+//      any frame of the new view from one of its members installs it too. Installing resets the
+//      numbering of every sender, calls onView, then the view's messages flow.
+//   So every member that stays installs the same views in the same order and delivers the same
+//   messages between them in the same order (view synchrony); a joiner delivers from the view that
+//   lets it in, with an empty history (what it delivered before its crash is not delivered again).
+// - Limits. One change at a time is the case designed for: a member failing during a flush is
+//   excluded by a further change when it stays silent, and the coordinator failing is replaced by the
+//   next member when it stays silent, but members that disagree on who is up can start competing
+//   changes (the lower index wins; the other may be excluded and rejoin). A member silent for
+//   silenceUs is excluded though it may be up (a partition): it then finds itself outside and joins
+//   again, losing what it had not delivered. Until a restarted member joins, it is in view 1 by
+//   assumption and its frames are dropped by the others; it could deliver only a first message of a
+//   sender that its former self had proposed for. While a view changes, nothing is multicast.
 // - Bounds: a sender keeps its last `window` messages until every member has delivered them and
 //   numbers no message beyond; so a member holds at most `window` messages of each sender, and the
-//   hold-back queue has a slot per (member, number mod window): it cannot overflow. Timestamps are u32
-//   on the wire: the group must make fewer than 2^32 proposals in its life.
+//   hold-back queue has a slot per (member, number mod window): it cannot overflow. Each member also
+//   keeps the agreed timestamps of the last `window` messages it delivered of each sender, to answer
+//   QUERY. Timestamps are u32 on the wire: the group must make fewer than 2^32 proposals in its life.
+//   View numbers are a byte, compared in serial order.
 // Board code: every table is a typed array allocated at creation; one timer serves every deadline.
 
 import type { Timer } from '../../hal/clock.ts';
 import { TX_OK } from '../../hal/link.ts';
 import type { MacRxInfo } from '../mac/mac.ts';
-import type { OrderHeader } from './frame.ts';
-import { O_HDR, O_HDR_TS, P_TOTAL, T_ACK, T_COMMIT, T_DATA, T_HAVE, T_NACK, T_PROPOSE, emitSeq, emitTs, parseOrder } from './frame.ts';
-import type { DeliverFn, OrderGroup, OrderOptions } from './group.ts';
-import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, indexOf, memberIndex, orderStats } from './group.ts';
+import {
+  O_HDR, O_HDR_TS, O_PFX, P_TOTAL, T_ACK, T_ALIVE, T_ANSWER, T_COMMIT, T_DATA, T_FLUSHED, T_HAVE, T_INSTALL, T_JOIN, T_NACK, T_PROPOSE,
+  T_QUERY, T_VIEW, emitPfx, emitQuery, emitSeq, emitTs, emitView, orderHeader, parseOrder, viewLen,
+} from './frame.ts';
+import type { DeliverFn, OrderGroup, OrderOptions, ViewFn } from './group.ts';
+import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, incarnationOf, indexOf, memberIndex, orderStats } from './group.ts';
 
 const EMPTY = 0;
 /** Held, not proposed for: an earlier message of its sender is missing. */
@@ -43,21 +86,66 @@ const RECEIVED = 1;
 const PROPOSED = 2;
 const COMMITTED = 3;
 
+/** Is view number a after b (serial order of bytes)? */
+function viewAfter(a: number, b: number): boolean {
+  const d = (a - b) & 0xff;
+  return d !== 0 && d < 0x80;
+}
+
 export function total(o: OrderOptions): OrderGroup {
   const mac = o.mac;
   const clock = o.clock;
   const rng = o.rng;
   const cfg = o.config || ORDER_DEFAULTS;
   const me = memberIndex(o.members, mac.addr, cfg);
+  const myInc = incarnationOf(o);
   const n = o.members.length;
   const mtu = mac.caps.mtu;
-  if (mtu < O_HDR_TS) throw new Error('order: the MAC mtu ' + mtu + ' is too small for total order');
+  if (mtu < O_HDR_TS || mtu < viewLen(n)) throw new Error('order: the MAC mtu ' + mtu + ' is too small for total order of ' + n + ' members');
   const W = cfg.window;
   const wmask = W - 1;
-  const all = (1 << n) - 1;
+  const bit = 1 << me;
+  /** heartbeatUs 0: a fixed group of every member (no heartbeats, no view changes). */
+  const dynamic = cfg.heartbeatUs > 0;
   const addrs = new Uint16Array(n);
   for (let i = 0; i < n; i++) addrs[i] = o.members[i];
 
+  // ---- the view ---------------------------------------------------------------------------------------
+  /** Installed view: number (1 is everyone's first, by assumption), members, their incarnations (0: take the first heard). */
+  let vid = 1;
+  let vmask = (1 << n) - 1;
+  const vinc = new Uint8Array(n);
+  vinc[me] = myInc;
+  /** Still in the assumed first view (no view installed by agreement yet). */
+  let assumed = true;
+  /** Outside every view (found itself excluded, or reset): asks to JOIN. */
+  let outside = false;
+  // The change under way (flush): its number, members, joiners, incarnations, coordinator.
+  let flushing = false;
+  let pvid = 0;
+  let pmask = 0;
+  let pjoin = 0;
+  const pinc = new Uint8Array(n);
+  let pcoord = 0;
+  /** Members of the installed view leaving it in the change under way (or an old incarnation). */
+  let gone = 0;
+  /** Members whose proposals and acknowledgements count: the view, less those leaving. */
+  let needed = vmask;
+  // As coordinator: members that said FLUSHED, members yet to show the installed view, join requests.
+  let coordinating = false;
+  /** FLUSHED went out for the change under way (it goes again when the coordinator repeats VIEW). */
+  let flushedSent = false;
+  let flushed = 0;
+  let instPending = 0;
+  let joinReq = 0;
+  const joinInc = new Uint8Array(n);
+  /** When each member was last heard (from the incarnation the view, or the change, lists). */
+  const heard = new Float64Array(n).fill(clock.now());
+  let hbAt = Infinity; // set once the functions below exist (Espruino does not hoist them)
+  let vcAt = Infinity;
+  let viewFn: ViewFn | null = null;
+
+  // ---- the agreement ------------------------------------------------------------------------------------
   // Logical clock: largest agreed timestamp seen, largest proposal made.
   let A = 0;
   let P = 0;
@@ -88,9 +176,14 @@ export function total(o: OrderOptions): OrderGroup {
   const rLen = new Uint16Array(n * W);
   /** PROPOSED: our proposal; COMMITTED: the agreed timestamp. */
   const rTs = new Float64Array(n * W);
+  /** In a flush, for a leaving member's proposed message: the staying members that answered "no commit here". */
+  const rNo = new Uint16Array(n * W);
   let holdCount = 0;
-  const scratch = new Uint8Array(O_HDR_TS);
-  const hdr: OrderHeader = { proto: 0, type: 0, seq: 0, ts: 0, n: 0, off: 0 };
+  // The agreed timestamps of the last W messages delivered of each sender (to answer QUERY).
+  const dSeq = new Uint16Array(n * W);
+  const dTs = new Float64Array(n * W);
+  const scratch = new Uint8Array(viewLen(n) > O_HDR_TS + 1 ? viewLen(n) : O_HDR_TS + 1);
+  const hdr = orderHeader();
   const stats = orderStats();
   let onDeliverFn: DeliverFn | null = null;
   let timer: Timer | null = null;
@@ -101,6 +194,8 @@ export function total(o: OrderOptions): OrderGroup {
   let oweNack = 0;
   const owePropose = new Uint8Array(n * W);
   let flushAt = Infinity;
+  /** Open QUERYs (a flush with leaving members' proposed messages held): when to ask again. */
+  let queryAt = Infinity;
   /** Nested delivery guard: a deliver callback that multicasts must not restart the loop inside itself. */
   let delivering = false;
 
@@ -111,6 +206,7 @@ export function total(o: OrderOptions): OrderGroup {
   function pending(): number {
     let p = 0;
     for (let m = 0; m < n; m++) {
+      if (!(((needed | bit) >>> m) & 1)) continue;
       const d = (sent - acked[m]) & 0xffff;
       if (d > p) p = d;
     }
@@ -125,6 +221,9 @@ export function total(o: OrderOptions): OrderGroup {
 
   function arm(): void {
     let next = flushAt;
+    if (hbAt < next) next = hbAt;
+    if (vcAt < next) next = vcAt;
+    if (queryAt < next) next = queryAt;
     const p = pending();
     for (let i = 0; i < p; i++) {
       const t = hDeadline[(sent - i) & wmask];
@@ -138,7 +237,7 @@ export function total(o: OrderOptions): OrderGroup {
   }
 
   function sendTs(m: number, type: number, s: number, ts: number): boolean {
-    emitTs(scratch, type, s, ts);
+    emitTs(scratch, type, myInc, vid, s, ts);
     return mac.send(addrs[m], scratch, O_HDR_TS) === TX_OK;
   }
 
@@ -166,10 +265,15 @@ export function total(o: OrderOptions): OrderGroup {
   }
 
   function control(type: number, m: number, cum: number): void {
-    emitSeq(scratch, P_TOTAL, type, cum);
+    emitSeq(scratch, P_TOTAL, type, myInc, vid, cum);
     if (mac.send(addrs[m], scratch, O_HDR) !== TX_OK) return;
     if (type === T_ACK) stats.acksSent++;
     else if (type === T_NACK) stats.nacksSent++;
+  }
+
+  function short(type: number, m: number): void {
+    emitPfx(scratch, P_TOTAL, type, myInc, outside ? 0 : vid);
+    mac.send(addrs[m], scratch, O_PFX);
   }
 
   function tick(): void {
@@ -177,6 +281,9 @@ export function total(o: OrderOptions): OrderGroup {
     timerAt = Infinity;
     const now = clock.now();
     if (flushAt <= now) flush();
+    if (hbAt <= now) heartbeat(now);
+    if (vcAt <= now) coordinate(now);
+    if (queryAt <= now) ask(now);
     const p = pending();
     for (let i = p - 1; i >= 0; i--) {
       const s = (sent - i) & 0xffff;
@@ -187,8 +294,9 @@ export function total(o: OrderOptions): OrderGroup {
       // timeout for the ACK that may have been lost.
       let to = 0;
       for (let m = 0; m < n; m++) {
+        if (m === me || !((needed >>> m) & 1)) continue;
         const d = (s - acked[m]) & 0xffff;
-        if (m !== me && (hCommitted[slot] ? d !== 0 && d < 0x8000 : !((hProps[slot] >>> m) & 1))) to |= 1 << m;
+        if (hCommitted[slot] ? d !== 0 && d < 0x8000 : !((hProps[slot] >>> m) & 1)) to |= 1 << m;
       }
       const probe = hCommitted[slot] && (to & ~hHave[slot]) === 0;
       if (!probe) to &= ~hHave[slot];
@@ -200,10 +308,309 @@ export function total(o: OrderOptions): OrderGroup {
         if (!ok) hDeadline[slot] = now + (cfg.timeoutUs >> 2);
       }
     }
+    if (flushing) flushCheck();
     arm();
   }
 
+  // ---- membership: heartbeats, the coordinator, the flush ---------------------------------------------
+
+  function up(k: number, now: number): boolean {
+    return k === me || now - heard[k] <= cfg.silenceUs;
+  }
+
+  /** The lowest-indexed member of the view heard within silenceUs. */
+  function coordinator(now: number): number {
+    for (let k = 0; k < n; k++) if (((vmask >>> k) & 1) && up(k, now)) return k;
+    return me;
+  }
+
+  function heartbeat(now: number): void {
+    hbAt = now + jitter(cfg.heartbeatUs);
+    if (outside && !flushing) {
+      for (let k = 0; k < n; k++) if (k !== me) short(T_JOIN, k);
+      return;
+    }
+    const to = (vmask | (flushing ? pmask : 0)) & ~bit;
+    for (let k = 0; k < n; k++) if ((to >>> k) & 1) short(T_ALIVE, k);
+    if (!flushing && coordinator(now) === me) {
+      vcAt = now; // look for silent members and join requests now
+    }
+  }
+
+  /** The coordinator's periodic work: start a change if one is due, drive the one under way. */
+  function coordinate(now: number): void {
+    vcAt = Infinity;
+    if (outside) return;
+    if (instPending) {
+      for (let k = 0; k < n; k++) if ((instPending >>> k) & 1) sendView(T_INSTALL, k);
+      vcAt = now + jitter(cfg.timeoutUs);
+    }
+    if (coordinating && flushing) {
+      // A member of the new view silent for the whole time: leave it out as well.
+      let silent = 0;
+      for (let k = 0; k < n; k++) if (((pmask >>> k) & 1) && !((flushed >>> k) & 1) && !up(k, now)) silent |= 1 << k;
+      if (silent) {
+        startChange(now, (pmask & ~silent) | joinReq);
+        return;
+      }
+      for (let k = 0; k < n; k++) if (k !== me && ((pmask >>> k) & 1) && !((flushed >>> k) & 1)) sendView(T_VIEW, k);
+      vcAt = now + jitter(cfg.timeoutUs);
+      return;
+    }
+    if (flushing && up(pcoord, now)) return; // someone else runs the change under way
+    if (coordinator(now) !== me) return;
+    let silent = 0;
+    for (let k = 0; k < n; k++) if (((vmask >>> k) & 1) && !up(k, now)) silent |= 1 << k;
+    // A change whose coordinator fell silent is taken over, with its joiners.
+    if (flushing || silent || joinReq) startChange(now, (vmask & ~silent) | joinReq | (flushing ? pjoin & pmask : 0));
+  }
+
+  /** As coordinator: propose the next view, of members `mask` (joiners: the join requests among them). */
+  function startChange(now: number, mask: number): void {
+    const next = (((flushing && viewAfter(pvid, vid) ? pvid : vid) + 1) & 0xff) || 1;
+    let join = 0;
+    for (let k = 0; k < n; k++) {
+      if (!((mask >>> k) & 1)) pinc[k] = 0;
+      else if ((joinReq >>> k) & 1) pinc[k] = joinInc[k];
+      else if (!(flushing && ((pjoin >>> k) & 1))) pinc[k] = vinc[k]; // else a joiner of the change taken over: pinc[k] stays
+      if (((mask >>> k) & 1) && (((joinReq >>> k) & 1) || (flushing && ((pjoin >>> k) & 1)))) join |= 1 << k;
+    }
+    joinReq &= ~mask;
+    coordinating = true;
+    flushed = 0;
+    instPending = 0;
+    enterFlush(next, mask | bit, join & ~bit, me);
+    for (let k = 0; k < n; k++) if (k !== me && ((pmask >>> k) & 1)) sendView(T_VIEW, k);
+    vcAt = now + jitter(cfg.timeoutUs);
+    arm();
+  }
+
+  function sendView(type: number, k: number): void {
+    const l = emitView(scratch, type, myInc, vid, pvid, pmask, pjoin, pinc, n);
+    mac.send(addrs[k], scratch, l);
+  }
+
+  /** Take part in the change to view v (members mask, joiners join, incarnations already in pinc) run by c. */
+  function enterFlush(v: number, mask: number, join: number, c: number): void {
+    flushing = true;
+    pvid = v;
+    pmask = mask;
+    pjoin = join;
+    pcoord = c;
+    if (c !== me) coordinating = false;
+    gone = vmask & ~(mask & ~join);
+    needed = vmask & ~gone;
+    const now = clock.now();
+    for (let k = 0; k < n; k++) if ((join >>> k) & 1) heard[k] = now;
+    // Our messages short of a leaving member's proposal commit now.
+    for (let i = pending() - 1; i >= 0; i--) {
+      const s = (sent - i) & 0xffff;
+      tryCommit(s);
+    }
+    // The leaving members' messages held here.
+    flushedSent = false;
+    let ask = false;
+    for (let r = 0; r < n * W; r++) {
+      const j = (r / W) | 0;
+      if (!((gone >>> j) & 1) || rState[r] === EMPTY) continue;
+      if (rState[r] === RECEIVED) drop(r);
+      else if (rState[r] === PROPOSED) {
+        rNo[r] = 0;
+        ask = true;
+      }
+    }
+    if (ask) queryAt = now;
+    deliverReady();
+    flushCheck();
+    arm();
+  }
+
+  function drop(r: number): void {
+    rState[r] = EMPTY;
+    owePropose[r] = 0;
+    holdCount--;
+    stats.discarded++;
+  }
+
+  /** QUERY every staying member that has not answered about each leaving member's proposed message. */
+  function ask(now: number): void {
+    queryAt = Infinity;
+    if (!flushing) return;
+    let open = false;
+    for (let r = 0; r < n * W; r++) {
+      const j = (r / W) | 0;
+      if (!((gone >>> j) & 1) || rState[r] !== PROPOSED) continue;
+      open = true;
+      for (let k = 0; k < n; k++) {
+        if (k === me || !((needed >>> k) & 1) || ((rNo[r] >>> k) & 1)) continue;
+        const l = emitQuery(scratch, T_QUERY, myInc, vid, j, rSeq[r], 0);
+        mac.send(addrs[k], scratch, l);
+      }
+    }
+    if (open) queryAt = now + jitter(cfg.timeoutUs);
+  }
+
+  function onQuery(k: number, origin: number, s: number): void {
+    if (!flushing || !((gone >>> origin) & 1)) return; // not in this flush yet: the asker asks again
+    const r = origin * W + (s & wmask);
+    let ts = 0;
+    if (rState[r] === COMMITTED && rSeq[r] === s) ts = rTs[r];
+    else if (dSeq[r] === s && ((delivered[origin] - s) & 0xffff) < W) ts = dTs[r];
+    const l = emitQuery(scratch, T_ANSWER, myInc, vid, origin, s, ts);
+    mac.send(addrs[k], scratch, l);
+  }
+
+  function onAnswer(k: number, origin: number, s: number, ts: number): void {
+    const r = origin * W + (s & wmask);
+    if (!flushing || !((gone >>> origin) & 1) || rState[r] !== PROPOSED || rSeq[r] !== s) return;
+    if (ts !== 0) {
+      commitHeld(r, ts);
+      return;
+    }
+    rNo[r] |= 1 << k;
+    if (((rNo[r] | bit) & needed) === needed) {
+      drop(r); // no staying member has its commit, and none will take it now
+      deliverReady();
+    }
+  }
+
+  /** Send FLUSHED to the coordinator if nothing of the old view is in flight here (once, or again when asked). */
+  function flushCheck(again?: boolean): void {
+    if (!flushing || (flushedSent && !again)) return;
+    if (!((pjoin >>> me) & 1)) {
+      if (pending() !== 0) return;
+      for (let r = 0; r < n * W; r++) if (rState[r] !== EMPTY && ((gone >>> ((r / W) | 0)) & 1)) return;
+    }
+    flushedSent = true;
+    if (pcoord === me) onFlushed(me);
+    else {
+      emitPfx(scratch, P_TOTAL, T_FLUSHED, myInc, vid);
+      scratch[3] = pvid;
+      mac.send(addrs[pcoord], scratch, 4);
+    }
+  }
+
+  function onFlushed(k: number): void {
+    if (!coordinating || !flushing) return;
+    flushed |= 1 << k;
+    if ((flushed & pmask) !== pmask) return;
+    coordinating = false;
+    install(pvid, pmask, pinc);
+    instPending = vmask & ~bit;
+    for (let m = 0; m < n; m++) if ((instPending >>> m) & 1) sendView(T_INSTALL, m);
+    vcAt = clock.now() + jitter(cfg.timeoutUs);
+    arm();
+  }
+
+  /** Install view v: members mask, incarnations incs; every sender's numbering starts again. */
+  function install(v: number, mask: number, incs: Uint8Array): void {
+    for (let k = 0; k < n; k++) vinc[k] = incs[k];
+    vid = v;
+    vmask = mask;
+    assumed = false;
+    outside = false;
+    flushing = false;
+    gone = 0;
+    needed = vmask;
+    for (let k = 0; k < n; k++) if (((joinReq >>> k) & 1) && ((vmask >>> k) & 1) && vinc[k] === joinInc[k]) joinReq &= ~(1 << k);
+    reset();
+    stats.views++;
+    if (viewFn) viewFn(vid, vmask);
+  }
+
+  /** Forget every message: a new view, or leaving the group. */
+  function reset(): void {
+    sent = 0;
+    for (let m = 0; m < n; m++) {
+      acked[m] = 0;
+      proposed[m] = 0;
+      delivered[m] = 0;
+    }
+    for (let r = 0; r < n * W; r++) {
+      if (rState[r] !== EMPTY) stats.discarded++;
+      rState[r] = EMPTY;
+      owePropose[r] = 0;
+      dSeq[r] = 0;
+    }
+    holdCount = 0;
+    oweAck = 0;
+    oweNack = 0;
+    queryAt = Infinity;
+    const now = clock.now();
+    for (let k = 0; k < n; k++) heard[k] = now;
+  }
+
+  /** This member is not in the group's view (any more): forget everything and ask to join. */
+  function leave(): void {
+    outside = true;
+    flushing = false;
+    coordinating = false;
+    instPending = 0;
+    vmask = bit;
+    needed = 0;
+    gone = 0;
+    reset();
+    if (dynamic) hbAt = clock.now();
+    arm();
+  }
+
+  /** VIEW (or INSTALL) from member c: the change to view hdr.aux. */
+  function onView(c: number, type: number, buf: Uint8Array): void {
+    const v = hdr.aux;
+    const mask = hdr.mask;
+    const join = hdr.seq;
+    const inIt = ((mask >>> me) & 1) === 1 && buf[hdr.off + me] === myInc;
+    if (type === T_INSTALL) {
+      if (!inIt) return;
+      if (flushing && v === pvid) {
+        for (let k = 0; k < n; k++) pinc[k] = buf[hdr.off + k];
+        install(v, mask, pinc);
+      }
+      return;
+    }
+    if (outside || ((join >>> me) & 1)) {
+      if (!inIt) return;
+      if (!outside) leave(); // a restarted member still in the assumed view: it joins afresh
+    } else {
+      if (hdr.tag !== vid) return; // a change from another view than ours
+      if (!inIt) {
+        if (c < me) leave(); // excluded (a higher index that thinks us down is ignored: we run the next change)
+        return;
+      }
+      if (flushing && !(viewAfter(v, pvid) || (v === pvid && c < pcoord))) {
+        if (v === pvid && c === pcoord) flushCheck(true); // a repeat: FLUSHED may have been lost
+        return;
+      }
+    }
+    for (let k = 0; k < n; k++) pinc[k] = buf[hdr.off + k];
+    if (outside) {
+      flushing = true;
+      flushedSent = false;
+      pvid = v;
+      pmask = mask;
+      pjoin = join;
+      pcoord = c;
+      flushCheck();
+      return;
+    }
+    enterFlush(v, mask, join, c);
+  }
+
   // ---- the sender's side of the agreement -----------------------------------------------------------
+
+  /** Commit our message s if every member whose proposal counts has proposed. */
+  function tryCommit(s: number): void {
+    const slot = s & wmask;
+    if (hCommitted[slot] || (hProps[slot] & needed) !== needed) return;
+    hCommitted[slot] = 1;
+    hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
+    if (cfg.groupAddr && !flushing) {
+      emitTs(scratch, T_COMMIT, myInc, vid, s, hMax[slot]);
+      mac.send(cfg.groupAddr, scratch, O_HDR_TS);
+    } else for (let k = 0; k < n; k++) if (k !== me && ((needed >>> k) & 1)) sendTs(k, T_COMMIT, s, hMax[slot]);
+    onCommit(me, s, hMax[slot]);
+    arm();
+  }
 
   function onPropose(m: number, s: number, ts: number): void {
     if (!outstanding(s)) return;
@@ -211,15 +618,7 @@ export function total(o: OrderOptions): OrderGroup {
     if (hCommitted[slot]) return;
     hProps[slot] |= 1 << m;
     if (ts > hMax[slot]) hMax[slot] = ts;
-    if (hProps[slot] !== all) return;
-    hCommitted[slot] = 1;
-    hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
-    if (cfg.groupAddr) {
-      emitTs(scratch, T_COMMIT, s, hMax[slot]);
-      mac.send(cfg.groupAddr, scratch, O_HDR_TS);
-    } else for (let k = 0; k < n; k++) if (k !== me) sendTs(k, T_COMMIT, s, hMax[slot]);
-    onCommit(me, s, hMax[slot]);
-    arm();
+    tryCommit(s);
   }
 
   // ---- the receiver's side ------------------------------------------------------------------------
@@ -259,8 +658,10 @@ export function total(o: OrderOptions): OrderGroup {
       rState[best] = EMPTY;
       holdCount--;
       delivered[j] = rSeq[best];
+      dSeq[best] = rSeq[best];
+      dTs[best] = rTs[best];
       if (j === me) acked[me] = delivered[me];
-      else {
+      else if (!((gone >>> j) & 1)) {
         oweAck |= 1 << j;
         later();
       }
@@ -268,6 +669,13 @@ export function total(o: OrderOptions): OrderGroup {
       if (onDeliverFn) onDeliverFn(rBuf[best], 0, rLen[best], addrs[j]);
     }
     delivering = false;
+  }
+
+  function commitHeld(r: number, ts: number): void {
+    rState[r] = COMMITTED;
+    rTs[r] = ts;
+    if (ts > A) A = ts;
+    deliverReady();
   }
 
   function onCommit(j: number, s: number, ts: number): void {
@@ -283,12 +691,7 @@ export function total(o: OrderOptions): OrderGroup {
     const r = j * W + (s & wmask);
     if (rSeq[r] !== s || rState[r] < PROPOSED) return; // we never proposed: not from a correct sender
     if (rState[r] === COMMITTED) stats.duplicates++;
-    else {
-      rState[r] = COMMITTED;
-      rTs[r] = ts;
-      if (ts > A) A = ts;
-      deliverReady();
-    }
+    else commitHeld(r, ts);
     if (j !== me && rState[r] === COMMITTED && rSeq[r] === s) {
       owePropose[r] = 2; // HAVE: the sender stops resending this commit while we wait to deliver
       later();
@@ -348,6 +751,20 @@ export function total(o: OrderOptions): OrderGroup {
     arm();
   }
 
+  /** A frame from incarnation x of member j, which the view does not list: note it for the coordinator. */
+  function stranger(j: number, x: number): void {
+    stats.stale++;
+    if (((vmask >>> j) & 1) && vinc[j] !== x) heard[j] = -Infinity; // its former self is down
+    if (!((joinReq >>> j) & 1) || joinInc[j] !== x) {
+      joinReq |= 1 << j;
+      joinInc[j] = x;
+    }
+    if (dynamic && !flushing && !outside) {
+      vcAt = clock.now();
+      arm();
+    }
+  }
+
   mac.onReceive(function (payload: Uint8Array, len: number, info: MacRxInfo) {
     const j = indexOf(addrs, n, info.src);
     if (j < 0 || j === me) {
@@ -359,31 +776,90 @@ export function total(o: OrderOptions): OrderGroup {
       return;
     }
     const t = hdr.type;
-    if (t === T_DATA) onData(j, hdr.seq, payload, O_HDR, len - O_HDR);
+    const x = hdr.inc;
+    const now = clock.now();
+    if (assumed && vinc[j] === 0 && t !== T_JOIN) vinc[j] = x; // the first incarnation heard, in the first view
+    if (t === T_JOIN) {
+      if (flushing && ((pmask >>> j) & 1) && pinc[j] === x) heard[j] = now; // a joiner of the change under way
+      else if (!outside) stranger(j, x);
+      return;
+    }
+    // Membership frames: VIEW and INSTALL from a member of our view (or, outside, anyone), FLUSHED, QUERY, ANSWER.
+    const ours = ((vmask >>> j) & 1) === 1 && vinc[j] === x;
+    const joining = flushing && ((pmask >>> j) & 1) === 1 && pinc[j] === x;
+    if (t === T_VIEW || t === T_INSTALL) {
+      if (ours || outside || assumed) {
+        if (ours) heard[j] = now;
+        onView(j, t, payload);
+      }
+      return;
+    }
+    if (!ours && !joining) {
+      if (!outside) stranger(j, x);
+      return;
+    }
+    heard[j] = now;
+    if (flushing && hdr.tag === pvid && (outside || viewAfter(pvid, vid)) && t !== T_FLUSHED) {
+      // A frame of the new view: it was installed, and its INSTALL has not reached us.
+      install(pvid, pmask, pinc);
+    }
+    if (outside) return;
+    if (t === T_FLUSHED) {
+      if (hdr.aux === pvid && (ours || joining)) onFlushed(j);
+      return;
+    }
+    if (hdr.tag !== vid) {
+      stats.stale++;
+      if (viewAfter(hdr.tag, vid) && !flushing) leave(); // the group moved on without us
+      return;
+    }
+    if ((instPending >>> j) & 1) instPending &= ~(1 << j);
+    if (t === T_ALIVE) return;
+    if (t === T_QUERY) {
+      onQuery(j, hdr.aux, hdr.seq);
+      return;
+    }
+    if (t === T_ANSWER) {
+      onAnswer(j, hdr.aux, hdr.seq, hdr.ts);
+      return;
+    }
+    if (!ours || ((gone >>> j) & 1)) {
+      stats.stale++; // a leaving member's messages are settled among those that stay
+      return;
+    }
+    if (t === T_DATA) onData(j, hdr.seq, payload, O_HDR, len - O_HDR); // in a flush: the old view's, sent again
     else if (t === T_PROPOSE) onPropose(j, hdr.seq, hdr.ts);
     else if (t === T_COMMIT) onCommit(j, hdr.seq, hdr.ts);
     else if (t === T_HAVE) {
       if (outstanding(hdr.seq)) hHave[hdr.seq & wmask] |= 1 << j;
     } else onAck(j, hdr.seq, t === T_NACK);
+    if (flushing) flushCheck();
   });
   mac.onSent(null);
+  if (dynamic) hbAt = clock.now() + jitter(cfg.heartbeatUs);
+  arm();
 
   return {
     stats,
     maxPayload: mtu - O_HDR,
+    incarnation: myInc,
     pending,
     holding: () => holdCount,
+    view: () => ({ id: outside ? 0 : vid, mask: outside ? 0 : vmask }),
+    onView(fn: ViewFn | null): void {
+      viewFn = fn;
+    },
     onDeliver(fn: DeliverFn | null): void {
       onDeliverFn = fn;
     },
     multicast(payload: Uint8Array, len: number): number {
       if (!(len >= 0 && len <= mtu - O_HDR && len <= payload.length)) return ORDER_E_TOO_LARGE;
-      if (pending() >= W) return ORDER_E_FULL;
+      if (outside || flushing || pending() >= W) return ORDER_E_FULL;
       const s = (sent + 1) & 0xffff;
       sent = s;
       const slot = s & wmask;
       const buf = hBuf[slot];
-      emitSeq(buf, P_TOTAL, T_DATA, s);
+      emitSeq(buf, P_TOTAL, T_DATA, myInc, vid, s);
       for (let i = 0; i < len; i++) buf[O_HDR + i] = payload[i];
       hLen[slot] = O_HDR + len;
       hProps[slot] = 0;
@@ -394,7 +870,7 @@ export function total(o: OrderOptions): OrderGroup {
       hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
       stats.sent++;
       if (cfg.groupAddr) mac.send(cfg.groupAddr, buf, O_HDR + len);
-      else for (let m = 0; m < n; m++) if (m !== me) mac.send(addrs[m], buf, O_HDR + len); // a refused send is a loss: the timer resends
+      else for (let m = 0; m < n; m++) if (m !== me && ((vmask >>> m) & 1)) mac.send(addrs[m], buf, O_HDR + len); // a refused send is a loss: the timer resends
       arm();
       onData(me, s, buf, O_HDR, len); // our own proposal, and with one member the commit and delivery
       return ORDER_OK;
