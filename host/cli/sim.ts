@@ -103,6 +103,7 @@ export function registerSim(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--trace <file>', 'write the trace (JSON lines: send, deliver, commit) to file, or - for standard output'))
     .addOption(new Option('--pcap <file>', 'capture every Psync message each host sends and receives (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addOption(new Option('--crash <node@time+down>', 'crash a host at a virtual time and restart it after a while (2@3s+1s); it rebuilds from the others and rejoins').argParser(crashArg))
+    .addOption(new Option('--log', 'every host logs the conversation (Psync log, flash in memory) and serves freed messages from it: a crashed host replays everything'))
     .addOption(new Option('--json', 'print the summary as one JSON object'))
     .addHelpText('after', `
 Trace lines, in the order things happened (t in virtual µs):
@@ -118,7 +119,7 @@ After the restart its replay commits the sequence again from the first; commits 
 (stable elsewhere, copies gone) are skipped, and it resumes at the rejoin's position. The checks then
 ask the same of the others, and of the restarted host its sequence less that stretch. Without --trace, or with a file,
 a summary is printed; with --trace - standard output holds the trace alone. Exit 1 when a check fails.`)
-    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean; crash?: { node: number; atUs: number; downUs: number } }) => {
+    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean; log?: boolean; crash?: { node: number; atUs: number; downUs: number } }) => {
       if (o.crash && o.crash.node > o.nodes) usageError(conv, `--crash names node ${o.crash.node}, but there are ${o.nodes} nodes`);
       if (o.trace === '-' && o.json) usageError(conv, '--json and --trace - both write to standard output: give --trace a file name, or leave out --json');
       const file = o.trace !== undefined && o.trace !== '-' ? lineFile(conv, o.trace) : null;
@@ -132,7 +133,7 @@ a summary is printed; with --trace - standard output holds the trace alone. Exit
       }
       let r: ReturnType<typeof conversation>;
       try {
-        r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined, crash: o.crash });
+        r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined, crash: o.crash, log: o.log });
       } catch (e) {
         sink?.close();
         usageError(conv, (e as Error).message);

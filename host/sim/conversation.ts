@@ -42,6 +42,11 @@
 //   the crashed node sent that nobody received are lost with it (3.2.3, case 1) and not asked for.
 //   Measured: 4 and 6 nodes at 10 and 30 % loss, seeds 1-4, a 4 s crash: every check passes; 8 nodes
 //   at 30 % loss fail 3 seeds in 4 (the failure detection removes live nodes, which then stop).
+// - Logs (option log, `--log`): every host also writes Psync's log (firmware/psync/log.ts) to a flash
+//   store in memory and serves from it the messages whose copies it freed (section 5.1). The crashed
+//   host replays its own log at its restart and the others serve the rest: its replay has no gap, it
+//   skips nothing (missed 0) and its commits are exactly the others'. Without logs the stretch it
+//   cannot replay is what the checks allow for.
 // Everything random comes from the one seed, so one seed gives one trace, byte for byte.
 
 import { crashable } from './crashable.ts';
@@ -59,6 +64,10 @@ import { PSYNC_DEFAULTS, PS_OK, midSender, psync } from '../../firmware/psync/ps
 import type { Psync } from '../../firmware/psync/psync.ts';
 import { LIB_DEFAULTS, psyncLib } from '../../firmware/psync/library.ts';
 import type { PsyncLib } from '../../firmware/psync/library.ts';
+import { LOG_DEFAULTS, logHeader, psyncLog, readLogHeader, replayLog } from '../../firmware/psync/log.ts';
+import type { PsyncLog } from '../../firmware/psync/log.ts';
+import { memoryStore } from '../../hal/sim/store.ts';
+import type { MemoryStore } from '../../hal/sim/store.ts';
 
 export const CONV_LIMITS = { nodesMin: 2, nodesMax: 8, messagesMin: 1, messagesMax: 1000, lossMax: 0.3 };
 /** 8 hosts x 1000 messages under 30 % loss (the most the options allow) take about 62 s of virtual time. */
@@ -84,6 +93,11 @@ export interface ConversationOptions {
    * that waves go on without it while it is down.
    */
   crash?: { node: number; atUs: number; downUs: number };
+  /**
+   * Every host logs the conversation (log.ts, a flash store in memory) and serves what it freed from
+   * the log; a crashed host replays its own log at its restart. Default false.
+   */
+  log?: boolean;
   /**
    * Capture every Psync message each host sends and receives (after the fault injector: what its
    * endpoint saw), as proto PSYNC records stamped with virtual time; station = the host's address.
@@ -381,6 +395,8 @@ interface Host {
   addr: number;
   ep: Psync;
   lib: PsyncLib;
+  log: PsyncLog | null;
+  store: MemoryStore | null;
   station: Station;
   /** The MAC as this life sees it: silent once `dead` (a crash); inner is the station's own. */
   mac: Mac & { dead: boolean };
@@ -455,13 +471,18 @@ export function conversation(o: ConversationOptions): ConversationRun {
   const life = (h: Host, mac: Mac): void => {
     const ep = psync({ mac, clock: s, rng: sub(), config });
     const lib = psyncLib({ ps: ep, addr: h.addr, clock: s, rng: sub(), config: lconfig });
+    // A queue of 4 KB written every 20 ms: 8 hosts at full pace fill the default 512 bytes within its 50 ms,
+    // and a log that dropped a frame no longer holds the whole image (it serves, but says not LOGGED).
+    const log = h.store ? psyncLog({ ps: ep, store: h.store, clock: s, config: { ...LOG_DEFAULTS, queueBytes: 4096, flushUs: 20_000 } }) : null;
     h.ep = ep;
     h.lib = lib;
+    h.log = log;
     h.pending = new Set();
     h.view = viewOf(ids);
     ep.onOpen((conv) => {
       h.conv = conv;
       lib.attach(conv);
+      if (log) log.start(conv);
     });
     lib.onDeliver((_conv, mid, d, len) => {
       if (h.ep !== ep || h.mac.dead) return; // an abandoned life, or one that crashed
@@ -494,7 +515,9 @@ export function conversation(o: ConversationOptions): ConversationRun {
     const raw = rawMac(link, i, 16);
     const inner = o.pcap ? capturedMac(raw, o.pcap, s, i) : raw;
     const mac = crashable(inner);
-    const h = { id: String(i), addr: i, station, mac, inner, conv: -1, sent: 0 } as Host;
+    // Room for every frame of the run (64 bytes at most, ACKs about as many as data), so logging never stops.
+    const store = o.log ? memoryStore(1024 + 65 * 3 * n * o.messages) : null;
+    const h = { id: String(i), addr: i, station, mac, inner, store, conv: -1, sent: 0 } as Host;
     life(h, mac);
     hosts.push(h);
   }
@@ -505,6 +528,7 @@ export function conversation(o: ConversationOptions): ConversationRun {
     const h = hosts[c.node - 1];
     s.at(c.atUs, () => {
       h.mac.dead = true;
+      if (h.log) h.log.stop(); // what it had queued is lost with it
       events.push({ t: s.now(), node: h.id, ev: 'crash' });
       s.after(c.downUs, () => {
         if (cid < 0) throw new Error(`conversation: node ${c.node} crashed before the conversation was open; crash it later`);
@@ -513,6 +537,17 @@ export function conversation(o: ConversationOptions): ConversationRun {
         events.push({ t: s.now(), node: h.id, ev: 'restart' });
         h.conv = h.ep.restart(cid, hosts.map((x) => x.addr), n, [], 0);
         if (h.conv < 0 || h.lib.rejoin(h.conv) !== PS_OK) throw new Error(`conversation: node ${c.node} could not restart (${h.conv})`);
+        if (h.store && h.log) {
+          // Its own log first (5.1), then the others through the RS.
+          const hd = logHeader();
+          const buf = new Uint8Array(256);
+          if (readLogHeader(h.store, hd, buf) && hd.cid === cid) {
+            replayLog(h.store, hd, h.ep, h.conv, buf);
+            h.log.resume(h.conv, hd.end);
+          } else {
+            h.log.start(h.conv);
+          }
+        }
       });
     });
   }
@@ -525,6 +560,7 @@ export function conversation(o: ConversationOptions): ConversationRun {
       if (h.addr === 1 && h.conv < 0) {
         h.conv = h.ep.activeOpen(hosts.map((x) => x.addr), n);
         if (h.conv < 0 || h.lib.attach(h.conv) !== PS_OK) throw new Error('conversation: host 1 could not open the conversation');
+        if (h.log) h.log.start(h.conv);
       }
       if (h.conv >= 0 && !h.mac.dead && !h.lib.rejoining() && h.pending.size < WINDOW) {
         const k = h.sent + 1;

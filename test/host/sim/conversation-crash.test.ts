@@ -74,6 +74,26 @@ test('--crash: the trace records the crash, the restart and the rejoin; one sequ
   assert.ok(sentAfter > 0, 'some restarted host sent data once back');
 });
 
+test('--crash --log: every host logs and serves what it freed; the restarted host replays everything, its commits exactly the others\'', async () => {
+  for (const [nodes, loss, seed, crash] of [[4, '20%', 2, '2@300ms+3s'], [4, '10%', 3, '2@300ms+5s'], [6, '30%', 1, '1@400ms+4s'], [5, '30%', 7, '3@300ms+5s']] as const) {
+    const label = `${nodes} nodes, loss ${loss}, seed ${seed}, crash ${crash}, logs`;
+    const r = await cli('sim', 'conversation', '--nodes', String(nodes), '--messages', '30', '--loss', loss, '--seed', String(seed), '--crash', crash, '--log', '--trace', '-');
+    assert.is(r.code, 0, `${label}: ${r.err}`);
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+    const victim = crash.split('@')[0];
+    const { missed } = properties(lines, nodes, victim, label);
+    assert.is(missed, 0, `${label}: nothing skipped`);
+    // Its new life delivered every message of the others, those committed while it was down included.
+    const restartAt = lines.findIndex((e) => e.node === victim && e.ev === 'restart');
+    const got = new Set(lines.slice(restartAt).filter((e) => e.node === victim && e.ev === 'deliver').map((e) => e.mid));
+    const other = victim === '1' ? '2' : '1';
+    const ref = lines.filter((e) => e.node === other && e.ev === 'commit' && !e.mid!.startsWith(`${victim}:`)).map((e) => e.mid!);
+    for (const m of ref) assert.ok(got.has(m), `${label}: ${m} delivered again to the restarted host`);
+    const json = await cli('sim', 'conversation', '--nodes', String(nodes), '--messages', '30', '--loss', loss, '--seed', String(seed), '--crash', crash, '--log', '--json');
+    assert.is(JSON.parse(json.out).crash.missed, 0, `${label}: the summary says 0 skipped`);
+  }
+});
+
 test('--crash with --json: the summary says when the host was back, where it resumed and what it skipped', async () => {
   const r = await cli('sim', 'conversation', '--nodes', '4', '--messages', '30', '--loss', '10%', '--seed', '3', '--crash', '2@300ms+5s', '--json');
   assert.is(r.code, 0, r.err);
