@@ -74,9 +74,13 @@
 //     own switch, an own message from before the crash is a root only once another participant has
 //     sent in its context (or the JOINs name it): otherwise the wave waits, as nobody knows yet whether
 //     the others' waves contain it.
-//   * What it cannot replay: Psync frees a message's copies once it is stable, so what was stable at
-//     every host and not in the log (all of it without a log, the log's unwritten tail with one, and
-//     every wave completed while the host was masked out) comes back without content. The replay then
+//   * Logs served (log.ts, psync's serveFrom): a running host whose log holds its whole image sends
+//     what the restarted host lacks from it, stable or not, and says so (LOGGED) in its RS answer;
+//     then nothing comes back without content, the replay has no gap, missed stays 0 and the restarted
+//     host's commits are exactly the others' (replicated objects converge with no state transfer).
+//   * What it cannot replay otherwise: Psync frees a message's copies once it is stable, so what was
+//     stable at every host and not in a log (all of it without logs, the log's unwritten tail with one,
+//     and every wave completed while the host was masked out) comes back without content. The replay then
 //     has a gap; the host stops committing at it and, once back, jumps to the best JOIN's cut (cuts
 //     of committed waves nest, being prefixes of one order) when that covers the gap. The data
 //     commits in between are not replayed: stats.missed counts them and onRejoin's position (data

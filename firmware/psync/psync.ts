@@ -81,10 +81,19 @@
 //   participant, the join protocol being the application's), answers with an RS carrying how many of
 //   the restarted host's own messages it has and its stable frontier, and sends every message it keeps
 //   that the restarted host lacks; the RTX mechanism fetches the rest as later messages need it.
-//   Departure from the paper: it keeps stable messages (on disk) so that a restarted host can rebuild its
-//   image from the root; here buffers are freed on stability, so the restarted host takes what is
-//   stable at an answering host and missing here as received without content (`skipped`: every
-//   participant had it, the restarted host included unless masked out). The restart is complete, and
+//   The paper keeps stable messages (on disk) so that a restarted host can rebuild its image from the
+//   root; here buffers are freed on stability, and the disk is the log: a host given a source through
+//   serveFrom (log.ts registers itself) answers an RTX or RS first with what the requester lacks and no
+//   buffer here holds, read from it (PsyncOlder: seek with the requester's frontier, then next until 0
+//   or the MAC refuses), then from its buffers as above. When that source holds the whole image, the
+//   RS answer carries LOGGED (frame.ts): the restarted host then takes nothing without content and
+//   fetches it all (the answer's first frames follow it; RTXs for held messages, and the watchdog
+//   resends of the others that cause them, fetch the rest). Without LOGGED it takes what is stable at
+//   the answering host and missing here as received without content (`skipped`: every participant
+//   had it, the restarted host included unless masked out). A restart that had a LOGGED answer leaves
+//   its own host out of its stability once complete (finishRestart says why that is safe): the
+//   replay brings back everything stable while it was away, which it cannot acknowledge before its
+//   replay is over, and its graph nodes would fill up. The restart is complete, and
 //   onRestart(conv, own address) says so, once every participant not masked out answered and this
 //   host's own messages are back (as far as any host had them); until then send() of a new message
 //   returns PS_E_RECOVERING. Own messages that the checkpoint counted but no host had and the log had
