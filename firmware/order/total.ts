@@ -654,7 +654,9 @@ export function total(o: OrderOptions): OrderGroup {
       }
       if (best < 0 || rState[best] !== COMMITTED) break;
       const j = (best / W) | 0;
-      if (rSeq[best] !== ((delivered[j] + 1) & 0xffff)) break; // cannot happen (FIFO proposals); never deliver out of order
+      // Never out of order (FIFO proposals make it impossible), except past a leaving member's messages
+      // that no staying member had the commit of: they were dropped everywhere alike.
+      if (rSeq[best] !== ((delivered[j] + 1) & 0xffff) && !((gone >>> j) & 1)) break;
       rState[best] = EMPTY;
       holdCount--;
       delivered[j] = rSeq[best];
