@@ -169,10 +169,10 @@ function serve(r: RrServer, read: () => unknown): void {
 
 export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
   const b = g || (globalThis as unknown as PicoRadioBuiltins);
-  const clock = espruinoClock();
-  const rng = espruinoRng();
+  const clock = /* @__NOINLINE__ */ espruinoClock();
+  const rng = /* @__NOINLINE__ */ espruinoRng();
   b.SPI2.setup({ sck: b.B13, miso: b.B14, mosi: b.B15, baud: 4000000, mode: 0 });
-  const radio = nrf24({
+  const radio = /* @__NOINLINE__ */ nrf24({
     spi: b.SPI2,
     pins: { digitalWrite: b.digitalWrite, setWatch: b.setWatch },
     csn: b.B10, ce: b.B1, irq: b.A8, clock: clock, channel: 76, bitrate: 250000,
@@ -189,36 +189,36 @@ export function create(g?: PicoRadioBuiltins, role?: string): PicoRadio {
     };
   };
   if ((typeof ROLE_SLAVE === 'undefined' || ROLE_SLAVE) && r === 'slave') {
-    const sl = piconetSlave({ link: radio, clock: clock, rng: rng, addr: id, config: piconetPico() });
+    const sl = /* @__NOINLINE__ */ piconetSlave({ link: radio, clock: clock, rng: rng, addr: id, config: piconetPico() });
     // Its handlers pass arguments through unread (OP_ECHO): RR_RAW checks them as CBOR without
     // decoding them, so this bundle carries no CBOR decoder.
-    const sr = rrServerWith({ mac: sl, clock: clock, rng: rng, config: PICO_RR }, RR_RAW);
-    serve(sr, read);
+    const sr = /* @__NOINLINE__ */ rrServerWith({ mac: sl, clock: clock, rng: rng, config: PICO_RR }, RR_RAW);
+    /* @__NOINLINE__ */ serve(sr, read);
     return { radio: radio, mac: sl, telemetry: null, gateway: null, rr: null, server: sr, psync: null };
   }
   // A slave-only bundle carries no CSMA/CA: the build drops what follows.
   if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR || ROLE_TUNNEL || ROLE_NODE)) throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
-  const mac = csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
+  const mac = /* @__NOINLINE__ */ csma({ link: radio, clock: clock, rng: rng, addr: id, config: CSMA_NRF24 });
   if ((typeof ROLE_TUNNEL === 'undefined' || ROLE_TUNNEL) && r === 'gateway') {
-    const uart = espruinoUart(b.USB, { baud: 115200, txBuf: encodedMax(LINE_MTU), clock: clock, moveConsoleTo: b.LoopbackA });
-    const line = framedLink(uart, { mtu: LINE_MTU, clock: clock });
+    const uart = /* @__NOINLINE__ */ espruinoUart(b.USB, { baud: 115200, txBuf: encodedMax(LINE_MTU), clock: clock, moveConsoleTo: b.LoopbackA });
+    const line = /* @__NOINLINE__ */ framedLink(uart, { mtu: LINE_MTU, clock: clock });
     return { radio: radio, mac: mac, telemetry: null, gateway: tunnelGateway(mac, line, clock), rr: null, server: null, psync: null };
   }
   if ((typeof ROLE_NODE === 'undefined' || ROLE_NODE) && r === 'node') {
-    const ports = macPorts(mac);
-    const nr = rr({ mac: ports.port(SVC_RR), clock: clock, rng: rng, config: PICO_RR });
-    serve(nr, read);
+    const ports = /* @__NOINLINE__ */ macPorts(mac);
+    const nr = /* @__NOINLINE__ */ rr({ mac: ports.port(SVC_RR), clock: clock, rng: rng, config: PICO_RR });
+    /* @__NOINLINE__ */ serve(nr, read);
     // Psync wants room for a full predecessor list (8 + 2 x 8 bytes) in its MAC's mtu, 2 bytes more than
     // the port's 22: a frame longer than those the port refuses (counted in psync's stats.macRefused),
     // so an application sends at most maxPayload(conv) - 2 bytes.
     const pp = ports.port(SVC_PSYNC);
     const pm: Mac = { caps: { mtu: 24, carrierSense: true }, addr: pp.addr, send: pp.send, onReceive: pp.onReceive, onSent: pp.onSent, queued: pp.queued };
-    const ps = psync({ mac: pm, clock: clock, rng: rng, config: PICO_PSYNC });
+    const ps = /* @__NOINLINE__ */ psync({ mac: pm, clock: clock, rng: rng, config: PICO_PSYNC });
     ps.passiveOpen(); // take part in the first conversation that lists this node
     return { radio: radio, mac: mac, telemetry: null, gateway: null, rr: nr, server: null, psync: ps };
   }
   if (!(typeof ROLE_SENSOR === 'undefined' || ROLE_SENSOR) || r !== 'sensor') throw new Error('pico-nrf24: this bundle has no role "' + r + '"');
-  const tm = telemetry({
+  const tm = /* @__NOINLINE__ */ telemetry({
     link: macLink(macPorts(mac).port(SVC_TELEMETRY), ADDR_BROADCAST), clock: clock, rng: rng, id: id,
     periodUs: 1000000, jitterUs: 200000, backoffUs: 10000, maxTries: 8, read: read,
   });

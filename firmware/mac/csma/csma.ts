@@ -120,7 +120,9 @@ export function csma(o: CsmaOptions): CsmaMac {
   const unit = cfg.aDurationUnitUs;
   const notified = typeof link.onCarrier === 'function';
 
-  const q = frameQueue(cfg.queueDepth, link.caps.mtu);
+  // Not inlined (NOINLINE, here and at the board's factory calls): terser would make the factory an
+  // IIFE inside this one, and every closure it makes would cost one JsVar more (bench/footprint.ts).
+  const q = /* @__NOINLINE__ */ frameQueue(cfg.queueDepth, link.caps.mtu);
   const ctl = new Uint8Array(Math.max(cfg.rtsBytes, cfg.ctsBytes, cfg.ackBytes)); // our RTS
   const resp = new Uint8Array(Math.max(cfg.ctsBytes, cfg.ackBytes)); // our CTS / ACK
   const rxBuf = new Uint8Array(mtu);
@@ -131,7 +133,7 @@ export function csma(o: CsmaOptions): CsmaMac {
   const dupSeq = new Int32Array(4 * nD).fill(-1, nD, 3 * nD);
   let dupNext = 0;
   let seqNext = 0;
-  const groups = groupSet(MAX_GROUPS);
+  const groups = /* @__NOINLINE__ */ groupSet(MAX_GROUPS);
   const f: CsmaFrame = { type: 0, retry: false, dur: 0, ra: 0, ta: 0, seq: 0, off: 0 };
   const info: MacRxInfo = { src: 0, dst: 0, timeUs: 0, rssi: 0 };
   const stats: CsmaStats = {

@@ -854,7 +854,7 @@ export interface PiconetSlave extends Mac {
 }
 
 export function piconetSlave(o: PiconetOptions): PiconetSlave {
-  const c = common(o.link, o.clock, o.config);
+  const c = /* @__NOINLINE__ */ common(o.link, o.clock, o.config);
   const cfg = o.config;
   const link = o.link;
   const clock = o.clock;
@@ -863,7 +863,7 @@ export function piconetSlave(o: PiconetOptions): PiconetSlave {
   const dac = accessCode(me);
   const slot = cfg.slotUs;
 
-  const q = frameQueue(cfg.queueDepth, c.mtu);
+  const q = /* @__NOINLINE__ */ frameQueue(cfg.queueDepth, c.mtu); // not inlined: bench/footprint.ts
   const tx = new Uint8Array(c.hdr + c.mtu);
   const rxBuf = new Uint8Array(c.mtu);
   const scoBuf = new Uint8Array(HV3_BYTES);
