@@ -41,14 +41,15 @@ export interface OrderConfig {
    * µs without a frame from a member after which it counts as down. FIFO, causal: its acknowledgements
    * no longer hold the window (what it misses beyond the window it is resynchronised past when heard
    * again). Total: the coordinator removes it from the view. Several heartbeats long, so that loss
-   * alone does not remove a member that is up (at 30 % loss, ten heartbeats lost in a row: 6e-6).
+   * alone does not remove a member that is up (2.5 s at 200 ms: twelve heartbeats or more; all lost at
+   * 30 % loss: 5e-7 per pair and window).
    */
   silenceUs: number;
   /** TOTAL: µs between heartbeats (every member to every other) and JOIN requests; 0: a fixed group, no view changes. */
   heartbeatUs: number;
 }
 
-export const ORDER_DEFAULTS: OrderConfig = { window: 8, timeoutUs: 100_000, replyDelayUs: 5_000, groupAddr: 0, silenceUs: 2_000_000, heartbeatUs: 200_000 };
+export const ORDER_DEFAULTS: OrderConfig = { window: 8, timeoutUs: 100_000, replyDelayUs: 5_000, groupAddr: 0, silenceUs: 2_500_000, heartbeatUs: 200_000 };
 
 export interface OrderStats {
   /** Messages multicast (accepted by multicast()). */
@@ -110,7 +111,11 @@ export interface OrderOptions {
   incarnation?: number;
 }
 
-/** TOTAL: called when a view is installed, before any message of it is delivered; `mask` has bit i for members[i]. */
+/**
+ * TOTAL: called when a view is installed, before any message of it is delivered; `mask` has bit i
+ * for members[i]. View 0 with mask 0: this member found itself outside the group (excluded, or a
+ * restart noticed): it delivers nothing until a view lets it in again.
+ */
 export type ViewFn = (view: number, mask: number) => void;
 
 export interface OrderGroup {
@@ -124,8 +129,8 @@ export interface OrderGroup {
   holding(): number;
   /** Largest payload multicast() takes. */
   readonly maxPayload: number;
-  /** This start's incarnation. */
-  readonly incarnation: number;
+  /** This start's incarnation (drawn again if a former self turns out to have had the same). */
+  incarnation(): number;
   /** TOTAL: the installed view's number (0 before the first) and members; FIFO, causal: 0 and every member. */
   view(): { id: number; mask: number };
   /** TOTAL: view installations; FIFO and causal never call it. */

@@ -87,7 +87,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   const rng = o.rng;
   const cfg = o.config || ORDER_DEFAULTS;
   const me = memberIndex(o.members, mac.addr, cfg);
-  const myInc = incarnationOf(o);
+  let myInc = incarnationOf(o);
   const n = o.members.length;
   const causal = proto === P_CAUSAL;
   const hdrLen = causal ? causalHdr(n) : O_HDR;
@@ -360,7 +360,28 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     owe(T_ACK, j);
   }
 
+  /**
+   * Member m acknowledges messages of ours we never sent: it speaks to a former self that had our
+   * incarnation (a restart drew the same). Draw another and stamp it into the history, so that the
+   * others see a restart.
+   */
+  function redraw(): void {
+    const old = myInc;
+    while (myInc === old) myInc = 1 + (rng.u32() % 255);
+    inc[me] = myInc;
+    for (let i = 0; i < W; i++) {
+      hBuf[i][1] = myInc;
+      if (causal) hBuf[i][4 + 3 * me] = myInc;
+    }
+    stats.restarts++;
+  }
+
   function onAck(m: number, cum: number, nack: boolean): void {
+    const beyond = (cum - S[me]) & 0xffff;
+    if (beyond !== 0 && beyond < 0x8000) {
+      redraw();
+      return;
+    }
     // Believe a count only if it is ahead of what we knew and not beyond what we sent.
     const ahead = ((cum - acked[m]) & 0xffff) < 0x8000 && ((S[me] - cum) & 0xffff) < 0x8000;
     if (ahead) acked[m] = cum;
@@ -421,7 +442,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   return {
     stats,
     maxPayload: mtu - hdrLen,
-    incarnation: myInc,
+    incarnation: () => myInc,
     pending,
     holding: () => holdCount,
     view: () => ({ id: 0, mask: (1 << n) - 1 }),

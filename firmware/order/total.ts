@@ -98,7 +98,7 @@ export function total(o: OrderOptions): OrderGroup {
   const rng = o.rng;
   const cfg = o.config || ORDER_DEFAULTS;
   const me = memberIndex(o.members, mac.addr, cfg);
-  const myInc = incarnationOf(o);
+  let myInc = incarnationOf(o);
   const n = o.members.length;
   const mtu = mac.caps.mtu;
   if (mtu < O_HDR_TS || mtu < viewLen(n)) throw new Error('order: the MAC mtu ' + mtu + ' is too small for total order of ' + n + ' members');
@@ -149,6 +149,8 @@ export function total(o: OrderOptions): OrderGroup {
   // Logical clock: largest agreed timestamp seen, largest proposal made.
   let A = 0;
   let P = 0;
+  /** The agreed timestamp of our latest committed message (commitReady() keeps them rising). */
+  let lastAgreed = 0;
   // Sender: own DATA frames by number mod W; the proposals in (bit per member), the largest so far.
   let sent = 0;
   const hAll = new Uint8Array(W * mtu);
@@ -179,6 +181,12 @@ export function total(o: OrderOptions): OrderGroup {
   /** In a flush, for a leaving member's proposed message: the staying members that answered "no commit here". */
   const rNo = new Uint16Array(n * W);
   let holdCount = 0;
+  // Own messages carried over a view change (keep()), multicast again once a view is installed.
+  const cAll = new Uint8Array(W * mtu);
+  const cBuf: Uint8Array[] = [];
+  for (let i = 0; i < W; i++) cBuf.push(cAll.subarray(i * mtu, (i + 1) * mtu));
+  const cLen = new Uint16Array(W);
+  let carried = 0;
   // The agreed timestamps of the last W messages delivered of each sender (to answer QUERY).
   const dSeq = new Uint16Array(n * W);
   const dTs = new Float64Array(n * W);
@@ -324,8 +332,13 @@ export function total(o: OrderOptions): OrderGroup {
     return me;
   }
 
+  /** The next heartbeat: within the last quarter of heartbeatUs, never later (silenceUs counts on it). */
+  function beat(now: number): number {
+    return now + cfg.heartbeatUs - (rng.u32() % ((cfg.heartbeatUs >> 2) + 1));
+  }
+
   function heartbeat(now: number): void {
-    hbAt = now + jitter(cfg.heartbeatUs);
+    hbAt = beat(now);
     if (outside && !flushing) {
       for (let k = 0; k < n; k++) if (k !== me) short(T_JOIN, k);
       return;
@@ -403,10 +416,7 @@ export function total(o: OrderOptions): OrderGroup {
     const now = clock.now();
     for (let k = 0; k < n; k++) if ((join >>> k) & 1) heard[k] = now;
     // Our messages short of a leaving member's proposal commit now.
-    for (let i = pending() - 1; i >= 0; i--) {
-      const s = (sent - i) & 0xffff;
-      tryCommit(s);
-    }
+    commitReady();
     // The leaving members' messages held here.
     flushedSent = false;
     let ask = false;
@@ -516,10 +526,30 @@ export function total(o: OrderOptions): OrderGroup {
     reset();
     stats.views++;
     if (viewFn) viewFn(vid, vmask);
+    const k = carried;
+    carried = 0;
+    for (let i = 0; i < k; i++) send(cBuf[i], 0, cLen[i]);
+  }
+
+  /**
+   * Keep our messages that no member can have delivered (we never committed them) to multicast again
+   * in the next view: a restart that multicast before it found itself outside loses nothing. Those we
+   * committed were settled by the others' flush (delivered there, or dropped alike).
+   */
+  function keep(): void {
+    for (let back = pending() - 1; back >= 0 && carried < W; back--) {
+      const slot = (sent - back) & wmask;
+      if (hCommitted[slot]) continue;
+      const l = hLen[slot] - O_HDR;
+      const c = cBuf[carried];
+      for (let i = 0; i < l; i++) c[i] = hBuf[slot][O_HDR + i];
+      cLen[carried++] = l;
+    }
   }
 
   /** Forget every message: a new view, or leaving the group. */
   function reset(): void {
+    keep();
     sent = 0;
     for (let m = 0; m < n; m++) {
       acked[m] = 0;
@@ -542,6 +572,7 @@ export function total(o: OrderOptions): OrderGroup {
 
   /** This member is not in the group's view (any more): forget everything and ask to join. */
   function leave(): void {
+    const was = !outside;
     outside = true;
     flushing = false;
     coordinating = false;
@@ -552,6 +583,7 @@ export function total(o: OrderOptions): OrderGroup {
     reset();
     if (dynamic) hbAt = clock.now();
     arm();
+    if (was && viewFn) viewFn(0, 0);
   }
 
   /** VIEW (or INSTALL) from member c: the change to view hdr.aux. */
@@ -599,9 +631,29 @@ export function total(o: OrderOptions): OrderGroup {
   // ---- the sender's side of the agreement -----------------------------------------------------------
 
   /** Commit our message s if every member whose proposal counts has proposed. */
-  function tryCommit(s: number): void {
-    const slot = s & wmask;
-    if (hCommitted[slot] || (hProps[slot] & needed) !== needed) return;
+  /**
+   * Commit our outstanding messages, oldest first, while every member whose proposal counts has
+   * proposed. In number order, each above the one before: the agreed timestamps of a sender must
+   * rise (FIFO), and when a member leaves, a later message's proposals may all be lower than the one
+   * that member gave an earlier message. Raising an agreed timestamp is safe: it stays at or above
+   * every proposal.
+   */
+  function commitReady(): void {
+    for (let back = pending() - 1; back >= 0; back--) {
+      const s = (sent - back) & 0xffff;
+      const slot = s & wmask;
+      if (hCommitted[slot]) {
+        lastAgreed = hMax[slot];
+        continue;
+      }
+      if ((hProps[slot] & needed) !== needed) return;
+      if (hMax[slot] <= lastAgreed) hMax[slot] = lastAgreed + 1;
+      lastAgreed = hMax[slot];
+      commit(s, slot);
+    }
+  }
+
+  function commit(s: number, slot: number): void {
     hCommitted[slot] = 1;
     hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
     if (cfg.groupAddr && !flushing) {
@@ -618,7 +670,7 @@ export function total(o: OrderOptions): OrderGroup {
     if (hCommitted[slot]) return;
     hProps[slot] |= 1 << m;
     if (ts > hMax[slot]) hMax[slot] = ts;
-    tryCommit(s);
+    commitReady();
   }
 
   // ---- the receiver's side ------------------------------------------------------------------------
@@ -710,7 +762,10 @@ export function total(o: OrderOptions): OrderGroup {
       return;
     }
     if (d > W) {
+      // No sender numbers beyond the window of a member of the view that has not acknowledged: we
+      // are a restart that drew our former self's incarnation. Draw another and join afresh.
       stats.outOfWindow++;
+      if (j !== me && !flushing) redraw();
       return;
     }
     const r = j * W + (s & wmask);
@@ -735,7 +790,21 @@ export function total(o: OrderOptions): OrderGroup {
     }
   }
 
+  /** We are not who the others take us for (a former self had our incarnation): leave with another. */
+  function redraw(): void {
+    const old = myInc;
+    while (myInc === old) myInc = 1 + (rng.u32() % 255);
+    vinc[me] = myInc;
+    stats.restarts++;
+    leave();
+  }
+
   function onAck(m: number, cum: number, nack: boolean): void {
+    const beyond = (cum - sent) & 0xffff;
+    if (beyond !== 0 && beyond < 0x8000 && !flushing) {
+      redraw(); // acknowledged messages we never sent: the same as above
+      return;
+    }
     const ahead = ((cum - acked[m]) & 0xffff) < 0x8000 && ((sent - cum) & 0xffff) < 0x8000;
     if (!nack) {
       if (ahead) acked[m] = cum;
@@ -837,14 +906,36 @@ export function total(o: OrderOptions): OrderGroup {
     } else onAck(j, hdr.seq, t === T_NACK);
     if (flushing) flushCheck();
   });
+  /** Number and multicast payload[off..off+len) in the installed view (the caller checked the window). */
+  function send(payload: Uint8Array, off: number, len: number): void {
+    const s = (sent + 1) & 0xffff;
+    sent = s;
+    const slot = s & wmask;
+    const buf = hBuf[slot];
+    emitSeq(buf, P_TOTAL, T_DATA, myInc, vid, s);
+    for (let i = 0; i < len; i++) buf[O_HDR + i] = payload[off + i];
+    hLen[slot] = O_HDR + len;
+    hProps[slot] = 0;
+    hMax[slot] = 0;
+    hCommitted[slot] = 0;
+    hHave[slot] = 0;
+    hNacked[slot] = -Infinity;
+    hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
+    stats.sent++;
+    if (cfg.groupAddr) mac.send(cfg.groupAddr, buf, O_HDR + len);
+    else for (let m = 0; m < n; m++) if (m !== me && ((vmask >>> m) & 1)) mac.send(addrs[m], buf, O_HDR + len); // a refused send is a loss: the timer resends
+    arm();
+    onData(me, s, buf, O_HDR, len); // our own proposal, and with one member the commit and delivery
+  }
+
   mac.onSent(null);
-  if (dynamic) hbAt = clock.now() + jitter(cfg.heartbeatUs);
+  if (dynamic) hbAt = beat(clock.now());
   arm();
 
   return {
     stats,
     maxPayload: mtu - O_HDR,
-    incarnation: myInc,
+    incarnation: () => myInc,
     pending,
     holding: () => holdCount,
     view: () => ({ id: outside ? 0 : vid, mask: outside ? 0 : vmask }),
@@ -856,25 +947,8 @@ export function total(o: OrderOptions): OrderGroup {
     },
     multicast(payload: Uint8Array, len: number): number {
       if (!(len >= 0 && len <= mtu - O_HDR && len <= payload.length)) return ORDER_E_TOO_LARGE;
-      if (outside || flushing || pending() >= W) return ORDER_E_FULL;
-      const s = (sent + 1) & 0xffff;
-      sent = s;
-      const slot = s & wmask;
-      const buf = hBuf[slot];
-      emitSeq(buf, P_TOTAL, T_DATA, myInc, vid, s);
-      for (let i = 0; i < len; i++) buf[O_HDR + i] = payload[i];
-      hLen[slot] = O_HDR + len;
-      hProps[slot] = 0;
-      hMax[slot] = 0;
-      hCommitted[slot] = 0;
-      hHave[slot] = 0;
-      hNacked[slot] = -Infinity;
-      hDeadline[slot] = clock.now() + jitter(cfg.timeoutUs);
-      stats.sent++;
-      if (cfg.groupAddr) mac.send(cfg.groupAddr, buf, O_HDR + len);
-      else for (let m = 0; m < n; m++) if (m !== me && ((vmask >>> m) & 1)) mac.send(addrs[m], buf, O_HDR + len); // a refused send is a loss: the timer resends
-      arm();
-      onData(me, s, buf, O_HDR, len); // our own proposal, and with one member the commit and delivery
+      if (outside || flushing || pending() + carried >= W) return ORDER_E_FULL;
+      send(payload, 0, len);
       return ORDER_OK;
     },
   };
