@@ -55,6 +55,9 @@ import { O_HDR, P_CAUSAL, P_FIFO, T_ACK, T_DATA, T_NACK, T_SYNC, causalHdr, emit
 import type { DeliverFn, OrderGroup, OrderOptions } from './group.ts';
 import { ORDER_DEFAULTS, ORDER_E_FULL, ORDER_E_TOO_LARGE, ORDER_OK, incarnationOf, indexOf, memberIndex, orderStats } from './group.ts';
 
+/** An ACK this far beyond what a member sent (half of it at least) says: your incarnation was declared gone. */
+const GONE_GAP = 0x4000;
+
 export const BSS_ACCEPT = 0;
 export const BSS_DELAY = 1;
 export const BSS_REJECT = 2;
@@ -104,12 +107,15 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   const inc = new Uint8Array(n);
   const prev = new Uint8Array(n);
   inc[me] = myInc;
+  const eInc = new Uint8Array(n);
   /** When each member was last heard (anything from its current incarnation). */
   const heard = new Float64Array(n).fill(clock.now());
   // Members owed a SYNC (bit each) and its base: our messages up to base are not for them.
   let oweSync = 0;
   const base = new Uint16Array(n);
   let syncAt = Infinity;
+  /** Causal, while messages are held: when to look for members to declare gone (checkGone). */
+  let checkAt = Infinity;
   // Send history: own frames by number mod W, whole (header and data), as they first went out.
   const hAll = new Uint8Array(W * mtu);
   const hBuf: Uint8Array[] = [];
@@ -167,7 +173,9 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
   // ---- the one timer: retransmission of unacknowledged messages, SYNC repeats, replies ----------
 
   function arm(): void {
+    if (causal && holdCount > 0 && checkAt === Infinity) checkAt = clock.now() + cfg.timeoutUs;
     let next = flushAt < syncAt ? flushAt : syncAt;
+    if (checkAt < next) next = checkAt;
     const p = kept();
     for (let i = 0; i < p; i++) {
       const t = hDeadline[(S[me] - i) & wmask];
@@ -185,6 +193,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     timerAt = Infinity;
     const now = clock.now();
     if (flushAt <= now) flush();
+    if (checkAt <= now) checkGone(now);
     if (syncAt <= now) {
       syncAt = oweSync ? now + jitter(cfg.timeoutUs) : Infinity;
       for (let m = 0; m < n; m++) if ((oweSync >>> m) & 1) sendSync(m);
@@ -225,7 +234,8 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
 
   /** Member j came back as incarnation x: forget its former self's messages, count anew. */
   function restart(j: number, x: number): void {
-    prev[j] = inc[j];
+    if (inc[j] !== 0) prev[j] = inc[j]; // else it was declared gone: prev holds that incarnation
+    if (inc[j] === 0) stats.restarts--; // counted when declared gone
     inc[j] = x;
     stats.restarts++;
     S[j] = 0;
@@ -238,6 +248,38 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     oweNack &= ~(1 << j);
     resync(j);
     drain(); // messages waiting for j's former self wait no more
+  }
+
+  /**
+   * Causal: a member silent for silenceUs whose messages held ones wait for is declared gone: its
+   * incarnation's undelivered messages can no longer arrive (its frames are dropped from now on), so
+   * what waits for them is delivered. Should it only have been cut off, its next DATA earns a GONE
+   * ACK, and it starts afresh (rebirth()).
+   */
+  function checkGone(now: number): void {
+    checkAt = holdCount > 0 ? now + cfg.timeoutUs : Infinity;
+    for (let k = 0; k < n; k++) {
+      if (k === me || inc[k] === 0 || now - heard[k] <= cfg.silenceUs) continue;
+      let waits = false;
+      for (let r = 0; r < n * W && !waits; r++) {
+        if (!rUsed[r]) continue;
+        if (((r / W) | 0) === k) waits = true;
+        else if (vecInc(rBuf[r], k) === inc[k] && ((S[k] - vecAt(rBuf[r], k)) & 0xffff) >= 0x8000) waits = true;
+      }
+      if (!waits) continue;
+      prev[k] = inc[k];
+      inc[k] = 0;
+      stats.restarts++;
+      for (let r = k * W; r < (k + 1) * W; r++) {
+        if (!rUsed[r]) continue;
+        rUsed[r] = 0;
+        holdCount--;
+        stats.discarded++;
+      }
+      oweAck &= ~(1 << k);
+      oweNack &= ~(1 << k);
+      drain();
+    }
   }
 
   // ---- receiving ---------------------------------------------------------------------------------
@@ -326,7 +368,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
         return;
       }
       // An incarnation first seen in a vector is adopted, so that a later one shows as a restart.
-      for (let k = 0; k < n; k++) if (inc[k] === 0 && vecInc(payload, k) !== 0) inc[k] = vecInc(payload, k);
+      for (let k = 0; k < n; k++) if (inc[k] === 0 && prev[k] === 0 && vecInc(payload, k) !== 0) inc[k] = vecInc(payload, k);
     }
     const s = numberOf(payload, j);
     const d = (s - S[j]) & 0xffff;
@@ -356,6 +398,7 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
         stats.held++;
       }
       nackMissing(payload, j);
+      arm(); // the gone check runs while messages are held
     }
     owe(T_ACK, j);
   }
@@ -376,10 +419,29 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
     stats.restarts++;
   }
 
+  /**
+   * GONE (an ACK GONE_GAP beyond what we sent): the others declared this incarnation gone while we
+   * were cut off, and dropped what it sent. Start afresh as a restart would: another incarnation,
+   * numbering from 1; what was unacknowledged is lost (some members may have delivered it). Unless
+   * nothing of this start was ever acknowledged (a restart that drew its former incarnation, which
+   * the others had declared gone): then its messages are only stamped anew, as in redraw().
+   */
+  function rebirth(): void {
+    redraw();
+    let any = false;
+    for (let m = 0; m < n; m++) if (m !== me && acked[m] !== 0) any = true;
+    if (!any) return;
+    S[me] = 0;
+    for (let m = 0; m < n; m++) acked[m] = 0;
+    oweSync = 0;
+    arm();
+  }
+
   function onAck(m: number, cum: number, nack: boolean): void {
     const beyond = (cum - S[me]) & 0xffff;
     if (beyond !== 0 && beyond < 0x8000) {
-      redraw();
+      if (beyond >= GONE_GAP >> 1) rebirth();
+      else redraw();
       return;
     }
     // Believe a count only if it is ahead of what we knew and not beyond what we sent.
@@ -420,10 +482,15 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
       return;
     }
     const x = hdr.inc;
-    if (inc[j] === 0) inc[j] = x; // the first incarnation heard: it started with us, at 0
+    if (inc[j] === 0 && prev[j] === 0) inc[j] = x; // the first incarnation heard: it started with us, at 0
     else if (x !== inc[j]) {
       if (x === prev[j]) {
         stats.stale++;
+        if (inc[j] === 0 && hdr.type === T_DATA) {
+          // Declared gone (see checkGone): tell it, with an ACK far beyond anything it can have sent.
+          emitSeq(scratch, proto, T_ACK, myInc, x, S[j] + GONE_GAP);
+          mac.send(addrs[j], scratch, O_HDR);
+        }
         return;
       }
       restart(j, x);
@@ -458,7 +525,9 @@ function seqcast(o: OrderOptions, proto: number): OrderGroup {
       acked[me] = s;
       const slot = s & wmask;
       const buf = hBuf[slot];
-      const off = causal ? emitVec(buf, myInc, S, inc, n) : emitSeq(buf, P_FIFO, T_DATA, myInc, 0, s);
+      // A member declared gone keeps its incarnation in the vector (the count is of its messages).
+      if (causal) for (let k = 0; k < n; k++) eInc[k] = inc[k] !== 0 ? inc[k] : prev[k];
+      const off = causal ? emitVec(buf, myInc, S, eInc, n) : emitSeq(buf, P_FIFO, T_DATA, myInc, 0, s);
       for (let i = 0; i < len; i++) buf[off + i] = payload[i];
       hLen[slot] = off + len;
       hNacked[slot] = -Infinity;

@@ -200,7 +200,7 @@ function bench(factory: typeof causal, window = 4) {
   /** Station 2 or 3 sends bytes to member 1, then the network settles. */
   const from = (who: 2 | 3, bytes: number[]): void => {
     raw[who - 2].send(1, new Uint8Array(bytes), bytes.length);
-    s.runAll();
+    s.runUntil(s.now() + 50_000);
   };
   return { s, g, got, replies, from };
 }
