@@ -650,7 +650,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** Back after a restart: Psync's image is rebuilt and every running participant's JOIN for us is in view. */
   function tryRejoin(): void {
     if (!replaying || !psDone) return;
-    for (let s = 0; s < P; s++) if (s !== me && !((removed >>> s) & 1) && !((joins[me] >>> s) & 1)) return;
+    // Once the switch is past (every running participant's JOIN committed), it clears joins[me].
+    if (joining) for (let s = 0; s < P; s++) if (s !== me && !((removed >>> s) & 1) && !((joins[me] >>> s) & 1)) return;
     if (gap && !jump()) stats.stuck++;
     replaying = false;
     heard.fill(clock.now()); // silence while this host was down is not theirs

@@ -29,8 +29,9 @@
 // what was attached is in the store. Bounded work: one cursor per requester (a participant index),
 // the offset of the first record not known to be in its view, and at most `scan` records read per
 // seek. The cursor only moves over records the requester has, and a view only grows, so it stays valid
-// across answers (a requester that restarted, fresh, or whose frontier went back starts again from
-// the first record); the requester asks again with its new frontier and the walk resumes. Chosen over
+// across answers (a requester whose frontier went back, having restarted, starts again from the first
+// record; one that restarted with a frontier at least as far still has what the cursor passed); the
+// requester asks again with its new frontier and the walk resumes. Chosen over
 // an index of offsets every k records: constant work per answer whatever the log's size, 36 bytes of
 // state per participant, and nothing to rebuild when a restarted host resumes its log. One read
 // buffer of 255 bytes; the frames are not copied elsewhere.
@@ -191,11 +192,11 @@ export function psyncLog(o: LogOptions): PsyncLog {
     complete(c: number): boolean {
       return c === conv && whole && !stopped && stats.dropped === droppedAt && ps.stats.skipped === skippedAt;
     },
-    seek(c: number, r: number, front: ArrayLike<number>, fresh: boolean): void {
+    seek(c: number, r: number, front: ArrayLike<number>): void {
       wR = -1;
       if (c !== conv || !(r >= 0 && r < np)) return;
       flush();
-      let back = fresh;
+      let back = false;
       for (let i = 0; i < np; i++) {
         want[i] = front[i];
         if (front[i] < curFront[r * PS_MAX_PARTICIPANTS + i]) back = true;

@@ -284,9 +284,9 @@ export interface PsyncOlder {
   complete(conv: number): boolean;
   /**
    * Start a walk for requester r (its participant index) whose view holds front[q] messages of each
-   * participant q; fresh: its view was emptied (it restarted).
+   * participant q (a frontier lower than the last one seen means it restarted: start again).
    */
-  seek(conv: number, r: number, front: ArrayLike<number>, fresh: boolean): void;
+  seek(conv: number, r: number, front: ArrayLike<number>): void;
   /** The next stored frame the requester lacks, oldest first, into buf; its length, or 0 when this answer is done. */
   next(buf: Uint8Array): number;
 }
@@ -535,7 +535,8 @@ export function psync(o: PsyncOptions): Psync {
     const now = clock.now();
     for (let c = 0; c < C; c++) {
       if (cState[c] !== OPEN || !cRec[c] || cRsAt[c] > now) continue;
-      if (cRsTries[c] < cfg.rtxTries + cfg.rtxAllTries) {
+      // Served from logs (LOGGED), each RS pulls the next stretch of every log: up to 255 of them.
+      if (cRsTries[c] < (cRec[c] & 2 ? 255 : cfg.rtxTries + cfg.rtxAllTries)) {
         sendRs(c);
         cRsTries[c]++;
         cRsAt[c] = now + jitter(cfg.rtxUs);
@@ -595,7 +596,7 @@ export function psync(o: PsyncOptions): Psync {
     if (older) {
       // Section 5.1: what the requester lacks and no buffer here holds (stable, freed; or reclaimed),
       // from the log, oldest first; those with a copy go below. Stop where the MAC refuses.
-      older.seek(handle(c), indexOf(c, src), front, h.type === PS_RS);
+      older.seek(handle(c), indexOf(c, src), front);
       for (let n = older.next(dBuf); n > 0; n = older.next(dBuf)) {
         if (!macSend(src, dBuf, n)) return;
         sent++;
@@ -622,7 +623,11 @@ export function psync(o: PsyncOptions): Psync {
 
   // ---- restart (section 5) ----------------------------------------------------------------------
 
-  /** The RS announcement, with this image's frontier, to every participant that has not answered. */
+  /**
+   * The RS announcement, with this image's frontier, to every participant that has not answered; when
+   * some answered LOGGED, also an RTX naming nothing to every participant, which pulls the next stretch
+   * of each log (an RS would start the join protocol again at the others).
+   */
   function sendRs(c: number): void {
     const img = images[c];
     rh.type = PS_RS;
@@ -639,6 +644,7 @@ export function psync(o: PsyncOptions): Psync {
       macSend(cAddr[c * MAXP + i], rtxBuf, n);
       stats.rsSent++;
     }
+    if (cRec[c] & 2) sendRtx(c, -1, -1);
   }
 
   /**

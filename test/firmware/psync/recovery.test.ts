@@ -61,11 +61,13 @@ interface Net {
 }
 
 let flushUs = 30_000;
+/** Whether the logs are served to others (log.ts's default); the skip test turns it off. */
+let serve = true;
 
 function newLife(nt: Net, h: Host, seed: number): Life {
   const mac = crashable(h.inner);
   const ep = psync({ mac, clock: nt.s, rng: xoshiro(seed), config: CFG });
-  const log = psyncLog({ ps: ep, store: h.store, clock: nt.s, config: { ...LOG_DEFAULTS, flushUs } });
+  const log = psyncLog({ ps: ep, store: h.store, clock: nt.s, config: { ...LOG_DEFAULTS, flushUs, serve } });
   const life: Life = { ep, log, mac, conv: -1, view: new Set(), delivered: [], restarts: [], sent: [] };
   ep.onOpen((conv) => { life.conv = conv; log.start(conv); });
   ep.onRestart((conv, addr) => { life.restarts.push([addr, nt.s.now()]); if (addr !== h.addr) ep.maskIn(conv, addr); });
@@ -233,13 +235,15 @@ test('restart from a checkpoint (5.1): the image comes back from the log and the
   }
 });
 
-test('a log that lags (or is lost) is made up for by the other hosts; stable messages nobody keeps are skipped', () => {
+test('a log that lags (or is lost) is made up for by the other hosts; stable messages nobody keeps (logs not served) are skipped', () => {
   let skipped = 0;
   let lagged = 0;
   for (const [n, drop, seed, wipe] of [[3, 10, 11, true], [4, 20, 12, true], [4, 20, 13, false], [5, 30, 14, false]] as const) {
     flushUs = wipe ? 30_000 : 2_000_000;
+    serve = false;
     const { nt, victim } = run(n, drop, seed, false, wipe);
     flushUs = 30_000;
+    serve = true;
     const label = `n=${n} drop=${drop}% seed=${seed} ${wipe ? 'no log' : 'lagging log'}`;
     checkAll(nt, victim, label);
     const st = victim.life.ep.stats;
@@ -249,6 +253,16 @@ test('a log that lags (or is lost) is made up for by the other hosts; stable mes
   }
   assert.ok(skipped > 0, 'some restart skipped stable messages whose copies were gone');
   assert.ok(lagged > 0, 'some crash lost frames still queued for the log');
+});
+
+test('a lost log, the others\' logs served: nothing is skipped', () => {
+  for (const [n, drop, seed] of [[3, 10, 11], [4, 20, 12], [5, 30, 15]] as const) {
+    const { nt, victim } = run(n, drop, seed, false, true);
+    const label = `n=${n} drop=${drop}% seed=${seed} no log, others served`;
+    checkAll(nt, victim, label);
+    assert.is(victim.life.ep.stats.skipped, 0, `${label}: nothing skipped`);
+    assert.is(victim.life.ep.stats.injected, 0, `${label}: nothing from its own log`);
+  }
 });
 
 test('replay from the root (5.2): the restarted host receives everything again in context order, its sends are suppressed with their old ids', () => {

@@ -247,7 +247,7 @@ function check(r: Run): { missed: number; wavesDown: number } {
   if (process.env.REJOIN_DEBUG) for (const h of [...live, victim]) {
     const st = h.life.lib.stats;
     console.log(label, 'host', h.addr, 'commits', h.life.commits.length, 'removed', st.removed, 'suspected', st.suspected, 'joined', st.joined, 'joinsSent', st.joinsSent, 'records', h.life.lib.recordsUsed(), 'rejoining', h.life.lib.rejoining(), 'resent', st.resent, 'data', h.data.length, 'k', h.k);
-    if (process.env.REJOIN_DEBUG === '2') console.log(JSON.stringify(h.life.ep.stats), 'bufs', h.life.ep.bufsUsed(h.life.conv), 'nodes', h.life.ep.nodesUsed(h.life.conv), 'unstableOwn', h.life.ep.unstableOwn(h.life.conv), 'outstanding', h.life.ep.outstanding(h.life.conv));
+    if (process.env.REJOIN_DEBUG === '2') console.log(JSON.stringify(h.life.ep.stats), 'bufs', h.life.ep.bufsUsed(h.life.conv), 'nodes', h.life.ep.nodesUsed(h.life.conv), 'unstableOwn', h.life.ep.unstableOwn(h.life.conv), 'outstanding', h.life.ep.outstanding(h.life.conv), 'recovering', h.life.ep.recovering(h.life.conv), 'frontier', (() => { const o: number[] = []; const k = h.life.ep.frontier(h.life.conv, o); return o.slice(0, k).map((m) => midSender(m) + ':' + midSeq(m)).join(' '); })());
   }
   assert.equal(nt.errors.slice(0, 5), [], `${label}: payloads`);
   const l2 = victim.life;
@@ -377,6 +377,7 @@ test('logs served: a host down while many waves became stable everywhere replays
   for (const n of [3, 4, 5]) {
     for (const drop of [0, 10, 30]) {
       for (const [seed, withLog] of [[4, true], [5, false]] as const) {
+        if (process.env.REJOIN_ONLY && process.env.REJOIN_ONLY !== `${n},${drop},${seed}`) continue;
         const r = run(n, drop, seed * 19 + n + drop, 5_000_000, withLog, false, SERVE);
         const { missed, wavesDown } = check(r);
         const l2 = r.victim.life;
@@ -385,6 +386,7 @@ test('logs served: a host down while many waves became stable everywhere replays
         assert.is(l2.ep.stats.skipped, 0, `${r.label}: nothing taken without content`);
         assert.equal(l2.commits, r.ref, `${r.label}: the restarted host committed exactly the sequence`);
         for (const h of r.live) fromLogs += h.life.log!.stats.served;
+        if (process.env.PSYNC_SUMMARY === '2') console.log(r.label, 'served', r.live.map((h) => `${h.life.log!.stats.served}/${h.life.log!.stats.seeks}`).join(' '), 'victim delivered', l2.ep.stats.delivered, 'dups', l2.ep.stats.duplicates, 'rtx', l2.ep.stats.rtxSent, 'rs', l2.ep.stats.rsSent, 'flow', l2.ep.stats.flowDiscarded, 'hold', l2.ep.stats.holdFull, 'refused', l2.ep.stats.refused, 'nodes', l2.ep.stats.nodesFull, 'held', l2.ep.stats.held, 'malformed', l2.ep.stats.malformed);
         runs++;
       }
     }
