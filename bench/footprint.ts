@@ -35,18 +35,55 @@
 //   and a factory call keeps its whole scope (every local: a name each, values beside) as long as one
 //   of its functions lives. So create() pays 5 JsVars per inner function and method of every object it
 //   builds: this, not code text, is what create() adds when the bundle runs from Storage (the node:
-//   about 3 500 of them: psync 1 600 (its graph image 500 of them, 400 whatever its size), CSMA/CA 620,
-//   request-reply 590, the radio driver 270). As text it adds more: each of those functions' code again,
+//   where they go, below). As text it adds more: each of those functions' code again,
 //   per creation. The floor this sets: about 5 JsVars per function the running node instantiates.
+// - Scope depth. The "\xFFsco" of a function is the scope it closes over when there is one, but a copied
+//   array of them when there are two or more (jspeiGetScopesAsVar, src/jsparse.c): an array and a name
+//   per scope. A bundle is an IIFE (var picolink=function(e){...}({})), so a factory's closures are
+//   already two deep; a factory terser inlines into its caller as an IIFE adds a third (/* @__NOINLINE__ */
+//   at each factory call, in the board's create() and inside csma, ports and the piconet slave: the
+//   node with its role created 3 643 -> 3 522 JsVars, the slave 1 536 -> 1 529, though the factories,
+//   now functions of their own, add 84 and 73 of that at loading; not in rr.ts, where a board that
+//   inlines rr() (esp32) then got a temporary `var` declared after its use), and a measurement that wraps the bundle in a function of its own adds one more
+//   (so this file runs bundles as they are flashed: jsvarsRun). The bundle's own IIFE costs the node
+//   514 JsVars of create() and 38 of loading (measured with it removed: 3 523 -> 2 971); leaving it
+//   out would put the bundle's minified names in the global scope, where an application's own
+//   globals would meet them: a choice for the bundle format (rollup.config.js), not made here.
 // - Tables. A typed array of its own costs a name, the view, its ArrayBuffer and the buffer's string
 //   (small: one JsVar; larger: a flat string, one JsVar per block) - about 8 JsVars for a one-element
 //   table once its index and value names are counted; a view on a shared ArrayBuffer about 4; a plain
 //   number local 1. An object is one JsVar plus one per property (a name holding a small value).
+//   Measured from Storage: four 2-element typed arrays 19 JsVars, one of 8 elements the same as four
+//   of 2 (7 vs 19 for Float64Arrays); a table of several fields as one typed array with a column per
+//   field (firmware/rr/rr.ts, csma's duplicate cache) saves about 4 JsVars per field and no bytes.
+//   Table sizes matter less: request-reply at PICO_RR against every table of 1: 54 JsVars; CSMA/CA at
+//   CSMA_NRF24 against queue and cache of 1: 11.
 // - Names. A name holds JSVAR_DATA_STRING_NAME_LEN characters in its JsVar (src/jsutils.h): 8 on the
 //   64-bit Linux build, 4 on a 32-bit board such as the Pico; longer ones take further JsVars. A Pico
 //   block is 13 bytes (JSVARREF_BITS 13 for 5 100 JsVars) against the Linux build's 27 (process.memory
 //   ().blocksize): strings and flat buffers take about twice the JsVars there. Figures measured on the
 //   Linux build therefore understate a Pico's, most for long property names and buffers.
+// Where the full node's JsVars go (pico-nrf24-node, PICO_RR and PICO_PSYNC, from Storage as flashed;
+// rows "  <part>" below, made by nodeAccount): create() 2 955, of which Psync 1 477 (101 function
+// objects: 69 of psync(), 32 of its graph image), CSMA/CA 505 (41 functions: 32 of its own, its frame
+// queue's 7, its group set's 2), request-reply 408 (25: server 16, client 9), the nRF24 driver 182 (10),
+// service ports 91 and 57 per port (4 functions each; two ports), clock 74 (5), rng 17; the board's
+// own 88. About 200 function objects in all: 1 000 JsVars at 5 each before their scopes. Then
+// loading: 555 (every top-level function and constant table of the bundle).
+// What the slave and node were before and after this accounting's changes (same Psync; as flashed):
+//   slave 19 024 -> 17 885 bytes, 8 503 -> 8 147 gzipped, JsVars loaded 353 -> 404, with create()
+//   1 649 -> 1 529; node 44 275 -> 44 177 bytes, 17 530 -> 17 621 gzipped, loaded 457 -> 546, with
+//   create() 3 758 -> 3 522 (the factories no longer inlined are loaded as functions of their own).
+//   What did it: RR_RAW for the slave's server (no CBOR decoder: 1 100 bytes); the nRF24 driver's
+//   set-up writes kept only when asked (62 JsVars on each); tables as one typed array per table
+//   (rr: 41-55 JsVars, csma 7, ports 2); NOINLINE factories (node 121, slave 7).
+// What the targets would take: the node's 800 JsVars are less than Psync's 1 477 alone and less than
+// its 200 function objects (1 000): only fewer function objects reach it, e.g. each module one
+// dispatch function instead of an object of methods (the contracts' shape), and the IIFE gone (514).
+// Its 12 KB is less than Psync's 20 KB of source alone (psync, graph, frame). The slave's 6 KB: the
+// piconet slave 4.4 KB, the request-reply server 4.1 KB and the nRF24 driver 2.6 KB are 11 KB before
+// the board, the clock and the frames; a slave that answers only RR with at-least-once semantics (no
+// reply history, no park, no SCO) might reach 8-9 KB.
 // What pays, measured on the full node (bytes; JsVars with its role created, from Storage): views on
 // one ArrayBuffer for the Psync graph image's 19 tables saved 32 JsVars in the image, which the
 // allocator's own functions and queue took back (the node +2), and cost 300 bytes (dropped); two shared 16-bit read/write helpers in psync/frame.ts saved 92
@@ -60,14 +97,18 @@
 // JsVars for the full node. Headline: the full node's bytes over its 12 KB target. Where the full
 // node's bytes go: each module as tree-shaken into its bundle, minified alone (breakdown below).
 // --json: {"bundles":[{"board","role","bytes","gzipBytes","budget","jsvars","jsvarsCreated","jsvarsText",
-// "jsvarsCreatedText","boardJsvars"}],"breakdown":{"bundle","modules":[{"module","bytes"}]}}.
-import { resolve } from 'node:path';
+// "jsvarsCreatedText","boardJsvars"}],"breakdown":{"bundle","modules":[{"module","bytes"}]},
+// "account":[{"part","jsvars"}]} (account: with an interpreter; its first entry is create(node)).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 import { rollup } from 'rollup';
 import type { OutputChunk, Plugin } from 'rollup';
 import { minify } from 'terser';
 import type { BenchResult, BenchRow } from './run.ts';
-import { jsvarsOf } from './size.ts';
 import { findEspruino } from '../host/sim/espruino-linux.ts';
 import { boardBundles, boardConfig, boardFiles, terserOptions } from '../rollup.config.js';
 
@@ -151,15 +192,90 @@ export async function breakdown(file: string, name: string): Promise<{ module: s
   return out.sort((a, b) => b.bytes - a.bytes);
 }
 
+/**
+ * Where the full node's JsVars go: create() of the Pico node first (the total, built-ins Espruino makes
+ * on first use included), then its parts made again one by one, in the order create() makes them
+ * (boards/pico-nrf24.ts), each part's JsVars (process.memory().usage before and after, the part kept
+ * alive), from Storage on the interpreter `bin`. The total's excess over the parts is the board's own:
+ * its scope, objects and handlers, and those first-use built-ins. Null when the program did not run.
+ */
+export async function nodeAccount(bin: string): Promise<{ part: string; jsvars: number }[] | null> {
+  const root = resolve(import.meta.dirname, '..');
+  const entry = `
+import { espruinoClock } from '${root}/hal/espruino/clock.ts';
+import { espruinoRng } from '${root}/hal/espruino/rng.ts';
+import { nrf24 } from '${root}/hal/espruino/nrf24.ts';
+import { csma } from '${root}/firmware/mac/csma/csma.ts';
+import { CSMA_NRF24 } from '${root}/firmware/mac/csma/config.ts';
+import { macPorts, SVC_PSYNC, SVC_RR } from '${root}/firmware/mac/ports.ts';
+import { rr } from '${root}/firmware/rr/rr.ts';
+import { psync } from '${root}/firmware/psync/psync.ts';
+import { PICO_PSYNC, PICO_RR, create } from '${root}/boards/pico-nrf24.ts';
+declare const process: { memory(): { usage: number } }, print: (s: string) => void, E: { reboot(): void };
+const keep: unknown[] = [];
+let m = 0;
+const step = (part: string, x: unknown): void => { keep.push(x); const u = process.memory().usage; print('@' + part + '=' + (u - m)); m = process.memory().usage; };
+${PICO_STUBS.replace('var g =', 'const g: any =').replace(/,\s*USB:[^\n]*\n/, ' };\n')}
+m = process.memory().usage;
+const dev = create(g, 'node'); step('create(node)', dev);
+const clock = espruinoClock(); step('clock', clock);
+const rng = espruinoRng(); step('rng', rng);
+const radio = nrf24({ spi: g.SPI2, pins: { digitalWrite: g.digitalWrite, setWatch: g.setWatch }, csn: 0, ce: 0, irq: 0, clock: clock, channel: 76, bitrate: 250000 }); step('nRF24 driver', radio);
+const mac = csma({ link: radio, clock: clock, rng: rng, addr: 2, config: CSMA_NRF24 }); step('CSMA/CA', mac);
+const ports = macPorts(mac); step('service ports', ports);
+const p1 = ports.port(SVC_RR); step('port SVC_RR', p1);
+const nr = rr({ mac: p1, clock: clock, rng: rng, config: PICO_RR }); step('request-reply (PICO_RR)', nr);
+const pp = ports.port(SVC_PSYNC); step('port SVC_PSYNC', pp);
+const ps = psync({ mac: { caps: { mtu: 24, carrierSense: true }, addr: pp.addr, send: pp.send, onReceive: pp.onReceive, onSent: pp.onSent, queued: pp.queued }, clock: clock, rng: rng, config: PICO_PSYNC });
+ps.passiveOpen(); step('Psync (PICO_PSYNC)', ps);
+E.reboot();
+`;
+  const out = await build({ stdin: { contents: entry, resolveDir: root, loader: 'ts' }, bundle: true, format: 'iife', target: 'es2017', write: false, logLevel: 'silent' });
+  const code = (await minify(out.outputFiles[0].text, terserOptions(true))).code ?? '';
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-account-'));
+  writeFileSync(join(dir, 'boot.js'), code);
+  writeFileSync(join(dir, 'b.js'), `require('Storage').write('.bootcde', require('fs').readFileSync(${JSON.stringify(join(dir, 'boot.js'))}));\nload();\n`);
+  const r = spawnSync(bin, [join(dir, 'b.js')], { encoding: 'utf8', timeout: 30_000, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  rmSync(dir, { recursive: true, force: true });
+  const parts = [...r.stdout.matchAll(/^@([^=\n]+)=(-?\d+)/gm)].map((x) => ({ part: x[1], jsvars: Number(x[2]) }));
+  return parts.length === 10 ? parts : null;
+}
+
 interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; jsvarsText: number | null; jsvarsCreatedText: number | null; boardJsvars: number | null; espruino: boolean }
+
+/**
+ * JsVars `code` (an inert bundle: `var picolink=function(e){...}({})`) occupies once run, as a board
+ * runs it, and `after` has run (process.memory().usage after less before), or null when it did not
+ * run. Unlike bench/size.ts's jsvarsOf, the bundle is not wrapped in a function of the measurement's
+ * own: Espruino stores with each function it creates the scopes it closes over, one scope as is and
+ * two or more as a copied array of them (jspeiGetScopesAsVar, src/jsparse.c), so every closure a
+ * factory makes costs one JsVar more per enclosing level; a wrapper adds a level the board does not
+ * have (measured on the full node: create() 3 378 JsVars wrapped, 3 201 as flashed).
+ */
+function jsvarsRun(bin: string, code: string, after: string, from: 'text' | 'storage'): number | null {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-footprint-'));
+  const body = `var m0 = process.memory().usage;\n${code}\nvar p = picolink;\n${after}\nprint('JSVARS ' + (process.memory().usage - m0));\n`;
+  const file = join(dir, 'b.js');
+  if (from === 'text') writeFileSync(file, `${body}quit();\n`);
+  else {
+    // Storage lives in ./espruino.flash (cwd: the temporary directory); after load() the native quit()
+    // is gone, and E.reboot() ends the Linux build.
+    writeFileSync(join(dir, 'boot.js'), `${body}E.reboot();\n`);
+    writeFileSync(file, `require('Storage').write('.bootcde', require('fs').readFileSync(${JSON.stringify(join(dir, 'boot.js'))}));\nload();\n`);
+  }
+  const r = spawnSync(bin, [file], { encoding: 'utf8', timeout: 30_000, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  rmSync(dir, { recursive: true, force: true });
+  const m = /JSVARS (\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : null;
+}
 
 /** JsVars of a bundle loaded, and with its role created (stand-ins taken off), run `from` Storage or as text. */
 function measure(bin: string, name: string, inert: string, cr: { stubs: string; call: string } | null, from: 'storage' | 'text'): [number, number | null] {
-  const loaded = jsvarsOf(bin, inert, '', from);
+  const loaded = jsvarsRun(bin, inert, '', from);
   if (loaded === null) throw new Error(`footprint: ${name} did not load on Espruino (${bin}, from ${from})`);
   if (!cr) return [loaded, null];
-  const all = jsvarsOf(bin, inert, cr.stubs + cr.call, from);
-  const stubs = jsvarsOf(bin, 'var picolink = {};', cr.stubs, from);
+  const all = jsvarsRun(bin, inert, cr.stubs + cr.call, from);
+  const stubs = jsvarsRun(bin, 'var picolink = {};', cr.stubs, from);
   if (all === null || stubs === null) throw new Error(`footprint: ${name}: create() failed on Espruino (${bin}, from ${from})`);
   return [loaded, all - stubs];
 }
@@ -168,7 +284,7 @@ export async function bench(): Promise<BenchResult> {
   const bin = findEspruino();
   const out: Row[] = [];
   const files = new Map<string, string>();
-  const json: { breakdown?: { bundle: string; modules: { module: string; bytes: number }[] } } = {};
+  const json: { breakdown?: { bundle: string; modules: { module: string; bytes: number }[] }; account?: { part: string; jsvars: number }[] } = {};
   for (const file of boardFiles()) {
     const { board } = await import(file);
     const espruino = (board.runtime ?? 'espruino') === 'espruino';
@@ -214,6 +330,14 @@ export async function bench(): Promise<BenchResult> {
     if (slave) rows.push({ name: 'piconet slave + RR / 6 KB', value: slave.bytes / SLAVE_BYTES, unit: 'x', note: `${slave.board}: ${slave.role}` });
     else rows.push({ name: 'piconet slave + RR / 6 KB', value: 0, unit: '-', note: `no such bundle (target ${SLAVE_BYTES} bytes)` });
     json.breakdown = { bundle: full.board, modules: parts };
+    const acc = bin && full.board === FULL_NODE ? await nodeAccount(bin) : null;
+    if (acc) {
+      const total = acc[0].jsvars;
+      const sum = acc.slice(1).reduce((a, x) => a + x.jsvars, 0);
+      for (const x of acc.slice(1)) rows.push({ name: `  ${x.part}`, value: x.jsvars, unit: 'JsVars', note: `${((100 * x.jsvars) / total).toFixed(0)}% of the node's create() (${total}), made alone` });
+      rows.push({ name: '  the board\'s own', value: total - sum, unit: 'JsVars', note: 'create() less its parts: its scope, objects and handlers, and built-ins Espruino makes on first use' });
+      json.account = acc;
+    }
   }
   return {
     name: 'footprint',

@@ -403,7 +403,7 @@ const clientHalf: ClientFactory = function (mac, clock, rng, cfg, encode, decode
 
 /** A request-reply endpoint: client and server (firmware and host use this one). */
 export function rr(o: RrOptions): Rr {
-  return /* @__NOINLINE__ */ endpoint(o, clientHalf, null, cborCodec) as Rr;
+  return endpoint(o, clientHalf, null, cborCodec) as Rr;
 }
 
 /**
@@ -422,7 +422,7 @@ function cborCodec(): RrCodec {
  * reaches it is counted in stats.lateReplies.
  */
 export function rrServer(o: RrOptions): RrServer {
-  return /* @__NOINLINE__ */ endpoint(o, null, null, cborCodec);
+  return endpoint(o, null, null, cborCodec);
 }
 
 /**
@@ -431,7 +431,7 @@ export function rrServer(o: RrOptions): RrServer {
  * RR_RAW, firmware/rr/raw.ts, leaves the CBOR decoder out).
  */
 export function rrServerWith(o: RrOptions, codec: RrCodec): RrServer {
-  return /* @__NOINLINE__ */ endpoint(o, null, codec, null);
+  return endpoint(o, null, codec, null);
 }
 
 /** c: the codec to use; when null, o.codec, or else dflt(). */
