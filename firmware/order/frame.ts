@@ -18,7 +18,8 @@
 //              inc delivered at the sender when it sent this one, entry sender = this message's
 //              number; then data. (Birman-Schiper-Stephenson, with incarnations.)
 //   1 ACK      every protocol, 5 bytes: 3 cum u16, every message of the addressee up to cum has been
-//              delivered here.
+//              delivered here. A cum beyond what the addressee sent tells it that its incarnation is
+//              taken for a former one (0x4000 beyond, CAUSAL: declared gone); it draws another.
 //   2 NACK     5 bytes: 3 cum u16. FIFO, CAUSAL: as ACK, and a later message waits here for cum+1:
 //              send it again. TOTAL: messages up to cum have been received in order; cum+1 is missing.
 //   3 PROPOSE  TOTAL, 9 bytes: 3 seq u16 of the addressee's message, 5 ts u32 the proposed timestamp.

@@ -30,6 +30,8 @@
 //   former self had not acknowledged yet (once more, if it had delivered it unacknowledged: its
 //   delivery history starts empty). A restarted member cannot know it restarted; it answers DATA it
 //   cannot place (beyond its window) with an ACK, which shows its new incarnation to the sender.
+//   A restart that drew its former incarnation again (1 in 255 without a Store) learns it from the
+//   first ACK counting messages it never sent, draws another and stamps it into its history.
 // - Causal across incarnations: vector entries are (incarnation, count). An entry of member k's
 //   current incarnation (as i knows it) must be met as BSS says; an entry of the incarnation k had
 //   before is waived, since i drops that incarnation's frames now and its messages can no longer be
@@ -41,6 +43,15 @@
 //   others keep multicasting; their retransmissions go on to it at the usual pace. If it is heard
 //   again (the same incarnation, after a partition) behind what the window still holds, it gets a
 //   SYNC past the messages it can no longer have: a gap in its log, never a reordering.
+// - Causal, a member down with messages others depend on: only a message's sender sends it again, so
+//   a message that member k delivered from d before d crashed can hold k's later messages at i for as
+//   long as d is down. When d has been silent for silenceUs and held messages wait for d, i declares
+//   d's incarnation gone (checkGone): those of its messages i has not delivered can no longer arrive,
+//   since i drops that incarnation's frames from then on, so what waits for them is delivered (the
+//   vectors i sends keep d's incarnation, so the others judge alike). Should d only have been cut
+//   off, its next DATA earns an ACK far beyond anything it sent (GONE), and it starts afresh with
+//   another incarnation, numbering from 1 (what it had unacknowledged is lost: some may have it).
+//   Limit: a member silent for silenceUs while others wait for it is treated as crashed.
 // - Bounds: a sender numbers message s only when every member that is up has delivered s - window, so
 //   a member holds at most window - 1 messages of each other member; the hold-back queue has a slot
 //   per (member, number mod window) and cannot overflow. A DATA outside that window (not from a

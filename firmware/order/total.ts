@@ -54,14 +54,29 @@
 //   So every member that stays installs the same views in the same order and delivers the same
 //   messages between them in the same order (view synchrony); a joiner delivers from the view that
 //   lets it in, with an empty history (what it delivered before its crash is not delivered again).
-// - Limits. One change at a time is the case designed for: a member failing during a flush is
+//   A member's own messages commit oldest first, each agreed timestamp above the one before: when a
+//   member leaves, a later message's proposals may all be lower than the leaving member's proposal for
+//   an earlier one, which would put the later one first. Raising a timestamp is safe (it stays at or
+//   above every proposal). The messages of a leaving member committed with a gap (an earlier one
+//   dropped as committed nowhere) are delivered past the gap, alike everywhere. A member that leaves
+//   or finds itself outside keeps its own messages that it never committed (nobody can have them)
+//   and multicasts them again in the view that lets it back in. onView(0, 0) tells the application
+//   that this member is outside.
+// - Limits. The order is not uniform: a member that crashes may have delivered, just before, its own
+//   messages whose commit reached nobody (the others drop them) or a message ahead of one that the
+//   others then committed without its proposal; what the survivors deliver is the group's order.
+//   One change at a time is the case designed for: a member failing during a flush is
 //   excluded by a further change when it stays silent, and the coordinator failing is replaced by the
 //   next member when it stays silent, but members that disagree on who is up can start competing
 //   changes (the lower index wins; the other may be excluded and rejoin). A member silent for
 //   silenceUs is excluded though it may be up (a partition): it then finds itself outside and joins
 //   again, losing what it had not delivered. Until a restarted member joins, it is in view 1 by
 //   assumption and its frames are dropped by the others; it could deliver only a first message of a
-//   sender that its former self had proposed for. While a view changes, nothing is multicast.
+//   sender that its former self had proposed for. While a view changes, nothing is multicast. A
+//   restart that drew its former incarnation (1 in 255 without a Store) looks like its former self
+//   until a DATA beyond its window or an ACK for messages it never sent shows otherwise; then it
+//   draws another and joins. Heartbeats never stop (n x (n-1) small frames per heartbeatUs);
+//   heartbeatUs 0 gives the fixed group of before, without view changes.
 // - Bounds: a sender keeps its last `window` messages until every member has delivered them and
 //   numbers no message beyond; so a member holds at most `window` messages of each sender, and the
 //   hold-back queue has a slot per (member, number mod window): it cannot overflow. Each member also

@@ -2,6 +2,8 @@
 // duplication, reordering and delay under every member. Each property is checked from the delivery
 // log alone: the test tracks happened-before itself (a vector clock per member, advanced when the
 // member sends and merged when the log says it delivered), never reading the protocols' state.
+// Runs end at a simulated time, not when the event queue is empty: total order's heartbeats never
+// stop. Crashes and restarts are in crash.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scheduler } from '../../../hal/sim/scheduler.ts';
