@@ -18,6 +18,7 @@ import type { FaultOptions } from '../../../hal/mw/faulty.ts';
 import { xoshiro } from '../../../hal/prng.ts';
 import { rawMac } from '../../../firmware/mac/raw.ts';
 import type { Mac } from '../../../firmware/mac/mac.ts';
+import { ADDR_BROADCAST } from '../../../firmware/mac/mac.ts';
 import { crashable } from '../../../host/sim/crashable.ts';
 import { causal, fifo } from '../../../firmware/order/seqcast.ts';
 import { total } from '../../../firmware/order/total.ts';
@@ -355,6 +356,21 @@ test('a restart that draws its former incarnation again: it draws another once t
       if (factory === total) checkTotal(o.lives, tag);
     }
     assert.ok(redrawn > 0, 'some restarts had to draw another incarnation');
+  }
+});
+
+test('one frame to a group address per multicast (broadcast here), with a crash and restart', () => {
+  for (const factory of [fifo, causal, total]) {
+    for (const sc0 of [SCENARIOS[7], SCENARIOS[16], SCENARIOS[23]]) {
+      const sc = { ...sc0, cfg: { groupAddr: ADDR_BROADCAST } };
+      const tag = `group address seed ${sc.seed}`;
+      const o = runCrash(factory, sc);
+      checkFifo(o.lives, o.msgs, tag);
+      checkComplete(o.lives, o.msgs, tag);
+      checkProgress(o.lives, o.msgs, sc, tag);
+      if (factory === causal) assert.is(causalViolations(o.lives, o.msgs), 0, tag);
+      if (factory === total) checkTotal(o.lives, tag);
+    }
   }
 });
 
