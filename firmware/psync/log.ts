@@ -31,7 +31,10 @@
 // seek. The cursor only moves over records the requester has, and a view only grows, so it stays valid
 // across answers (a requester whose frontier went back, having restarted, starts again from the first
 // record; one that restarted with a frontier at least as far still has what the cursor passed); the
-// requester asks again with its new frontier and the walk resumes. Chosen over
+// requester asks again with its new frontier and the walk resumes. A walk that read its `scan` records
+// leaves a second mark where it stopped, and the next walk for that requester starts there (the one
+// after that at the cursor again): records it lacks that psync sends from its buffers instead, which
+// the cursor cannot pass, never keep it from the rest of the log. Chosen over
 // an index of offsets every k records: constant work per answer whatever the log's size, 36 bytes of
 // state per participant, and nothing to rebuild when a restarted host resumes its log. One read
 // buffer of 255 bytes; the frames are not copied elsewhere.
@@ -112,6 +115,8 @@ export function psyncLog(o: LogOptions): PsyncLog {
   const scan = cfg.scan || 32;
   // Serving: per requester (participant index) a cursor and the frontier it was last seen with.
   const cur = new Uint32Array(PS_MAX_PARTICIPANTS);
+  // Where a walk that ran out of records to read stopped (0: none): the next one goes on from there.
+  const resume = new Uint32Array(PS_MAX_PARTICIPANTS);
   const curFront = new Uint16Array(PS_MAX_PARTICIPANTS * PS_MAX_PARTICIPANTS);
   const want = new Uint16Array(PS_MAX_PARTICIPANTS);
   const rb = new Uint8Array(1);
@@ -154,6 +159,7 @@ export function psyncLog(o: LogOptions): PsyncLog {
     np = ps.participants(conv, addrs);
     base = 7 + 2 * np;
     cur.fill(base);
+    resume.fill(0);
     curFront.fill(0);
     wR = -1;
     whole = w;
@@ -202,11 +208,15 @@ export function psyncLog(o: LogOptions): PsyncLog {
         if (front[i] < curFront[r * PS_MAX_PARTICIPANTS + i]) back = true;
         curFront[r * PS_MAX_PARTICIPANTS + i] = front[i];
       }
-      if (back) cur[r] = base;
+      if (back) {
+        cur[r] = base;
+        resume[r] = 0;
+      }
       wR = r;
-      wAt = cur[r];
+      wAt = resume[r] > cur[r] ? resume[r] : cur[r];
+      resume[r] = 0;
       wLeft = scan;
-      wMove = true;
+      wMove = wAt === cur[r];
       stats.seeks++;
     },
     next(buf: Uint8Array): number {
@@ -232,6 +242,7 @@ export function psyncLog(o: LogOptions): PsyncLog {
         stats.served++;
         return len;
       }
+      if (wR >= 0 && wLeft === 0 && wAt < off) resume[wR] = wAt;
       wR = -1;
       return 0;
     },
