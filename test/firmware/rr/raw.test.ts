@@ -1,7 +1,8 @@
 // Tests for firmware/rr/raw.ts (RR_RAW) and rrServerWith: the small encoder writes cborEncode's bytes
 // for every value it takes and refuses the rest; arguments pass through an echo server unchanged
 // (a default-codec client gets back the value it sent); malformed arguments earn the same BAD_ARGS
-// reply, byte for byte, as from a server with the default codec.
+// reply, byte for byte, as from a server with the default codec; and, on the Espruino interpreter
+// (ESPRUINO), the codec minified as a board bundle is gives the bytes and codes it gives under Node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -13,6 +14,14 @@ import { CBOR_NO_ROOM, CBOR_UNSUPPORTED, cborEncode, cborState } from '../../../
 import { CborRaw, RR_RAW } from '../../../firmware/rr/raw.ts';
 import { RR_DEFAULTS, RR_E_BAD_ARGS, RR_E_HANDLER, RR_OK, rr, rrServer, rrServerWith } from '../../../firmware/rr/rr.ts';
 import type { RrServer } from '../../../firmware/rr/rr.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { minify } from 'terser';
+import { findEspruino, NO_ESPRUINO } from '../../../host/sim/espruino-linux.ts';
+import { terserOptions } from '../../../rollup.config.js';
 
 const hex = (b: Uint8Array, n: number) => Buffer.from(b.subarray(0, n)).toString('hex');
 
@@ -112,6 +121,57 @@ test('malformed arguments: the same BAD_ARGS bytes from an RR_RAW server as from
   assert.equal(out[0].slice(0, 5).map((r) => r.slice(6)), Array(5).fill('0' + RR_E_BAD_ARGS), 'the first five are malformed');
   assert.is(out[0][5], '250006' + '00' + '82016141', 'the last one is echoed');
   assert.equal(out[1], out[0]);
+});
+
+// Items (hex) decoded, each answer re-encoded; then results encoded (JSON: what JSON can say).
+const RAW_INPUTS = ['82016178', 'a3617418f4626d761901f46166190fa0', 'f97e00', '6548656c6c6f', 'a1', '62c328', 'c100', '0102', '9f', 'fb3ff8000000000000'];
+const RAW_RESULTS = ['{"t":-12,"mv":3300,"f":70000}', '[1,[2,[3]],"x",true,false,null]', '-4294967296', '4294967295', '"é"', '1.5', '{"a":{"b":{"c":1}}}'];
+/** On one side: each input's decode error and re-encoded bytes, each result's encoding; one line of JSON. */
+function rawRun(codec: typeof RR_RAW, st: ReturnType<typeof cborState>, fromHex: (h: string) => Uint8Array, toHex: (b: Uint8Array, n: number) => string): string {
+  const out: unknown[] = [];
+  const buf = new Uint8Array(64);
+  for (const h of RAW_INPUTS) {
+    const b = fromHex(h);
+    const v = codec.decode(b, 0, b.length, st);
+    const n = v === undefined ? -1 : codec.encode(v, buf, 1);
+    out.push([st.err, n < 0 ? n : toHex(buf.subarray(1), n - 1)]);
+  }
+  for (const j of RAW_RESULTS) {
+    const n = codec.encode(JSON.parse(j), buf, 0);
+    out.push(n < 0 ? n : toHex(buf, n));
+  }
+  return JSON.stringify(out);
+}
+const espruino = findEspruino();
+if (!espruino) console.log(`skipping "RR_RAW on Espruino": ${NO_ESPRUINO}`);
+(espruino ? test : test.skip)('RR_RAW on the Espruino interpreter, minified as a bundle is: the same codes and bytes as under Node', async () => {
+  const hexNode = (b: Uint8Array, n: number) => Buffer.from(b.subarray(0, n)).toString('hex');
+  const fromHexNode = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+  const want = rawRun(RR_RAW, cborState(8, 64), fromHexNode, hexNode);
+  const here = import.meta.dirname;
+  const mod = (m: string): string => JSON.stringify(resolve(here, m));
+  const entry = [
+    `import { RR_RAW } from ${mod('../../../firmware/rr/raw.ts')};`,
+    `import { cborState } from ${mod('../../../firmware/codec/cbor.ts')};`,
+    `const RAW_INPUTS = ${JSON.stringify(RAW_INPUTS)};`,
+    `const RAW_RESULTS = ${JSON.stringify(RAW_RESULTS)};`,
+    `const fromHex = function (h) { const b = new Uint8Array(h.length / 2); for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(2 * i, 2), 16); return b; };`,
+    `const toHex = function (b, n) { let s = ''; for (let i = 0; i < n; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16); return s; };`,
+    `${rawRun.toString()}`,
+    `print('RESULT ' + rawRun(RR_RAW, cborState(8, 64), fromHex, toHex));`,
+  ].join('\n');
+  const b = await build({ stdin: { contents: entry, loader: 'ts', resolveDir: here }, bundle: true, format: 'iife', target: 'es2017', write: false });
+  const code = (await minify(b.outputFiles[0].text, terserOptions(true))).code ?? '';
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-raw-'));
+  try {
+    writeFileSync(join(dir, 'raw.js'), code + '\nquit();\n');
+    const run = spawnSync(espruino as string, [join(dir, 'raw.js')], { input: '', timeout: 20_000, encoding: 'latin1' });
+    const line = run.stdout.split('\n').find((l) => l.includes('RESULT '));
+    assert.ok(line, `no result from Espruino:\n${run.stdout.slice(-2000)}\n${run.stderr}`);
+    assert.is(line.slice(line.indexOf('RESULT ') + 7).trim(), want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
