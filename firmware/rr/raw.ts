@@ -8,8 +8,10 @@
 //   [-2^32, 2^32), ASCII text, booleans, null, and arrays and plain objects of these. Floats, other
 //   text and byte strings are refused (-CBOR_UNSUPPORTED: the server answers RR_E_HANDLER); a CborRaw
 //   inside an array or map too. Handlers that need more use the default codec.
-// A bundle that uses this codec and no other carries neither cborDecode nor cborEncode (measured on the
-// pico-nrf24 slave: about 2.7 KB less than with the default codec).
+// A bundle that uses this codec and no other carries neither cborDecode nor cborEncode: on the
+// pico-nrf24 slave, codec/cbor.ts and this file are 3.1 KB minified against the 4.2 KB of the full
+// codec (the bundle 1.1 KB smaller).
+
 import { CBOR_MAX_DEPTH, CBOR_NO_ROOM, CBOR_TOO_DEEP, CBOR_UNSUPPORTED, cborSkip } from '../codec/cbor.ts';
 import type { CborState } from '../codec/cbor.ts';
 import type { RrCodec } from './rr.ts';
