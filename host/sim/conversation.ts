@@ -46,7 +46,12 @@
 //   store in memory and serves from it the messages whose copies it freed (section 5.1). The crashed
 //   host replays its own log at its restart and the others serve the rest: its replay has no gap, it
 //   skips nothing (missed 0) and its commits are exactly the others'. Without logs the stretch it
-//   cannot replay is what the checks allow for.
+//   cannot replay is what the checks allow for. Measured (4 and 6 nodes, 10 and 30 % loss, seeds 1-4,
+//   crash 2@400ms+4s, 30 messages each): 14 of 16 runs pass with 0 skipped, at 1.2-1.5x the frames of
+//   the same run without logs (which skips 77-167 commits); 6 nodes at 30 % seed 2 fails with or
+//   without logs; 4 nodes at 30 % seed 1 passes without logs but stalls with them: the restarted
+//   host's log holds an own message nobody received, its replay's waves wait for the JOINs to say
+//   whether it counts, its 48 records fill first and the JOINs cannot get in (without logs it jumps).
 // Everything random comes from the one seed, so one seed gives one trace, byte for byte.
 
 import { crashable } from './crashable.ts';
