@@ -671,6 +671,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
    * graph nodes that only the waves would free).
    */
   function suspect(now: number): void {
+    // One failure at a time: while a participant is out or coming back, nobody else is suspected.
+    if (removed !== 0 || joinDue !== 0 || joinSent !== 0) return;
     let worst = -1;
     let most = 0;
     for (let r = 0; r < P; r++) {
@@ -873,13 +875,16 @@ export function psyncLib(o: LibOptions): PsyncLib {
    * and freed records. Own data stops one short of the quota, so an acknowledgement can always follow
    * everything received (see sendData).
    */
-  ps.onAdmit(function (c: number, sender: number): boolean {
+  ps.onAdmit(function (c: number, sender: number, first: number): boolean {
     if (c !== conv) return true;
     const q = indexOf(sender);
     if (q < 0) return true;
     heard[q] = clock.now(); // alive, even if its message must wait for a record
-    // A replay's JOINs must get in whatever the replay holds: no quota then.
-    if (used < U && (replaying || held(q) < quota)) return true;
+    // A replay's JOINs must get in whatever the replay holds: no quota then. Nor for anyone's markers
+    // and JOINs (one per failure or restart, sent beyond the quota too): the records of a removed
+    // participant's waves are freed only once every marker is in view, so a quota full of those
+    // records would otherwise keep the markers out for good.
+    if (used < U && (replaying || held(q) < quota || first === LB_REMOVE || first === LB_JOIN)) return true;
     stats.refused++;
     return false;
   });

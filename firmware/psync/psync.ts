@@ -228,9 +228,10 @@ export interface Psync {
   /**
    * Flow control by the layer above (3.3): asked before a received message joins the view; false
    * discards it as a full table would (retransmission brings it back later). Not asked for frames
-   * injected from a log, which are already in this host's history.
+   * injected from a log, which are already in this host's history. first: the message's first data
+   * byte, or -1 when it carries none (so the layer above can tell its control messages apart).
    */
-  onAdmit(fn: ((conv: number, sender: number) => boolean) | null): void;
+  onAdmit(fn: ((conv: number, sender: number, first: number) => boolean) | null): void;
   /** Serve messages this host no longer keeps a copy of from src (the log registers itself); null: none. */
   serveFrom(src: PsyncOlder | null): void;
   /**
@@ -411,7 +412,7 @@ export function psync(o: PsyncOptions): Psync {
   let deliverFn: DeliverFn | null = null;
   let openFn: ((conv: number) => void) | null = null;
   let attachFn: ((conv: number, frame: Uint8Array, len: number) => void) | null = null;
-  let admitFn: ((conv: number, sender: number) => boolean) | null = null;
+  let admitFn: ((conv: number, sender: number, first: number) => boolean) | null = null;
   let restartFn: ((conv: number, addr: number) => void) | null = null;
   let older: PsyncOlder | null = null;
   let timer: Timer | null = null;
@@ -778,7 +779,7 @@ export function psync(o: PsyncOptions): Psync {
   /** Attach a received message and deliver it; false when a table was full (the message is dropped). */
   function attachDeliver(c: number, q: number, ord: number, pred: Uint16Array, frame: Uint8Array, off: number, len: number): boolean {
     const img = images[c];
-    if (admitFn && !injecting && ord > cVcut[c * MAXP + q] && !admitFn(handle(c), cAddr[c * MAXP + q])) {
+    if (admitFn && !injecting && ord > cVcut[c * MAXP + q] && !admitFn(handle(c), cAddr[c * MAXP + q], len > off ? frame[off] : -1)) {
       stats.flowDiscarded++;
       stats.refused++;
       return false;
