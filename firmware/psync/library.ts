@@ -155,6 +155,12 @@ export interface LibConfig {
    * (for example when send_stable fails).
    */
   suspectUs?: number;
+  /**
+   * Data waits (send returns PS_E_FULL) while Psync's image holds this many messages not yet stable
+   * (Psync's unstable(conv)); 0 or absent: no limit. About half of Psync's nodes when a participant
+   * may be slow to acknowledge for a while, as a restarted one is during its replay (see Flow control).
+   */
+  unstableMax?: number;
 }
 
 export const LIB_DEFAULTS: LibConfig = {
@@ -265,6 +271,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     refused: 0, lost: 0, truncated: 0, peakRecords: 0, suspected: 0, joinsSent: 0, joined: 0, missed: 0, stuck: 0,
   };
   const suspectUs = cfg.suspectUs || 0;
+  const unstableMax = cfg.unstableMax || 0;
 
   // The conversation.
   let conv = -1;
@@ -854,6 +861,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (replaying) return PS_E_RECOVERING;
     if (!(len >= 0 && len <= D && len <= data.length)) return PS_E_TOO_LARGE;
     if (held(me) >= quota - 1) return PS_E_FULL; // the last of the quota is for an acknowledgement
+    if (unstableMax > 0 && ps.unstable(conv) >= unstableMax) return PS_E_FULL;
     txBuf[0] = LB_DATA;
     for (let i = 0; i < len; i++) txBuf[1 + i] = data[i];
     const mid = sendRaw(txBuf, len + 1, LB_DATA);

@@ -270,6 +270,8 @@ export interface Psync {
   hasCopy(conv: number, mid: number): boolean;
   /** This host's messages in the conversation that are not stable yet. */
   unstableOwn(conv: number): number;
+  /** Messages of the image not stable yet, every participant's: graph nodes that cannot be reclaimed. */
+  unstable(conv: number): number;
   maxPayload(conv: number): number;
   bufsUsed(conv: number): number;
   nodesUsed(conv: number): number;
@@ -1234,6 +1236,14 @@ export function psync(o: PsyncOptions): Psync {
         const y = images[c].pred(x, q);
         if (y !== 0) out[n++] = midOf(cAddr[c * MAXP + q], seqOf(c, q, y));
       }
+      return n;
+    },
+    unstable(conv: number): number {
+      const c = slotOf(conv);
+      if (c < 0) return 0;
+      const img = images[c];
+      let n = 0;
+      for (let q = 0; q < cN[c]; q++) n += img.have[q] - img.done[q];
       return n;
     },
     outstanding(conv: number): number {

@@ -104,6 +104,11 @@ export interface ConversationOptions {
    */
   log?: boolean;
   /**
+   * The library's unstableMax (data waits while Psync's image holds this many messages not yet stable).
+   * Default: half of Psync's nodes; 0 turns it off.
+   */
+  unstableMax?: number;
+  /**
    * Capture every Psync message each host sends and receives (after the fault injector: what its
    * endpoint saw), as proto PSYNC records stamped with virtual time; station = the host's address.
    */
@@ -457,7 +462,7 @@ export function conversation(o: ConversationOptions): ConversationRun {
   const config = { ...PSYNC_DEFAULTS, nodes: 96, bufs: Math.max(32, 8 * n), hold: Math.max(8, 2 * n) };
   // With a crash, a host silent for 3 s while the others wait for it is removed (so the waves go on
   // without it) until it rejoins.
-  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n), suspectUs: o.crash ? 3_000_000 : 0 };
+  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n), suspectUs: o.crash ? 3_000_000 : 0, unstableMax: o.unstableMax ?? config.nodes >> 1 };
 
   /** The application's reading of data handed up by the library: its mid, or null if malformed. */
   const appMid = (h: Host, what: string, mid: number, d: Uint8Array, len: number): string | null => {
