@@ -45,7 +45,7 @@
 //   node with its role created 3 643 -> 3 522 JsVars, the slave 1 536 -> 1 529, though the factories,
 //   now functions of their own, add 84 and 73 of that at loading; not in rr.ts, where a board that
 //   inlines rr() (esp32) then got a temporary `var` declared after its use), and a measurement that wraps the bundle in a function of its own adds one more
-//   (so this file runs bundles as they are flashed: jsvarsRun). The bundle's own IIFE costs the node
+//   (so bundles are run as they are flashed: bench/size.ts jsvarsOf). The bundle's own IIFE costs the node
 //   514 JsVars of create() and 38 of loading (measured with it removed: 3 523 -> 2 971); leaving it
 //   out would put the bundle's minified names in the global scope, where an application's own
 //   globals would meet them: a choice for the bundle format (rollup.config.js), not made here.
@@ -110,6 +110,7 @@ import type { OutputChunk, Plugin } from 'rollup';
 import { minify } from 'terser';
 import type { BenchResult, BenchRow } from './run.ts';
 import { findEspruino } from '../host/sim/espruino-linux.ts';
+import { jsvarsOf } from './size.ts';
 import { boardBundles, boardConfig, boardFiles, terserOptions } from '../rollup.config.js';
 
 /** The issue's targets. */
@@ -243,39 +244,13 @@ E.reboot();
 
 interface Row { board: string; role: string; bytes: number; gzipBytes: number; budget: number; jsvars: number | null; jsvarsCreated: number | null; jsvarsText: number | null; jsvarsCreatedText: number | null; boardJsvars: number | null; espruino: boolean }
 
-/**
- * JsVars `code` (an inert bundle: `var picolink=function(e){...}({})`) occupies once run, as a board
- * runs it, and `after` has run (process.memory().usage after less before), or null when it did not
- * run. Unlike bench/size.ts's jsvarsOf, the bundle is not wrapped in a function of the measurement's
- * own: Espruino stores with each function it creates the scopes it closes over, one scope as is and
- * two or more as a copied array of them (jspeiGetScopesAsVar, src/jsparse.c), so every closure a
- * factory makes costs one JsVar more per enclosing level; a wrapper adds a level the board does not
- * have (measured on the full node: create() 3 378 JsVars wrapped, 3 201 as flashed).
- */
-function jsvarsRun(bin: string, code: string, after: string, from: 'text' | 'storage'): number | null {
-  const dir = mkdtempSync(join(tmpdir(), 'picolink-footprint-'));
-  const body = `var m0 = process.memory().usage;\n${code}\nvar p = picolink;\n${after}\nprint('JSVARS ' + (process.memory().usage - m0));\n`;
-  const file = join(dir, 'b.js');
-  if (from === 'text') writeFileSync(file, `${body}quit();\n`);
-  else {
-    // Storage lives in ./espruino.flash (cwd: the temporary directory); after load() the native quit()
-    // is gone, and E.reboot() ends the Linux build.
-    writeFileSync(join(dir, 'boot.js'), `${body}E.reboot();\n`);
-    writeFileSync(file, `require('Storage').write('.bootcde', require('fs').readFileSync(${JSON.stringify(join(dir, 'boot.js'))}));\nload();\n`);
-  }
-  const r = spawnSync(bin, [file], { encoding: 'utf8', timeout: 30_000, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  rmSync(dir, { recursive: true, force: true });
-  const m = /JSVARS (\d+)/.exec(r.stdout);
-  return m ? Number(m[1]) : null;
-}
-
 /** JsVars of a bundle loaded, and with its role created (stand-ins taken off), run `from` Storage or as text. */
 function measure(bin: string, name: string, inert: string, cr: { stubs: string; call: string } | null, from: 'storage' | 'text'): [number, number | null] {
-  const loaded = jsvarsRun(bin, inert, '', from);
+  const loaded = jsvarsOf(bin, inert, '', from);
   if (loaded === null) throw new Error(`footprint: ${name} did not load on Espruino (${bin}, from ${from})`);
   if (!cr) return [loaded, null];
-  const all = jsvarsRun(bin, inert, cr.stubs + cr.call, from);
-  const stubs = jsvarsRun(bin, 'var picolink = {};', cr.stubs, from);
+  const all = jsvarsOf(bin, inert, cr.stubs + cr.call, from);
+  const stubs = jsvarsOf(bin, 'var picolink = {};', cr.stubs, from);
   if (all === null || stubs === null) throw new Error(`footprint: ${name}: create() failed on Espruino (${bin}, from ${from})`);
   return [loaded, all - stubs];
 }

@@ -24,8 +24,12 @@ import { boardConfig, boardFiles } from '../rollup.config.js';
  */
 export function jsvarsOf(bin: string, code: string, after: string, from: 'text' | 'storage' = 'text'): number | null {
   const dir = mkdtempSync(join(tmpdir(), 'picolink-size-'));
-  // Wrap in a function so the bundle's autostart (real boards) cannot reach hardware: only loading counts.
-  const body = `var m0 = process.memory().usage;\nvar load = function () {\n${code}\nreturn picolink;\n};\nvar p = load();\n${after}\nprint('JSVARS ' + (process.memory().usage - m0));\n`;
+  // Run as a board runs it, not wrapped in a function of the measurement's own: Espruino stores with
+  // each function it creates the scopes it closes over, one scope as is and two or more as a copied
+  // array (jspeiGetScopesAsVar, src/jsparse.c), so a wrapper would cost every closure one more JsVar.
+  // Callers pass a bundle built without a self-starting board's create() call (it would reach for
+  // hardware): only loading, and then `after`, counts.
+  const body = `var m0 = process.memory().usage;\n${code}\nvar p = picolink;\n${after}\nprint('JSVARS ' + (process.memory().usage - m0));\n`;
   const file = join(dir, 'b.js');
   if (from === 'text') writeFileSync(file, `${body}quit();\n`);
   else {
