@@ -407,6 +407,8 @@ export function psync(o: PsyncOptions): Psync {
   const predV = new Uint16Array(MAXP);
   const sendPred = new Uint16Array(MAXP);
   const front = new Uint16Array(MAXP);
+  /** When each requester (conversation x participant) was last served from the log (answerRtx). */
+  const servedAt = new Float64Array(C * MAXP).fill(-Infinity);
   const txBuf = new Uint8Array(mtu);
   const rtxBuf = new Uint8Array(mtu);
   const dBuf = new Uint8Array(mtu);
@@ -596,10 +598,15 @@ export function psync(o: PsyncOptions): Psync {
     }
     for (let q = 0; q < p; q++) front[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
     let sent = 0;
-    if (older) {
+    const r = indexOf(c, src);
+    const now = clock.now();
+    if (older && r >= 0 && (!h.named || now - servedAt[c * MAXP + r] >= cfg.rtxUs / 4)) {
       // Section 5.1: what the requester lacks and no buffer here holds (stable, freed; or reclaimed),
-      // from the log, oldest first; those with a copy go below. Stop where the MAC refuses.
-      older.seek(handle(c), indexOf(c, src), front);
+      // from the log, oldest first; those with a copy go below. Stop where the MAC refuses. At most
+      // one walk per requester every half rtxUs: RTXs sent to everyone, one per held message, would
+      // otherwise have every host send its log again for each (a storm while a conversation stalls).
+      servedAt[c * MAXP + r] = now;
+      older.seek(handle(c), r, front);
       for (let n = older.next(dBuf); n > 0; n = older.next(dBuf)) {
         if (!macSend(src, dBuf, n)) return;
         sent++;

@@ -108,6 +108,8 @@ export interface ConversationOptions {
    * Default: half of Psync's nodes; 0 turns it off.
    */
   unstableMax?: number;
+  /** The library's failure detector (suspectUs), µs; default 3 s with a crash, else 0 (off). */
+  suspectUs?: number;
   /**
    * Capture every Psync message each host sends and receives (after the fault injector: what its
    * endpoint saw), as proto PSYNC records stamped with virtual time; station = the host's address.
@@ -458,11 +460,15 @@ export function conversation(o: ConversationOptions): ConversationRun {
   // ACKs that wait with it (peaks near 6 x hosts); Psync buffers enough that received messages keep
   // their copies (none went without one from 2 to 8 hosts at 0-30 % loss). With fewer copies a host
   // can miss the last ACK of a message it holds no copy of: the watchdog cannot resend that message to
-  // draw the ACK out again, and the host never commits it.
-  const config = { ...PSYNC_DEFAULTS, nodes: 96, bufs: Math.max(32, 8 * n), hold: Math.max(8, 2 * n) };
+  // draw the ACK out again, and the host never commits it. Graph nodes: 16 per host (96 at least), and
+  // the library holds data back while half of them are unstable (unstableMax). Messages stay unstable
+  // while a restarted host, masked back in at its RS, replays and acknowledges nothing; with 96 nodes
+  // at 8 hosts a host's image filled with them and the predecessors of the restarted host's first ACK
+  // could not attach (8 hosts, 30 %, seed 3 with --log stalled so once log serving was rate-limited).
+  const config = { ...PSYNC_DEFAULTS, nodes: Math.max(96, 16 * n), bufs: Math.max(32, 8 * n), hold: Math.max(8, 2 * n) };
   // With a crash, a host silent for 3 s while the others wait for it is removed (so the waves go on
   // without it) until it rejoins.
-  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n), suspectUs: o.crash ? 3_000_000 : 0, unstableMax: o.unstableMax ?? config.nodes >> 1 };
+  const lconfig = { ...LIB_DEFAULTS, records: Math.max(LIB_DEFAULTS.records, 10 * n), suspectUs: o.suspectUs ?? (o.crash ? 3_000_000 : 0), unstableMax: o.unstableMax ?? config.nodes >> 1 };
 
   /** The application's reading of data handed up by the library: its mid, or null if malformed. */
   const appMid = (h: Host, what: string, mid: number, d: Uint8Array, len: number): string | null => {
