@@ -589,6 +589,26 @@ export function psync(o: PsyncOptions): Psync {
     else sendAll(c, rtxBuf, n, true);
   }
 
+  /**
+   * Every message of the image with a copy and past front[] (by sender), oldest first, to dst; with
+   * x >= 0 only x's marked ancestors. Stops where the MAC refuses. Returns how many went.
+   */
+  function sendBeyond(c: number, dst: number, x: number): number {
+    const img = images[c];
+    let sent = 0;
+    let a = -1;
+    for (;;) {
+      const j = img.nextByAge(a);
+      if (j < 0) break;
+      a = img.age(j);
+      const f = img.frame(j);
+      if (f === null || img.ord(j) <= front[img.sender(j)] || (x >= 0 && !img.marked(j))) continue;
+      if (!macSend(dst, f, img.frameLen(j))) break;
+      sent++;
+    }
+    return sent;
+  }
+
   function answerRtx(c: number, h: PsHeader, src: number): void {
     const img = images[c];
     const p = cN[c];
@@ -603,7 +623,7 @@ export function psync(o: PsyncOptions): Psync {
     if (older && r >= 0 && (!h.named || now - servedAt[c * MAXP + r] >= cfg.rtxUs / 4)) {
       // Section 5.1: what the requester lacks and no buffer here holds (stable, freed; or reclaimed),
       // from the log, oldest first; those with a copy go below. Stop where the MAC refuses. At most
-      // one walk per requester every half rtxUs: RTXs sent to everyone, one per held message, would
+      // one walk per requester every quarter rtxUs: RTXs sent to everyone, one per held message, would
       // otherwise have every host send its log again for each (a storm while a conversation stalls).
       servedAt[c * MAXP + r] = now;
       older.seek(handle(c), r, front);
@@ -615,16 +635,7 @@ export function psync(o: PsyncOptions): Psync {
     let x = -1;
     if (h.named) x = img.find(h.idx, ordOf(c, h.idx, h.seq));
     if (x >= 0) img.markAncestors(x);
-    let a = -1;
-    for (;;) {
-      const j = img.nextByAge(a);
-      if (j < 0) break;
-      a = img.age(j);
-      const f = img.frame(j);
-      if (f === null || img.ord(j) <= front[img.sender(j)] || (x >= 0 && !img.marked(j))) continue;
-      if (!macSend(src, f, img.frameLen(j))) break;
-      sent++;
-    }
+    sent += sendBeyond(c, src, x);
     if (sent > 0) {
       stats.rtxAnswered++;
       stats.rtxResent += sent;
@@ -710,6 +721,12 @@ export function psync(o: PsyncOptions): Psync {
       cRsAck[c] |= 1 << i;
       const fl = ordOf(c, cMe[c], h.seq);
       if (fl > cFloor[c]) cFloor[c] = fl;
+      // Own messages this image has (from the log) that the answering host lacks: perhaps nobody got
+      // them before the crash, and nobody asks for what it never heard of. Send them there.
+      if (img.have[cMe[c]] > fl) {
+        for (let q = 0; q < p; q++) front[q] = q === cMe[c] ? fl : img.have[q];
+        stats.resent += sendBeyond(c, src, -1);
+      }
       // Stable there: every participant (or every one not masked out there) has had it, and copies
       // are freed on stability, so nobody may be able to send it again; take it as received.
       for (let q = 0; q < p; q++) cut[q] = (h.mask >>> q) & 1 ? ordOf(c, q, h.seqs[q]) : 0;
