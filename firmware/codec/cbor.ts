@@ -202,6 +202,25 @@ function fail(st: CborState, err: number, p: number): undefined {
   return undefined;
 }
 
+/**
+ * The argument of the item head at start whose ai says it takes w = 1, 2, 4 or 8 bytes at p (decode
+ * and skip share it). Lengths, counts and tags beyond 2^32 - 1 are refused (TOO_LARGE; a tag,
+ * UNSUPPORTED); integers beyond ±2^53 have no exact JS number (2^53 itself does, -1 - 2^53 does not):
+ * UNSUPPORTED. Returns -1 after fail() then.
+ */
+function headArg(st: CborState, buf: Uint8Array, p: number, w: number, major: number, start: number): number {
+  if (w === 1) return buf[p];
+  if (w === 2) return (buf[p] << 8) | buf[p + 1];
+  const lo = u32(buf, p + w - 4);
+  if (w === 4) return lo;
+  const hi = u32(buf, p);
+  if (major > 1 ? hi !== 0 : hi > 0x200000 || (hi === 0x200000 && (lo !== 0 || major === 1))) {
+    fail(st, major === 6 || major < 2 ? CBOR_UNSUPPORTED : CBOR_TOO_LARGE, start);
+    return -1;
+  }
+  return hi * 0x100000000 + lo;
+}
+
 function u32(buf: Uint8Array, p: number): number {
   return buf[p] * 0x1000000 + ((buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]);
 }
@@ -272,20 +291,8 @@ function dec(buf: Uint8Array, end: number, st: CborState, depth: number): unknow
       st.pos = p + w;
       return x;
     }
-    if (w === 1) n = buf[p];
-    else if (w === 2) n = (buf[p] << 8) | buf[p + 1];
-    else if (w === 4) n = u32(buf, p);
-    else {
-      const hi = u32(buf, p);
-      n = u32(buf, p + 4);
-      if (major > 1) {
-        if (hi !== 0) return fail(st, major === 6 ? CBOR_UNSUPPORTED : CBOR_TOO_LARGE, start);
-      } else {
-        // Integers beyond ±2^53 have no exact JS number; 2^53 itself does, -1 - 2^53 does not.
-        if (hi > 0x200000 || (hi === 0x200000 && (n !== 0 || major === 1))) return fail(st, CBOR_UNSUPPORTED, start);
-        n = hi * 0x100000000 + n;
-      }
-    }
+    n = headArg(st, buf, p, w, major, start);
+    if (n < 0) return undefined;
     p += w;
   }
   if (major === 0) {
@@ -415,16 +422,8 @@ function skip(buf: Uint8Array, end: number, st: CborState, depth: number): boole
       st.pos = p + w; // a float of any width
       return true;
     }
-    if (w === 1) n = buf[p];
-    else if (w === 2) n = (buf[p] << 8) | buf[p + 1];
-    else if (w === 4) n = u32(buf, p);
-    else {
-      const hi = u32(buf, p);
-      n = u32(buf, p + 4);
-      if (major > 1 ? hi !== 0 : hi > 0x200000 || (hi === 0x200000 && (n !== 0 || major === 1))) {
-        return !!fail(st, major === 6 || major < 2 ? CBOR_UNSUPPORTED : CBOR_TOO_LARGE, start);
-      }
-    }
+    n = headArg(st, buf, p, w, major, start);
+    if (n < 0) return false;
     p += w;
   }
   if (major < 2) {
