@@ -8,6 +8,11 @@
 //   and the scenario sizes the graph at 16 nodes per host.
 // - With logs: the same runs, the restarted host replaying everything (missed 0), in a bounded number
 //   of frames (the run that stalled sent 15 million).
+// - With logs, 4 hosts, seeds 1 and 6: the victim's log held an own message nobody had received; once
+//   every running host's REMOVE marker was in its view, its replay could not tell whether the others'
+//   waves held that message (only the JOINs said so), its 48 records filled with the others' messages
+//   and the JOINs never got in (1.37 million frames, never back). The markers now name the removed
+//   host's newest message their sender had, so its later ones wait for the switch at every host alike.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conversation } from '../../../host/sim/conversation.ts';
@@ -68,6 +73,27 @@ test('--log, 8 hosts seed 3 and 6 hosts seed 2: the victim replays everything, i
     // The stalled run sent 15 467 653 frames; a passing one some 10 000-25 000.
     assert.ok(r.summary.network.frames < 100_000, `${nodes} hosts, seed ${seed}, logs: ${r.summary.network.frames} frames`);
   }
+});
+
+test('--log, 4 hosts, seeds 1 and 6: an own message nobody received is in the victim\'s log, and it replays everything (once: never back)', () => {
+  for (const seed of [1, 6]) {
+    const label = `4 hosts, 30 %, seed ${seed}, logs`;
+    const r = conversation({ nodes: 4, loss: 0.3, seed, messages: 30, crash: CRASH, log: true, limitUs: 60_000_000 });
+    const s = r.summary;
+    for (const c of s.checks) assert.ok(c.ok, `${label}: ${c.name}: ${c.detail}`);
+    assert.ok(s.crash!.rejoinedUs !== null, `${label}: the victim rejoined`);
+    assert.is(s.crash!.missed, 0, `${label}: nothing skipped`);
+    for (const [i, n] of s.membership!.suspected.entries()) assert.ok(n <= 1, `${label}: host ${i + 1} suspected ${n} participants`);
+    assert.ok(s.network.frames < 100_000, `${label}: ${s.network.frames} frames`);
+    readBack(r, 4, label);
+  }
+  // Seed 1 is the case described: the victim's last message before the crash reached nobody then.
+  const r = conversation({ nodes: 4, loss: 0.3, seed: 1, messages: 30, crash: CRASH, log: true, limitUs: 60_000_000 });
+  const ev = r.events;
+  const crashAt = ev.findIndex((e) => e.node === '2' && e.ev === 'crash');
+  const lastSent = ev.slice(0, crashAt).filter((e) => e.node === '2' && e.ev === 'send').at(-1) as { mid: string };
+  assert.ok(!ev.slice(0, crashAt).some((e) => e.ev === 'deliver' && e.mid === lastSent.mid), `${lastSent.mid} reached nobody before the crash`);
+  assert.ok(['1', '3', '4'].every((id) => ev.some((e) => e.node === id && e.ev === 'commit' && e.mid === lastSent.mid)), `${lastSent.mid} committed by the hosts that ran throughout`);
 });
 
 test('8 hosts, seed 3, failure detection at 10 s (nobody suspected): one sequence, the victim back (once: stalled, and the victim committed past the others)', () => {
