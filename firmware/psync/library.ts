@@ -310,8 +310,6 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** need[r * MAXP + q]: q's messages stable here when r's restart was heard (the cut our JOIN must cover). */
   const need = new Uint16Array(MAXP * MAXP);
   const joinsDone = new Uint8Array(MAXP);
-  /** joinL[r]: r's newest message the JOINs for r name (r's later messages wait for the switch). */
-  const joinL = new Uint16Array(MAXP);
   /** Restarted participants this host owes a JOIN, and those it sent one for (until the switch). */
   let joinDue = 0;
   let joinSent = 0;
@@ -437,11 +435,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     const r = indexOf(u16(payload, 1));
     if (r < 0 || r === q) return -1;
     joins[r] |= 1 << q;
-    if (payload[5] & 1) {
-      joinsOut[r] |= 1 << q;
-      const l = u16(payload, 3);
-      if (l > joinL[r]) joinL[r] = l;
-    }
+    if (payload[5] & 1) joinsOut[r] |= 1 << q;
     if (r === me && replaying) {
       const at = ((payload[6] << 24) >>> 0) + (payload[7] << 16) + (payload[8] << 8) + payload[9];
       // Cuts nest (prefixes of one order): the later one has the larger position, or on a tie (waves
@@ -517,11 +511,11 @@ export function psyncLib(o: LibOptions): PsyncLib {
   /** The record of participant q's next message to commit when it is a root of the uncommitted part. */
   function rootOf(q: number): number {
     const want = committed[q] + 1;
-    // A removed participant with every marker in view: its messages no marker follows (received
-    // after it was masked back in at its restart) wait for the switch, at every host alike.
+    // A removed participant with every marker in view: its messages no marker names (received after
+    // it was masked back in at its restart) wait for the switch, at every host alike. (A JOIN for it
+    // that says it was removed follows every marker, so this covers the messages after the one the
+    // JOINs name.)
     if ((removed >>> q) & 1 && markersDone(q) && want > mLast[q]) return -1;
-    // A removed participant that restarted: its messages after those the JOINs name wait for the switch.
-    if (joinsOut[q] !== 0 && want > joinL[q]) return -1;
     for (let k = 0; k < U; k++) {
       if (!rUsed[k] || rDone[k] || rQ[k] !== q || rOrd[k] !== want) continue;
       for (let r = 0; r < P; r++) if (rPred[k * MAXP + r] > committed[r]) return -1;
@@ -641,7 +635,6 @@ export function psyncLib(o: LibOptions): PsyncLib {
     joins[r] = 0;
     joinsOut[r] = 0;
     joinsDone[r] = 0;
-    joinL[r] = 0;
     joinSent &= ~(1 << r);
     joinDue &= ~(1 << r);
     markerDue &= ~(1 << r);
@@ -1001,7 +994,6 @@ export function psyncLib(o: LibOptions): PsyncLib {
     joins.fill(0);
     joinsOut.fill(0);
     joinsDone.fill(0);
-    joinL.fill(0);
     joinDue = 0;
     joinSent = 0;
     heard.fill(clock.now());
