@@ -92,12 +92,16 @@
 //   * What it cannot replay otherwise: Psync frees a message's copies once it is stable, so what was
 //     stable at every host and not in a log (all of it without logs, the log's unwritten tail with one,
 //     and every wave completed while the host was masked out) comes back without content. The replay then
-//     has a gap; the host stops committing at it and, once back, jumps to the best JOIN's cut (cuts
-//     of committed waves nest, being prefixes of one order) when that covers the gap. The data
-//     commits in between are not replayed: stats.missed counts them and onRejoin's position (data
-//     commits before the next one, the same number at every host) says where the application's
-//     sequence resumes, so an application that kept state across the crash knows which commits it
-//     lacks. Objects built on the commits (replicated.ts) need a state transfer of their own for that
+//     has a gap; the host stops committing at it and jumps to the best JOIN's cut (cuts of committed
+//     waves nest, being prefixes of one order) once one covers the gap (during the replay or, at the
+//     latest, once back). The data commits in between are not replayed: stats.missed counts them and
+//     onRejoin's position (data commits before the first one after the jump, the same number at every
+//     host, even if the replay committed more before onRejoin) says where the application's sequence
+//     resumes, so an application that kept state across the crash knows which commits it lacks. The
+//     jump may pass over the REMOVE markers for the host: a JOIN that says it was removed follows
+//     every one of them, so from it the host counts itself removed with every marker in view (and
+//     mLast from the JOIN), as the others do until the switch; otherwise its waves would wait for its
+//     own acknowledgement, which a full set of records kept out for good (8 hosts, 30 %, seed 6). Objects built on the commits (replicated.ts) need a state transfer of their own for that
 //     stretch; a replay without a gap needs none. stats.stuck counts a gap no JOIN covers (not seen).
 // - Flow control (3.3): each participant's messages may hold records / participants records; Psync
 //   asks before a received message joins the view (onAdmit) and discards what has no record, for the
@@ -326,6 +330,8 @@ export function psyncLib(o: LibOptions): PsyncLib {
   const gapEnd = new Uint16Array(MAXP);
   /** The best JOIN for this host: its commit position (-1: none) and cut. */
   let bPos = -1;
+  /** Where the jump landed (-1: none): the commits resume there, even if some follow before onRejoin. */
+  let resume = -1;
   const bCut = new Uint16Array(MAXP);
   const rArg = new Uint8Array(U);
   const jBuf = new Uint8Array(10 + 2 * MAXP);
@@ -435,7 +441,16 @@ export function psyncLib(o: LibOptions): PsyncLib {
     const r = indexOf(u16(payload, 1));
     if (r < 0 || r === q) return -1;
     joins[r] |= 1 << q;
-    if (payload[5] & 1) joinsOut[r] |= 1 << q;
+    if (payload[5] & 1) {
+      joinsOut[r] |= 1 << q;
+      // It follows every running participant's marker for r: as if they were in view (a replay's jump
+      // may have passed over them, and this host's waves then need them as the others' do).
+      if (r === me && joining) {
+        removed |= 1 << me;
+        markers[me] = 0xff;
+        if (u16(payload, 3) > mLast[me]) mLast[me] = u16(payload, 3);
+      }
+    }
     if (r === me && replaying) {
       const at = ((payload[6] << 24) >>> 0) + (payload[7] << 16) + (payload[8] << 8) + payload[9];
       // Cuts nest (prefixes of one order): the later one has the larger position, or on a tie (waves
@@ -657,7 +672,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     if (!ahead) return false;
     for (let q = 0; q < P; q++) if (bCut[q] > committed[q]) committed[q] = bCut[q];
     stats.missed += bPos - pos;
-    pos = bPos;
+    pos = resume = bPos;
     for (let k = 0; k < U; k++) {
       if (rUsed[k] && rOrd[k] <= committed[rQ[k]]) {
         rUsed[k] = 0;
@@ -683,7 +698,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
       needAck = true;
       ackAt = clock.now() + cfg.ackUs;
     }
-    if (rejoinFn) rejoinFn(conv, pos);
+    if (rejoinFn) rejoinFn(conv, resume < 0 ? pos : resume);
   }
 
   /**
@@ -1004,6 +1019,7 @@ export function psyncLib(o: LibOptions): PsyncLib {
     gap = false;
     gapEnd.fill(0);
     bPos = -1;
+    resume = -1;
     return PS_OK;
   }
 

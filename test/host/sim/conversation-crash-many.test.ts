@@ -13,6 +13,11 @@
 //   waves held that message (only the JOINs said so), its 48 records filled with the others' messages
 //   and the JOINs never got in (1.37 million frames, never back). The markers now name the removed
 //   host's newest message their sender had, so its later ones wait for the switch at every host alike.
+// - Without logs, 8 hosts seed 6 (and 8 hosts seeds 11 and 18, 6 hosts seed 13): the victim's replay
+//   had a gap and jumped to a JOIN's cut, passing over the REMOVE markers for it; it did not count
+//   itself removed, so its waves waited for its own acknowledgement, which its full records kept out
+//   (committed nothing in its final life). A JOIN saying it was removed now stands for the markers;
+//   and onRejoin's position is where the jump landed, though the replay may commit more before it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conversation } from '../../../host/sim/conversation.ts';
@@ -94,6 +99,17 @@ test('--log, 4 hosts, seeds 1 and 6: an own message nobody received is in the vi
   const lastSent = ev.slice(0, crashAt).filter((e) => e.node === '2' && e.ev === 'send').at(-1) as { mid: string };
   assert.ok(!ev.slice(0, crashAt).some((e) => e.ev === 'deliver' && e.mid === lastSent.mid), `${lastSent.mid} reached nobody before the crash`);
   assert.ok(['1', '3', '4'].every((id) => ev.some((e) => e.node === id && e.ev === 'commit' && e.mid === lastSent.mid)), `${lastSent.mid} committed by the hosts that ran throughout`);
+});
+
+test('without logs, a jump over the REMOVE markers: 8 hosts seeds 6, 11 and 18, 6 hosts seed 13: one sequence, the victim back and committing (once: committed nothing after its rejoin)', () => {
+  for (const [nodes, seed] of [[8, 6], [8, 11], [8, 18], [6, 13]] as const) {
+    const r = runOk(nodes, seed, false);
+    const label = `${nodes} hosts, seed ${seed}`;
+    assert.ok(r.summary.crash!.missed! > 0, `${label}: the victim's replay jumped (${r.summary.crash!.missed} skipped)`);
+    const ev = r.events;
+    const rejoinAt = ev.findIndex((e) => e.node === '2' && e.ev === 'rejoin');
+    assert.ok(ev.slice(rejoinAt).some((e) => e.node === '2' && e.ev === 'commit'), `${label}: the victim commits after its rejoin`);
+  }
 });
 
 test('8 hosts, seed 3, failure detection at 10 s (nobody suspected): one sequence, the victim back (once: stalled, and the victim committed past the others)', () => {
