@@ -399,6 +399,32 @@ test('values outside the subset are refused by the encoder', () => {
   }
 });
 
+/**
+ * A fuzz input written to buf, its length returned: on odd runs up to 23 random bytes; on even runs a
+ * seed with minFlips to minFlips + 2 mutations (a bit flipped, a byte replaced, the input cut short, or
+ * a byte from special: head bytes that reach the decoder's rarer rules).
+ */
+function fuzzInput(rng: ReturnType<typeof xoshiro>, seeds: Uint8Array[], buf: Uint8Array, run: number, minFlips: number, special: number[]): number {
+  let n: number;
+  if (run & 1) {
+    n = below(rng, 24);
+    for (let i = 0; i < n; i++) buf[i] = rng.u32() & 0xff;
+    return n;
+  }
+  const s = seeds[below(rng, seeds.length)];
+  buf.set(s);
+  n = s.length;
+  for (let f = 0, flips = minFlips + below(rng, 3); f < flips && n > 0; f++) {
+    const what = below(rng, 4);
+    const at = below(rng, n);
+    if (what === 0) buf[at] ^= 1 << below(rng, 8);
+    else if (what === 1) buf[at] = rng.u32() & 0xff;
+    else if (what === 2) n = at;
+    else buf[at] = special[below(rng, special.length)];
+  }
+  return n;
+}
+
 test('fuzz: 100 000 random and mutated inputs never throw and agree with cbor-x when accepted', () => {
   const rng = xoshiro(2024);
   const seeds = fc.sample(valueArb, { seed: 5, numRuns: 300 }).map((v) => fwBytes(v)).filter((b) => b.length < 400);
@@ -407,24 +433,7 @@ test('fuzz: 100 000 random and mutated inputs never throw and agree with cbor-x 
   let accepted = 0;
   const counts = new Array<number>(8).fill(0);
   for (let run = 0; run < 100000; run++) {
-    let n: number;
-    if (run & 1) {
-      n = below(rng, 24);
-      for (let i = 0; i < n; i++) buf[i] = rng.u32() & 0xff;
-    } else {
-      const s = seeds[below(rng, seeds.length)];
-      buf.set(s);
-      n = s.length;
-      const flips = 1 + below(rng, 3);
-      for (let f = 0; f < flips && n > 0; f++) {
-        const what = below(rng, 4);
-        const at = below(rng, n);
-        if (what === 0) buf[at] ^= 1 << below(rng, 8);
-        else if (what === 1) buf[at] = rng.u32() & 0xff;
-        else if (what === 2) n = at;
-        else buf[at] = [0x1c, 0x5f, 0xff, 0xf7, 0xc0, 0x1b, 0x9a, 0xa1][below(rng, 8)];
-      }
-    }
+    const n = fuzzInput(rng, seeds, buf, run, 1, [0x1c, 0x5f, 0xff, 0xf7, 0xc0, 0x1b, 0x9a, 0xa1]);
     const input = buf.slice(0, n);
     const v = cborDecode(input, 0, n, st);
     assert.ok(st.err >= CBOR_OK && st.err <= CBOR_TRAILING, `err ${st.err}`);
@@ -457,22 +466,7 @@ test('fuzz: cborSkip accepts and rejects exactly what cborDecode does, with the 
     const a = state(1 + below(rng, CBOR_MAX_DEPTH), run % 3 === 0 ? 1 + below(rng, 8) : 4096);
     const b = state(a.maxDepth, a.maxLen);
     a.exact = b.exact = (run & 2) === 0;
-    let n: number;
-    if (run & 1) {
-      n = below(rng, 24);
-      for (let i = 0; i < n; i++) buf[i] = rng.u32() & 0xff;
-    } else {
-      const s = seeds[below(rng, seeds.length)];
-      buf.set(s);
-      n = s.length;
-      for (let f = 0, flips = below(rng, 3); f < flips && n > 0; f++) {
-        const at = below(rng, n);
-        const what = below(rng, 3);
-        if (what === 0) buf[at] ^= 1 << below(rng, 8);
-        else if (what === 1) n = at;
-        else buf[at] = [0x1c, 0x5f, 0xff, 0xf7, 0xc0, 0x1b, 0x9a, 0xa1, 0xed, 0xf8, 0x1f][below(rng, 11)];
-      }
-    }
+    const n = fuzzInput(rng, seeds, buf, run, 0, [0x1c, 0x5f, 0xff, 0xf7, 0xc0, 0x1b, 0x9a, 0xa1, 0xed, 0xf8, 0x1f]);
     const off = n > 0 && run % 5 === 0 ? below(rng, n) : 0;
     const input = buf.slice(0, n);
     cborDecode(input, off, n, a);
