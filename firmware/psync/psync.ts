@@ -80,7 +80,10 @@
 //   receives an RS tells its application through onRestart(conv, addr) (which may mask_in the
 //   participant, the join protocol being the application's), answers with an RS carrying how many of
 //   the restarted host's own messages it has and its stable frontier, and sends every message it keeps
-//   that the restarted host lacks; the RTX mechanism fetches the rest as later messages need it.
+//   that the restarted host lacks; the RTX mechanism fetches the rest as later messages need it. The
+//   restarted host in turn sends each answering host the own messages its image has (from the log)
+//   past the answer's count: one sent just before the crash may have reached nobody, and nobody asks
+//   for what it never heard of.
 //   The paper keeps stable messages (on disk) so that a restarted host can rebuild its image from the
 //   root; here buffers are freed on stability, and the disk is the log: a host given a source through
 //   serveFrom (log.ts registers itself) answers an RTX or RS first with what the requester lacks and no
