@@ -47,7 +47,12 @@
 //   Failure detection is the application's (send_stable failing, say) unless suspectUs is set: then a
 //   participant that some message in the view has waited for, silent for suspectUs (counted from when
 //   the watchdog started looking, so a quiet conversation suspects nobody), is removed. Too short a
-//   suspectUs under heavy loss removes live participants, which then stop for good.
+//   suspectUs under heavy loss removes live participants. One that reads its own address in a marker
+//   (onRemoved with its own address) is out for good unless its application restarts the
+//   conversation as after a crash: ps.close(conv), ps.restart(cid, participants, n, [], 0), its log
+//   replayed, lib.rejoin (host/sim/conversation.ts does so; the application starts empty again). A
+//   participant removed before it ever had the conversation never learns of it (the others, no longer
+//   waiting for it, free the SC) and stays out.
 // - Rejoin after a restart (section 5, the join protocol the paper leaves to the application):
 //   * The restarted host calls ps.restart(cid, participants, n, [], 0), feeds its log through inject
 //     if it has one, and lib.rejoin(conv) instead of attach(). This is the paper's replay for

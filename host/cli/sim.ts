@@ -71,6 +71,11 @@ function summaryText(s: ConversationSummary): string {
       ? 'it never rejoined'
       : `rejoined at ${(c.rejoinedUs / 1e6).toFixed(3)} s, its commits resuming at ${c.position! + 1} (${c.missed} skipped: stable elsewhere, not replayable)`));
   }
+  if (s.membership) {
+    const m = s.membership;
+    const back = m.rejoinedRemoved.reduce((a, b) => a + b, 0);
+    out.push(`membership: ${m.suspected.reduce((a, b) => a + b, 0)} removals by failure detection, ${m.joined.reduce((a, b) => a + b, 0)} switches back in` + (back > 0 ? `; ${back} restarts of live hosts removed by mistake (${m.rejoinedRemoved.map((k, i) => k > 0 ? `node ${i + 1}: ${k}` : '').filter(Boolean).join(', ')})` : ''));
+  }
   const n = s.network;
   out.push(`network: ${n.frames} frames, ${n.acks} ACKs, ${n.watchdogResends} watchdog resends, ${n.rtx} retransmission requests`);
   out.push('checks:');
@@ -103,6 +108,7 @@ export function registerSim(program: Command, ctx: VerbContext): void {
     .addOption(new Option('--trace <file>', 'write the trace (JSON lines: send, deliver, commit) to file, or - for standard output'))
     .addOption(new Option('--pcap <file>', 'capture every Psync message each host sends and receives (open with: tshark -X lua_script:host/wireshark/picolink.lua -r <file>)'))
     .addOption(new Option('--crash <node@time+down>', 'crash a host at a virtual time and restart it after a while (2@3s+1s); it rebuilds from the others and rejoins').argParser(crashArg))
+    .addOption(new Option('--suspect <duration>', 'failure detection: a host the others wait for, silent this long (300ms, 3s), is removed; a live host removed so restarts its conversation and rejoins (default: 3s with --crash, else off)').argParser(durationArg))
     .addOption(new Option('--log', 'every host logs the conversation (Psync log, flash in memory) and serves freed messages from it: a crashed host replays everything'))
     .addOption(new Option('--json', 'print the summary as one JSON object'))
     .addHelpText('after', `
@@ -115,11 +121,14 @@ other control messages are not the application's and are left out. With --crash,
   {"t":3000000,"node":"2","ev":"crash"}                        host 2 stops (its messages in flight are lost)
   {"t":4000000,"node":"2","ev":"restart"}                      host 2 restarts from the root (Psync restart)
   {"t":4100000,"node":"2","ev":"rejoin","position":57}         back: its next commit is the 58th of the sequence
+With --suspect, a live host the others removed (a false suspicion) ends that life and restarts at once:
+  {"t":5000000,"node":"3","ev":"removed"}                      host 3 was removed while running
+  {"t":5000000,"node":"3","ev":"restart"}                      and restarts its conversation, then rejoins
 After the restart its replay commits the sequence again from the first; commits it could not replay
 (stable elsewhere, copies gone) are skipped, and it resumes at the rejoin's position. The checks then
 ask the same of the others, and of the restarted host its sequence less that stretch. Without --trace, or with a file,
 a summary is printed; with --trace - standard output holds the trace alone. Exit 1 when a check fails.`)
-    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean; log?: boolean; crash?: { node: number; atUs: number; downUs: number } }) => {
+    .action(async (o: { nodes: number; messages: number; loss: number; dup: number; reorder: number; seed: number; for: number; trace?: string; pcap?: string; json?: boolean; log?: boolean; suspect?: number; crash?: { node: number; atUs: number; downUs: number } }) => {
       if (o.crash && o.crash.node > o.nodes) usageError(conv, `--crash names node ${o.crash.node}, but there are ${o.nodes} nodes`);
       if (o.trace === '-' && o.json) usageError(conv, '--json and --trace - both write to standard output: give --trace a file name, or leave out --json');
       const file = o.trace !== undefined && o.trace !== '-' ? lineFile(conv, o.trace) : null;
@@ -133,7 +142,7 @@ a summary is printed; with --trace - standard output holds the trace alone. Exit
       }
       let r: ReturnType<typeof conversation>;
       try {
-        r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined, crash: o.crash, log: o.log });
+        r = conversation({ nodes: o.nodes, messages: o.messages, loss: o.loss, dup: o.dup, reorder: o.reorder, seed: o.seed, limitUs: o.for, pcap: sink ? pcapWriter(sink) : undefined, crash: o.crash, log: o.log, suspectUs: o.suspect });
       } catch (e) {
         sink?.close();
         usageError(conv, (e as Error).message);
