@@ -27,7 +27,9 @@
 //   before every message in its context (the sender's view when it sent it, recorded in memory at the
 //   send: for each node, how many of its messages, 1..k, the sender had sent or been delivered); every
 //   node commits every sent message once, in the same sequence, each after its context; and the bytes
-//   delivered and committed are the bytes sent.
+//   delivered and committed are the bytes sent. One more, of the run rather than the trace: every
+//   host sent all M of its messages (a run cut short by the time limit fails there). A crash whose
+//   restart would come at or after the time limit is refused.
 // - Crash (option crash, `--crash NODE@TIME+DOWN`): the node's MAC goes silent at TIME and its
 //   endpoint and library are abandoned; DOWN later it restarts from the root (Psync restart, no local
 //   log: the image comes from the others) and the library rejoins (firmware/psync/library.ts). The
@@ -470,6 +472,9 @@ export function conversation(o: ConversationOptions): ConversationRun {
   if (o.crash && !(Number.isInteger(o.crash.node) && o.crash.node >= 1 && o.crash.node <= n && o.crash.atUs >= 0 && o.crash.downUs > 0)) {
     throw new Error(`conversation: crash a node 1..${n} at a time >= 0 for a time > 0`);
   }
+  if (o.crash && o.crash.atUs + o.crash.downUs >= limitUs) {
+    throw new Error(`conversation: the crash's restart (${(o.crash.atUs + o.crash.downUs) / 1e6} s) is not before the time limit (${limitUs / 1e6} s): crash earlier or raise the limit (--for)`);
+  }
   let commits = 0;
   let delivered = 0;
   let finished = false;
@@ -653,6 +658,12 @@ export function conversation(o: ConversationOptions): ConversationRun {
   const virtualUs = finished ? (o.crash || restarts > 0 ? lastCommitUs : s.now()) : limitUs;
 
   const checks = checkTrace(ids, events, contexts);
+  // The trace's checks hold for what was sent; whether everything meant to be sent was is this run's.
+  const unsent = hosts.filter((h) => h.sent < o.messages);
+  checks.push({
+    name: 'all sent', ok: unsent.length === 0,
+    detail: unsent.length === 0 ? `each of ${n} nodes sent its ${o.messages} messages` : listed(unsent.map((h) => `node ${h.id} sent ${h.sent} of ${o.messages}`)),
+  });
   checks.push({
     name: 'data intact', ok: dataErrors.length === 0,
     detail: dataErrors.length === 0 ? 'every message delivered and committed carried the bytes its sender sent' : listed(dataErrors),

@@ -132,6 +132,9 @@ test('bad --crash values are usage errors that say what to write', async () => {
   const r = await cli('sim', 'conversation', '--nodes', '3', '--crash', '5@1s+1s');
   assert.is(r.code, 2);
   assert.match(r.err, /node 5.*3 nodes/);
+  const late = await cli('sim', 'conversation', '--crash', '2@20m+1s');
+  assert.is(late.code, 2, 'a crash whose restart comes after the time limit never happens in the run');
+  assert.match(late.err, /not before the time limit.*--for/);
 });
 
 test.run();

@@ -143,7 +143,17 @@ test('the --json summary agrees with the trace', async () => {
   assert.is(s.sent, 40);
   assert.is(s.virtualUs, t[t.length - 1].t, 'the run ends at the last commit');
   assert.ok(s.finished && s.sameSequence && s.ok);
-  assert.is(s.checks.length, 6);
+  assert.is(s.checks.length, 7);
+});
+
+test('a run cut short by --for fails: not every message was sent', async () => {
+  const r = await cli('sim', 'conversation', '--for', '1ms', '--json');
+  assert.is(r.code, 1, 'exit 1: a check failed');
+  const s = JSON.parse(r.out);
+  assert.is(s.sent, 0);
+  assert.not.ok(s.ok);
+  assert.equal(s.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { name: string }) => c.name), ['all sent']);
+  assert.match(r.err, /all sent: node 1 sent 0 of 20/);
 });
 
 /** A real run's events, to doctor. */
