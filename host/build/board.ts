@@ -5,6 +5,7 @@
 // Espruino's language and its budget; a Deno or Node bundle (an ES module) against its budget only,
 // and is not for flashing onto a board. Host only.
 
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { rollup } from 'rollup';
 import { boardBundles, boardConfig, boardFiles } from '../../rollup.config.js';
@@ -25,6 +26,15 @@ export interface BuiltBundle {
 /** The boards there are (boards/<name>.ts). */
 export function boardNames(): string[] {
   return boardFiles().map((f) => basename(f, '.ts'));
+}
+
+/**
+ * The boards whose bundles go onto an Espruino board, for help texts that cannot wait for the board
+ * files to load: a board file that declares `runtime: 'deno'` or `runtime: 'node'` is an edge or host
+ * board (bundleList() says the same from the loaded files; a test holds the two together).
+ */
+export function espruinoBoardNames(): string[] {
+  return boardFiles().filter((f) => !/\bruntime:\s*'(deno|node)'/.test(readFileSync(f, 'utf8'))).map((f) => basename(f, '.ts'));
 }
 
 /** Every bundle there is, with the board file it comes from: each board's, then its role bundles. */

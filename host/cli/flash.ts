@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Option, InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { openSerial } from '../../hal/node/serial.ts';
-import { boardNames, buildBoard, bundleList } from '../build/board.ts';
+import { buildBoard, bundleList, espruinoBoardNames } from '../build/board.ts';
 import { FlashError, checkStorageName, flash } from '../flash/flash.ts';
 import type { FlashResult, FlashTarget, Protocol } from '../flash/flash.ts';
 import { intArg } from './args.ts';
@@ -51,7 +51,7 @@ export function registerFlash(program: Command, ctx: VerbContext): void {
   ]);
   cmd
     .requiredOption('--port <path>', 'the serial port, or serial:<USB serial number> (picolink ports lists them)')
-    .addOption(new Option('--board <name>', `build this board's bundle, or a role bundle such as sim-gateway, and upload it (boards: ${boardNames().join(', ')})`))
+    .addOption(new Option('--board <name>', `build this board's bundle, or a role bundle such as sim-gateway, and upload it (boards: ${espruinoBoardNames().join(', ')})`))
     .addOption(new Option('--bundle <file>', 'upload this file instead of building a board'))
     .addOption(new Option('--baud <rate>', 'baud rate (USB ports take any)').argParser(intArg(300, 4_000_000)).default(115_200))
     .addOption(new Option('--to <where>', 'boot | ram | file:NAME').argParser(targetArg).default({ to: 'boot' }, 'boot'))
