@@ -5,13 +5,18 @@
 // the command do not reuse each other's ids within the bridge's reply cache. A request with no answer
 // is sent again with the same id every `resendMs`: the bridge answers a repeated id from its cache
 // without calling the device again, so resending keeps at-most-once. After `timeoutMs` the request
-// fails with BridgeUnreachable, whose message says whether anything answered at all. Host only.
+// fails with BridgeUnreachable, whose message says whether anything answered at all. A request larger
+// than the bridge takes (ENVELOPE_MAX) fails at once with RequestTooLarge, before anything is sent.
+// A reply whose id is null is the bridge refusing a datagram it could not read the id from: with one
+// request in progress it can only be that one's, which fails with the bridge's error; with several
+// it cannot be told which, so none fails at once (the others' answers would be lost), and the
+// bridge's error is named in the message of any of them that then times out. Host only.
 
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { hostDecode, hostEncode } from '../codec/cbor.ts';
-import { BR_ERROR_NAMES } from './envelope.ts';
+import { BR_ERROR_NAMES, ENVELOPE_MAX } from './envelope.ts';
 import { RR_ERROR_NAMES } from '../rr/endpoint.ts';
 
 /** The port `npm start` and `picolink bridge` listen on unless told otherwise (UDP and TCP). */
@@ -39,6 +44,13 @@ export class BridgeError extends Error {
 /** Nothing answered in time. */
 export class BridgeUnreachable extends Error {}
 
+/** The request is larger than a bridge takes; nothing was sent. */
+export class RequestTooLarge extends Error {
+  constructor(readonly bytes: number, readonly limit: number) {
+    super(`the request is ${bytes} bytes as CBOR, and a bridge takes at most ${limit} bytes per request: send smaller arguments, or split them over several calls`);
+  }
+}
+
 /** After a request timed out with nothing heard: how long a quick query waits to tell "no bridge" from "slow device", ms. */
 const PROBE_MS = 700;
 
@@ -55,16 +67,26 @@ export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeC
   /** Requests in progress: called with the reply, or with null when the client closes. */
   const waiting = new Map<number, (reply: Record<string, unknown> | null) => void>();
   let answered = false;
+  /** The last error the bridge sent with no id (it could not read one), for a request that then times out. */
+  let unread: { msg: string; at: number } | null = null;
   let nextId = randomInt(0, 0x7fffffff);
-  sock.on('message', (m) => {
+  sock.on('message', (m, from) => {
     let r: Record<string, unknown>;
     try {
       r = hostDecode(new Uint8Array(m)) as Record<string, unknown>;
     } catch {
       return; // not the bridge's
     }
+    if (r === null || typeof r !== 'object') return;
     answered = true;
-    const fn = waiting.get(r?.id as number);
+    if (r.id === null && 'err' in r && from.port === port) {
+      // The bridge refused a datagram without reading its id: only a request in progress can be it.
+      const e = (r.err ?? {}) as { code?: number; msg?: string };
+      unread = { msg: new BridgeError(Number(e.code), String(e.msg ?? '')).message, at: Date.now() };
+      if (waiting.size === 1) [...waiting.values()][0](r);
+      return;
+    }
+    const fn = waiting.get(r.id as number);
     if (fn) fn(r);
   });
   // A refused datagram (nothing listening on a local port) shows up as an error on the socket.
@@ -78,7 +100,9 @@ export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeC
     request(fields) {
       const id = nextId;
       nextId = (nextId + 1) % 0x100000000;
-      const bytes = hostEncode(o.token === undefined ? { id, ...fields } : { id, ...fields, token: o.token });
+      const bytes = hostEncode(o.token === undefined ? { ...fields, id } : { ...fields, id, token: o.token });
+      if (bytes.length > ENVELOPE_MAX) return Promise.reject(new RequestTooLarge(bytes.length, ENVELOPE_MAX));
+      const since = Date.now();
       return new Promise((resolve, reject) => {
         const send = (): void => { sock.send(bytes, port, host, () => {}); };
         const finish = (): void => {
@@ -98,6 +122,10 @@ export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeC
         const ms = o.timeoutMs ?? 5000;
         const limit = setTimeout(() => {
           finish();
+          if (unread !== null && unread.at >= since) {
+            reject(new BridgeUnreachable(`the bridge at ${host}:${port} did not answer request ${id} within ${ms} ms; meanwhile it refused a request of this client it could not read (${unread.msg}), maybe this one`));
+            return;
+          }
           if (answered || refused) {
             reject(new BridgeUnreachable(answered
               ? `the bridge at ${host}:${port} did not answer request ${id} within ${ms} ms (it answered others): the device may be slow or unreachable, or the bridge overloaded; try again or raise --timeout`

@@ -4,11 +4,12 @@
 // comes from --token or PICOLINK_TOKEN. With --sim the command starts a bridge of its own on a
 // simulated gateway network (host/sim/sim-gateway.ts, --sensors N) and stops it after the answer, so
 // a first try needs nothing running. Exit 1 when the bridge answers with an error or nothing answers,
-// with a message saying which and what to try; 2 for a wrong command line.
+// with a message saying which and what to try; 2 for a wrong command line, and for arguments too
+// large for a bridge request (said at once, not after the timeout).
 
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { BRIDGE_PORT, BridgeError, bridgeClient } from '../bridge/client.ts';
+import { BRIDGE_PORT, BridgeError, RequestTooLarge, bridgeClient } from '../bridge/client.ts';
 import { toJson } from '../bridge/tcp.ts';
 import type { BridgeClient } from '../bridge/client.ts';
 import { startBridge } from '../bridge/bridge.ts';
@@ -89,6 +90,7 @@ async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<str
     c = await bridgeClient({ ...at, token: o.token, timeoutMs: Math.ceil(o.timeout / 1000) });
     return { ok: true, value: await c.request(fields) };
   } catch (e) {
+    if (e instanceof RequestTooLarge) usageError(cmd, e.message);
     if (e instanceof BridgeError) {
       ctx.io.err(`picolink: the bridge answered: ${e.message} (code ${e.code})\n`);
       if (o.json) ctx.io.out(JSON.stringify({ err: { code: e.code, msg: e.detail } }) + '\n');

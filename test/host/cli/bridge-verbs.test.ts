@@ -1,6 +1,6 @@
 // The bridge's verbs of the `picolink` command: `bridge --sim` (a simulated gateway network behind the
 // MAC tunnel), then `call`, `devices` and `groups` against it, and with a simulated bridge of their own (--sim), run in-process through run(argv, io) as
-// a user's command lines are; their exit codes and messages for errors (unknown device, no bridge,
+// a user's command lines are; their exit codes and messages for errors (unknown device, no bridge, arguments too large for a request,
 // arguments that are not JSON, a non-loopback address without a token, a port where no gateway
 // answers); `ports` with a stand-in list and the sysfs reader on a made-up sysfs tree; and the real
 // bin as child processes, stopped with SIGINT.
@@ -115,6 +115,10 @@ test('client verbs: no bridge, bad arguments and bad addresses say what to do', 
   assert.is(none.code, 1);
   assert.match(none.err, /no bridge answered at 127\.0\.0\.1:9 within 300 ms.*start one \(npm start, or picolink bridge\)/);
   assert.ok(Date.now() - t0 < 3000);
+  // Arguments too large for a bridge request: said at once, with the limit, before anything is sent.
+  const big = await cli('call', 'sensor-1', '1', JSON.stringify('a'.repeat(3000)), '--bridge', '127.0.0.1:9', '--timeout', '30s');
+  assert.is(big.code, 2, big.err);
+  assert.match(big.err, /the request is 30\d\d bytes as CBOR, and a bridge takes at most 1200 bytes per request: send smaller arguments/);
   const bad = await cli('call', 'sensor-1', '1', '{level: 80}');
   assert.is(bad.code, 2);
   assert.match(bad.err, /arguments \{level: 80\}: not JSON; write a number/);
