@@ -22,8 +22,9 @@
 //   callees       stations to call (optional); callUs: the interval, µs (default 500000)
 //   conversation  participant addresses, the initiator first (optional); proposeUs: mean interval (default 1 s)
 //   seed          mixed into the random generator (optional; see below)
-// Run: cd a directory holding picolink.json, then `espruino /path/to/dist/linux.js`. A bad file stops it
-// with a message naming the field. The bundle starts itself (autostart).
+// Run: cd a directory holding picolink.json, then `espruino /path/to/dist/linux.js`. A bad file: one
+// line naming the field, and nothing starts (the interpreter stays at its prompt: Espruino has no exit
+// a bundle could call). Running: one JSON line, {"ev":"ready",...}. The bundle starts itself (autostart).
 // Randomness: the Linux build's E.hwRand is C rand(), never seeded, so every interpreter draws the same
 // numbers; the board seeds hal/prng.ts's xoshiro from it mixed with the station address, port and seed.
 // Budget: the Linux build grows its JsVars as needed (process.memory().total starts at 4096 and
@@ -190,13 +191,22 @@ function callAround(r: Rr, clock: Clock, callees: number[], every: number): Call
   return st;
 }
 
-export function create(given?: LinuxConfig, g?: LinuxBuiltins): LinuxNode {
+export function create(given?: LinuxConfig, g?: LinuxBuiltins): LinuxNode | null {
   const b = g || (globalThis as unknown as LinuxBuiltins);
-  const c = readConfig(given);
+  let c: LinuxConfig;
+  const peers: DgramEndpoint[] = [];
+  try {
+    c = readConfig(given);
+    for (let i = 0; i < c.peers.length; i++) peers.push(endpoint(c.peers[i]));
+  } catch (e) {
+    if (given) throw e;
+    // Started on its own from picolink.json: the message alone, one line (uncaught, the interpreter
+    // would follow it with the minified source and a caret), and nothing started.
+    console.log((e as Error).message);
+    return null;
+  }
   const clock = espruinoClock();
   const rng = xoshiro((espruinoRng().u32() ^ (c.addr << 16) ^ c.port ^ (c.seed || 0)) >>> 0);
-  const peers: DgramEndpoint[] = [];
-  for (let i = 0; i < c.peers.length; i++) peers.push(endpoint(c.peers[i]));
   const link = dgramLink({ port: c.port, peers: peers, clock: clock, mtu: board.mtu, maxInFlight: 16 });
   const mac = rawMac(link, c.addr, 16);
   const ports = macPorts(mac, 16);
@@ -239,5 +249,7 @@ export function create(given?: LinuxConfig, g?: LinuxBuiltins): LinuxNode {
       proposed: talk ? talk.stats.proposed : -1, usage: m.usage, total: m.total,
     });
   }, true);
+  // One line when it is running, as the Node and Deno nodes print (firmware/edge/options.ts).
+  console.log(JSON.stringify({ ev: 'ready', node: String(c.addr), runtime: 'espruino ' + b.process.version, port: c.port, peers: c.peers, conversation: list || null }));
   return { config: c, link: link, mac: mac, rr: r, caller: caller, conversation: talk };
 }

@@ -87,6 +87,8 @@ realTest('a missing or bad picolink.json stops the node with a message naming wh
     try {
       for (let i = 0; i < 100 && !msg.test(p.out()); i++) await sleep(50);
       assert.match(p.out(), msg);
+      assert.not.match(p.out(), /Uncaught/, 'the message alone, not an uncaught error pointing into the bundle');
+      assert.not.match(p.out(), /"ev":"ready"/, 'nothing started');
     } finally {
       p.child.kill('SIGKILL');
     }
@@ -193,6 +195,7 @@ realTest('two interpreters and two Node nodes on loopback UDP: request-reply bot
     assert.ok(execA >= infoA.caller.counts[0] && execA <= infoA.caller.counts[0] + 1, `N1 ran A's count ${execA} times; A saw ${infoA.caller.counts[0]}`);
     assert.ok(infoB.caller.counts[1] > 0, 'B called A');
     for (const p of interps) assert.not.match(p.out(), /Uncaught|Error/, p.out().slice(-1500));
+    for (const [i, p] of interps.entries()) assert.match(p.out(), new RegExp(`\\{"ev":"ready","node":"${[A, B][i]}","runtime":"espruino 2v`), 'one ready line');
     // For the record (not asserted: timings depend on the machine).
     console.log(`  linux board: ${ms.toFixed(1)} ms a call from Node under 10 % loss (${n1.rpc.stats.retries} retries); ` +
       `JsVars in use ${(infoA as unknown as { usage: number }).usage} of ${(infoA as unknown as { total: number }).total}; ` +
