@@ -2,12 +2,12 @@
 // of the map: boards on serial ports, virtual boards on pseudo-terminals, the simulator. Prints one line
 // per step as it goes and a summary; writes JUnit XML, JSON and a log per step to --out (default
 // hil-report/). Exit 1 when a step failed, 2 for a map that cannot be read or is wrong (the message
-// names the field). `npm run hil` runs hil/default.json (a virtual board and the simulator).
+// names the field) or an --out directory that cannot be created or written (checked before the run). `npm run hil` runs hil/default.json (a virtual board and the simulator).
 
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { checkMap, runHil } from '../hil/hil.ts';
+import { checkMap, reportDir, runHil } from '../hil/hil.ts';
 import type { HilMap } from '../hil/hil.ts';
 import { hasSocat } from '../../hal/node/pty.ts';
 import { EXIT_FAILED, usageError, verb } from './verb.ts';
@@ -30,6 +30,11 @@ export function registerHil(program: Command, ctx: VerbContext): void {
         map = checkMap(JSON.parse(readFileSync(o.map, 'utf8')));
       } catch (e) {
         usageError(cmd, `--map ${o.map}: ${(e as Error).message}`);
+      }
+      try {
+        reportDir(o.out);
+      } catch (e) {
+        usageError(cmd, (e as Error).message);
       }
       if (map.targets.some((t) => t.virtual) && !hasSocat()) {
         io.err('picolink: virtual boards need socat for their pseudo-terminals (Debian package socat); those targets will fail to connect\n');

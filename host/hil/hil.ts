@@ -28,10 +28,11 @@
 //                      the host hears its hello, and a call goes through again. Other targets: skipped.
 // Results: one JUnit XML file (testsuite per target, testcase per step, <skipped> with the reason,
 // <failure> with the message, the step's log as system-out), a JSON file of the same, and a log file
-// per step, in the output directory. Host only.
+// per step, in the output directory (created; one that cannot be created or written is an error
+// before anything runs: reportDir). Host only.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boardNames, buildBoard } from '../build/board.ts';
@@ -304,8 +305,22 @@ export interface HilReport {
   json: string;
 }
 
+/**
+ * Create the report directory `dir` if needed and check that it can be written; throws an Error that
+ * says why not and what to give instead.
+ */
+export function reportDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`cannot write reports to ${dir} (${code}): give a directory that exists or can be created, and that you can write`);
+  }
+}
+
 export async function runHil(map: HilMap, o: HilOptions): Promise<HilReport> {
-  mkdirSync(o.out, { recursive: true });
+  reportDir(o.out);
   const results: TargetResult[] = [];
   for (const t of map.targets) {
     const kind = t.port !== undefined ? 'port' : t.virtual ? 'virtual' : 'simulator';

@@ -2,7 +2,8 @@
 // pseudo-terminal, flashed with the gateway bundle through its Espruino console, and the simulator) passes,
 // group and conversation scenarios included, with its JUnit XML, JSON and
 // per-step logs written; a board on a port where no gateway answers fails its connect step with the
-// reason, in the reports and in the exit code; a wrong map is a usage error naming the field. Without
+// reason, in the reports and in the exit code; a wrong map is a usage error naming the field, and so is
+// an --out directory that cannot be created. Without
 // socat the virtual board is left out of the map, with a message.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -101,6 +102,13 @@ test('hil: a map that is wrong says which field', async () => {
   const none = await cli('hil', '--map', join(dir, 'nope.json'));
   assert.is(none.code, 2);
   assert.match(none.err, /ENOENT|no such file/);
+  // A report directory that cannot be made (under a file): a usage error before anything runs.
+  const file = bad({ targets: [{ name: 'a', board: 'sim', simulator: true }] });
+  const out = await cli('hil', '--map', join(root, 'hil/default.json'), '--out', join(file, 'x'));
+  assert.is(out.code, 2, out.err);
+  assert.match(out.err, /cannot write reports to .*m[\d.]+\.json\/x \(ENOTDIR\): give a directory that exists or can be created/);
+  assert.not.match(out.err, /\n\s+at /, 'no stack trace');
+  assert.is(out.out, '', 'nothing ran');
 });
 
 test.run();
