@@ -44,15 +44,16 @@ export { BRIDGE_PORT };
 /** The device group the demonstration's bridge maps to IP multicast. */
 const DEMO_GROUPS = [1];
 
-function fail(msg: string): never {
-  console.error(`picolink: ${msg}\n${usage}`);
+/** A usage error: the message and the usage; or, with withUsage false, the message alone (the options were fine). */
+function fail(msg: string, withUsage = true): never {
+  console.error(`picolink: ${msg}` + (withUsage ? `\n${usage}` : ''));
   process.exit(2);
 }
 
 function table(s: DemoSummary): string {
   const out: string[] = [];
   const sec = (s.simulatedUs / 1e6).toFixed(3);
-  out.push(`picolink demo: ${s.sensors.length} sensors and a piconet hub -> CSMA/CA radio 250 kbit/s -> gateway -> serial 115200 baud -> host`);
+  out.push(`picolink demo: ${s.sensors.length} sensors${s.piconet.wearables.length > 0 ? ' and a piconet hub' : ''} -> CSMA/CA radio 250 kbit/s -> gateway -> serial 115200 baud -> host`);
   out.push(`seed ${s.seed}, ${sec} s simulated, ${s.events} events`);
   out.push('sensor  readings  mac-retries  mac-drops  at-host  heard-host  collisions-here');
   for (const x of s.sensors) {
@@ -69,7 +70,7 @@ function table(s: DemoSummary): string {
   out.push(`calls:   gateway -> sensors ${c.calls} (${c.ok} ok, ${c.timeouts} timed out, ${c.errors} errors, ${c.retries} retransmissions); counter ran ${c.counted} times, ${c.duplicatesFiltered} duplicates filtered, ${c.repliesResent} replies resent from history, ${c.repeats} double executions`);
   const v = s.conversation;
   if (v && v.participants.length > 0) {
-    const th = [...new Set(v.participants.map((x) => x.threshold))].join('/');
+    const th = [...new Set(v.participants.map((x) => (x.threshold < 0 ? 'none yet' : String(x.threshold))))].join('/');
     const agree = v.agree === null ? 'not comparable yet' : v.agree ? 'identical at every sensor' : 'DIFFERENT between sensors';
     out.push(`conversation: ${v.participants.length} sensors in one Psync conversation, ${v.committed} threshold proposals committed (${v.commonPrefix} by all) in ${v.waves} waves, order ${agree}; threshold ${th}; ${v.sent} messages, ${v.retransmissions} retransmissions`);
   }
@@ -157,26 +158,36 @@ export function startDemo(o: DemoRunOptions): () => Promise<void> {
           warn(`picolink: the web page did not build (${(e as Error).message}); running without it`);
         }
       }
+      // The bridge's own lines while it starts are held back: a port in use is reported once, below,
+      // with what to do, rather than by each attempt's socket first.
+      let held: string[] | null = [];
+      const log = (l: string): void => { if (held) held.push(l); else warn(l); };
       const start = (withWeb: boolean): Promise<Bridge> => startBridge({
         mac: d.bridgeMac!, clock: d.sched, rng: xoshiro(o.seed ^ 0xb1d9e), udpPort: o.bridgePort, tcpPort: o.bridgePort,
         groups: DEMO_GROUPS,
         names: d.sensorIds.map((id) => ({ name: `sensor-${id}`, addr: id, type: 'sensor', ops: [OP_READ, OP_COUNT] })),
-        log: warn, web: withWeb ? web : undefined,
+        log, web: withWeb ? web : undefined,
       });
+      let failed = '';
       try {
         bridge = await start(web !== undefined);
       } catch (e) {
+        failed = (e as Error).message;
         if (web) {
           // Perhaps only the page's port is taken: the bridge alone may still start.
           try {
             bridge = await start(false);
-            warn(`picolink: the web page did not start (${(e as Error).message}); try --web-port <n>`);
+            warn(`picolink: the web page did not start (${failed}); try --web-port <n>`);
           } catch {
             // reported below
           }
         }
-        if (!bridge) warn(`picolink: the bridge did not start (${(e as Error).message}); the demonstration runs without it. Another picolink may hold the port: try --bridge-port <n>, or --no-bridge`);
       }
+      const lines = held;
+      held = null;
+      // Started: its lines, less the first attempt's bind failure (the page's port, said above).
+      if (bridge) for (const l of lines) if (!failed || !l.includes(failed)) warn(l);
+      if (!bridge) warn(`picolink: the bridge did not start (${failed}); the demonstration runs without it. Another picolink may hold the port: try --bridge-port <n>, or --no-bridge`);
       if (bridge && !o.json) {
         const port = bridge.tcp.port;
         const g = bridge.groups!.list().map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ');
@@ -259,7 +270,10 @@ async function main(): Promise<void> {
       trace: v.trace ? (l) => console.log(l) : undefined, out: (l) => console.log(l),
     });
   } catch (e) {
-    fail((e as Error).message);
+    const msg = (e as Error).message;
+    // Options startDemo refuses are usage errors; a file it cannot open is not (the options were fine).
+    const opening = msg.startsWith('cannot start the demo');
+    fail(msg + (opening && v.pcap ? ' (--pcap: give a file in a directory you can write)' : ''), !opening);
   }
   await go();
 }

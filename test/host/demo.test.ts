@@ -204,6 +204,18 @@ test('npm start: bad arguments exit 2 and say what to do', () => {
     assert.match(r.stderr, msg);
     assert.match(r.stderr, /usage: npm start/);
   }
+  // Options that parse but cannot run: the reason and what to do, without the usage.
+  const r = start(['--for', '1s', '--speed', 'max', '--pcap', 'package.json/demo.pcap']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /cannot start the demo: .*--pcap: give a file in a directory you can write/);
+  assert.not.match(r.stderr, /usage: npm start/);
+});
+
+test('npm start: no piconet hub named when there are no wearables; no threshold before one is committed', () => {
+  const r = start(['--for', '300ms', '--speed', 'max', '--wearables', '0']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /picolink demo: 5 sensors -> CSMA\/CA/);
+  assert.not.match(r.stdout, /threshold -1/);
 });
 
 const tshark = spawnSync('tshark', ['--version'], { encoding: 'utf8' });

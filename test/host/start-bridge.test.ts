@@ -4,7 +4,8 @@
 // events. With --speed max (no pacing) there is no bridge.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { startDemo } from '../../host/start.ts';
 
 test('npm start serves the simulated sensors on the bridge: a call by name, the directory, events', async () => {
@@ -49,6 +50,21 @@ test('npm start serves the simulated sensors on the bridge: a call by name, the 
   assert.ok(ev.from >= 1 && ev.from <= 4 && typeof ev.data.t === 'number', JSON.stringify(ev));
   await run;
   assert.match(lines.join('\n'), /bridge: {2}\d+ requests, 1 calls to devices \(0 ended/);
+});
+
+test('a bridge port in use: one line that says what to do, not the sockets\' own errors first', async () => {
+  const held = createServer();
+  await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+  const port = (held.address() as AddressInfo).port;
+  const lines: string[] = [];
+  try {
+    await startDemo({ seed: 1, sensors: 2, wearables: 0, forUs: 300_000, speed: 50, json: false, bridgePort: port, webPort: 0, out: (l) => lines.push(l), warn: (l) => lines.push(l) })();
+  } finally {
+    held.close();
+  }
+  const said = lines.filter((l) => /EADDRINUSE/.test(l));
+  assert.is(said.length, 1, said.join('\n'));
+  assert.match(said[0], /the bridge did not start .*try --bridge-port <n>, or --no-bridge/);
 });
 
 test('with --speed max there is no bridge', async () => {
