@@ -28,7 +28,8 @@
 //   "D<n>" and digit strings. analogRead takes a pin or "A<n>"; a number below analogPins.length that is
 //   not itself an analog pin is taken as an analog channel, as Firmata does; events name the pin index.
 // - Errors: a call the device refuses (a mode the pin lacks, a value out of range, an I2C device that
-//   does not answer) or that times out is an "error" event with the device's reason; a pin or mode that
+//   does not answer) or that times out is an "error" event with the device's reason (a timeout names
+//   the device and says how to list the devices there: `picolink devices`); a pin or mode that
 //   the device's description already rules out throws at once. Essential features this plugin does not
 //   have throw (pingRead, serialRead, serialWrite); non-essential ones succeed quietly, calling a
 //   callback asynchronously (serialConfig, serialStop, serialClose, serialFlush, sysex*).
@@ -40,8 +41,9 @@ import {
   OP_I2C_WRITE, OP_PIN_MODE, OP_PINS_INFO, OP_REPORT, OP_REPORT_STOP, OP_SERVO_WRITE, PINS_I2C_MAX, PINS_I2C_REPORT_MAX, PINS_PAGE,
   REPORT_ANALOG, REPORT_DIGITAL, REPORT_I2C,
 } from '../../firmware/services/pins.ts';
-import { bridgeLink, directLink } from './links.ts';
+import { PinsCallError, bridgeLink, directLink } from './links.ts';
 import type { PinsLink } from './links.ts';
+import { RR_E_TIMEOUT } from '../../firmware/rr/rr.ts';
 import type { HostRr } from '../rr/endpoint.ts';
 import { BRIDGE_PORT } from '../bridge/client.ts';
 
@@ -169,8 +171,22 @@ export class PicolinkIO extends EventEmitter {
       this.isReady = true;
       this.emit('ready');
     } catch (e) {
+      if (e instanceof PinsCallError) {
+        const who = `device ${device}${typeof device === 'string' && this.address >= 0 ? ` (address ${this.address})` : ''}`;
+        this.fail(new PinsCallError(e.code, e.code === RR_E_TIMEOUT
+          ? `picolink: ${who} did not answer when asked for its pins (OP_PINS_INFO), through ${this.link.label}: ${this.absentHint()}`
+          : `picolink: ${who} answered the request for its pins (OP_PINS_INFO) with ${e.message}, through ${this.link.label}: does it run the pins service?`));
+        return;
+      }
       this.fail(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  /** What to do about a device that does not answer. */
+  private absentHint(): string {
+    return this.link.label.startsWith('bridge')
+      ? 'is it on the device network and running the pins service? `picolink devices` lists the devices the bridge knows'
+      : 'is it on the device network and running the pins service?';
   }
 
   private fail(e: Error): void {
@@ -215,7 +231,8 @@ export class PicolinkIO extends EventEmitter {
       },
       (e: Error) => {
         this.busy = false;
-        const err = new Error(`picolink: device ${this.address} ${opName(job.op)} ${JSON.stringify(job.args, (_k, v) => (v instanceof Uint8Array ? [...v] : v))}: ${e.message}`);
+        const timedOut = (e as { code?: number }).code === RR_E_TIMEOUT;
+        const err = new Error(`picolink: device ${this.address} ${opName(job.op)} ${JSON.stringify(job.args, (_k, v) => (v instanceof Uint8Array ? [...v] : v))}: ${e.message}${timedOut ? ` (no answer through ${this.link.label}: ${this.absentHint()})` : ''}`);
         if (job.done) job.done(err, undefined);
         else this.fail(err);
         this.pump();

@@ -4,10 +4,14 @@
 // continuous reads), against simulated pins devices (host/sim/pins-net.ts) reached directly on the
 // device network and through a bridge (by name), with 15 % of the frames each device and the host
 // receive dropped. Assertions look at both ends: the virtual pins' state on the device, and the values
-// johnny-five saw. Runs on the wall clock (johnny-five's timers are real): waits are generous and
-// nothing asserts a duration.
+// johnny-five saw; a device that is not there fails with a message naming it, and the example
+// (host/j5/example-blink.ts) with no bridge prints one line and exits 1. Runs on the wall clock
+// (johnny-five's timers are real): waits are generous and nothing asserts a duration.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import five from 'johnny-five';
 import type { Board, BoardOption, Sensor } from 'johnny-five';
 import { PicolinkIO } from '../../../host/j5/picolink-io.ts';
@@ -198,6 +202,37 @@ test('a bridge with nothing behind the name: the error says so', async () => {
     cleanup();
     await net.stop();
   }
+});
+
+test('a bridge with no device at the address: the error names the device and says to look with picolink devices', async () => {
+  const net = await pinsBridge({ seed: 7 });
+  try {
+    const io = new PicolinkIO({ device: 99, bridge: net.address });
+    const err = await new Promise<Error>((resolve) => io.once('error', resolve));
+    assert.match(err.message, /^picolink: device 99 did not answer when asked for its pins \(OP_PINS_INFO\), through bridge 127\.0\.0\.1:\d+: .*`picolink devices` lists the devices the bridge knows$/);
+    assert.is((err as Error & { code?: number }).code, 5, 'the timeout code is kept');
+    assert.not.ok(io.isReady);
+    await io.close();
+  } finally {
+    cleanup();
+    await net.stop();
+  }
+});
+
+test('the blink example with no bridge: one line with the reason, exit 1, no stack trace', async () => {
+  // A port nothing listens on: one the system just gave out and took back.
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const root = resolve(import.meta.dirname, '../../..');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'host/j5/example-blink.ts', 'sensor-1'], {
+    cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PICOLINK_BRIDGE: `127.0.0.1:${port}` },
+  });
+  assert.is(r.status, 1, r.stderr);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^error: bridge 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED .*start a bridge`));
+  assert.not.match(r.stderr, /Emitted 'error'|\n\s+at /);
 });
 
 test.run();
