@@ -8,7 +8,7 @@
 // reaches the sink in one write() as a fresh array the sink may keep (stream sinks hold on to it).
 // Records are appended in the order frames are seen, which across several links sharing one writer is
 // virtual-time order in the simulator; Wireshark does not require sorted timestamps.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.ts';
 import type { Link, Medium, ReceiveFn, RxInfo } from '../link.ts';
@@ -107,11 +107,22 @@ export interface FileSink extends PcapSink {
 }
 
 /**
+ * mkdir -p, one level at a time: Node's mkdirSync(dir, { recursive: true }) never returns for a
+ * directory under /proc (measured on Node 20: it retries ENOENT for good), where this throws ENOENT.
+ */
+function makeDirs(dir: string): void {
+  if (existsSync(dir)) return;
+  const up = dirname(dir);
+  if (up !== dir) makeDirs(up);
+  mkdirSync(dir);
+}
+
+/**
  * A sink writing synchronously to a file (created or truncated, its directory created if missing), so
  * a crash loses no earlier record.
  */
 export function fileSink(path: string): FileSink {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   let fd: number | null = openSync(path, 'w');
   return {
     write(bytes: Uint8Array): void {

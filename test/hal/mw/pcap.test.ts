@@ -2,7 +2,7 @@
 // (host/wireshark/picolink.lua): golden libpcap bytes, the middleware's pass-through and records, and
 // tshark reading a capture through the dissector (skipped with a message when tshark is absent).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
@@ -287,6 +287,25 @@ test('fileSink: writes the same bytes as memory, close() is idempotent', () => {
     file.close();
     assert.equal(new Uint8Array(readFileSync(path)), mem.bytes());
     assert.throws(() => file.write(new Uint8Array(1)), /after close/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fileSink: creates missing directories; one that cannot be made is an error, not a hang', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-pcap-'));
+  try {
+    const path = join(dir, 'a', 'b', 'x.pcap');
+    fileSink(path).close();
+    assert.ok(existsSync(path));
+    // Node's recursive mkdir never returns under /proc; this must throw at once (in a child process
+    // with a time limit, so that a regression fails rather than hangs the suite).
+    if (existsSync('/proc/self')) {
+      const code = `import { fileSink } from ${JSON.stringify(resolve(import.meta.dirname, '../../../hal/mw/pcap.ts'))}; try { fileSink('/proc/picolink-nope/x.pcap'); } catch (e) { console.log(e.code); }`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+      assert.is(r.stdout.trim(), 'ENOENT', `${r.stdout} ${r.stderr} ${r.signal ?? ''}`);
+    }
+    assert.throws(() => fileSink(join(path, 'y.pcap')), /EEXIST|ENOTDIR/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
