@@ -4,7 +4,8 @@
 // host/sim/tunnel-net.ts behind a simulated serial wire, run at wall-clock pace). It prints where it
 // listens and how to reach it, then runs until Ctrl-C (or for --for). A port that is taken, a gateway
 // that does not answer, or a non-loopback address without a token are errors that say what to do (exit 1
-// for the first two, 2 for the last). It also serves the browser page (host/web/) with the bridge's
+// for the first two, 2 for the last). With a token, the suggested commands show where it goes
+// (--token <token>) but never the token itself. It also serves the browser page (host/web/) with the bridge's
 // WebSocket front on --web-port (default the UDP port + 2, as npm start does; --no-web: neither).
 
 import { InvalidArgumentError, Option } from 'commander';
@@ -132,7 +133,8 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
       try {
         bridge = await startBridge({
           mac, clock, rng: xoshiro(Date.now() >>> 0), host: o.listen, token: o.token, udpPort: o.udpPort, tcpPort: o.tcpPort ?? o.udpPort,
-          groups: o.groups, names, log: (l) => io.err(`bridge: ${l}\n`), web,
+          // The bridge's lines carry their own prefix ("bridge: ", "bridge tcp: "...).
+          groups: o.groups, names, log: (l) => io.err(`${l}\n`), web,
         });
       } catch (e) {
         await stopAll();
@@ -143,11 +145,17 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
         return;
       }
       stops.push(() => bridge.close());
+      // Where a client on this host reaches it: a wildcard address is not one to send to everywhere.
+      const reach = o.listen === '0.0.0.0' ? '127.0.0.1' : o.listen === '::' ? '::1' : o.listen;
+      const hostPort = (h: string, p: number): string => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`);
       const at = bridge.udp.port === bridge.tcp.port ? `udp and tcp ${o.listen}:${bridge.udp.port}` : `udp ${o.listen}:${bridge.udp.port}, tcp ${o.listen}:${bridge.tcp.port}`;
       io.out(`bridge: ${what}\n`);
       io.out(`bridge: ${at} (tcp: CBOR frames or JSON lines); groups ${(bridge.groups?.list() ?? []).map((x) => `${x.group} -> ${x.ip}:${x.port}`).join(', ') || 'none'}\n`);
       if (bridge.web) io.out(`bridge: web page http://${o.listen}:${bridge.web.port}/ (devices, calls and live traffic; its WebSocket is the bridge's)\n`);
-      io.out(`bridge: try  picolink devices --bridge ${o.listen}:${bridge.udp.port}   or   echo '{"id":1,"q":"devices"}' | nc -N ${o.listen} ${bridge.tcp.port}\n`);
+      // The token is a secret: the suggestion names where it goes, not what it is.
+      const tok = o.token === undefined ? '' : ' --token <token>';
+      io.out(`bridge: try  picolink devices --bridge ${hostPort(reach, bridge.udp.port)}${tok}   or   echo '{"id":1,"q":"devices"${o.token === undefined ? '' : ',"token":"<token>"'}}' | nc -N ${reach} ${bridge.tcp.port}\n`);
+      if (o.token !== undefined) io.out('bridge: every request must carry this bridge\'s token (<token> above: the one given with --token or PICOLINK_TOKEN; with PICOLINK_TOKEN set, the picolink commands send it)\n');
       await new Promise<void>((resolve) => {
         const done = (): void => {
           process.off('SIGINT', done);

@@ -4,12 +4,13 @@
 // comes from --token or PICOLINK_TOKEN. With --sim the command starts a bridge of its own on a
 // simulated gateway network (host/sim/sim-gateway.ts, --sensors N) and stops it after the answer, so
 // a first try needs nothing running. Exit 1 when the bridge answers with an error or nothing answers,
-// with a message saying which and what to try; 2 for a wrong command line, and for arguments too
-// large for a bridge request (said at once, not after the timeout).
+// with a message saying which and what to try (denied: how to give the token); 2 for a wrong command
+// line, and for arguments too large for a bridge request (said at once, not after the timeout).
 
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { BRIDGE_PORT, BridgeError, RequestTooLarge, bridgeClient } from '../bridge/client.ts';
+import { BR_E_DENIED } from '../bridge/envelope.ts';
 import { toJson } from '../bridge/tcp.ts';
 import type { BridgeClient } from '../bridge/client.ts';
 import { startBridge } from '../bridge/bridge.ts';
@@ -92,7 +93,10 @@ async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<str
   } catch (e) {
     if (e instanceof RequestTooLarge) usageError(cmd, e.message);
     if (e instanceof BridgeError) {
-      ctx.io.err(`picolink: the bridge answered: ${e.message} (code ${e.code})\n`);
+      const fix = e.code !== BR_E_DENIED ? ''
+        : o.token === undefined ? '; it needs a token: give --token <token> or set PICOLINK_TOKEN'
+        : '; the token given is not its token: give the one the bridge was started with (--token <token> or PICOLINK_TOKEN)';
+      ctx.io.err(`picolink: the bridge answered: ${e.message} (code ${e.code})${fix}\n`);
       if (o.json) ctx.io.out(JSON.stringify({ err: { code: e.code, msg: e.detail } }) + '\n');
     } else ctx.io.err(`picolink: ${(e as Error).message}\n`);
     ctx.exit(EXIT_FAILED);

@@ -1,7 +1,8 @@
 // The bridge's verbs of the `picolink` command: `bridge --sim` (a simulated gateway network behind the
 // MAC tunnel), then `call`, `devices` and `groups` against it, and with a simulated bridge of their own (--sim), run in-process through run(argv, io) as
 // a user's command lines are; their exit codes and messages for errors (unknown device, no bridge, arguments too large for a request,
-// arguments that are not JSON, a non-loopback address without a token, a port where no gateway
+// arguments that are not JSON, a non-loopback address without a token, a token's place in the
+// suggested command and in the denied message, a port where no gateway
 // answers); `ports` with a stand-in list and the sysfs reader on a made-up sysfs tree; and the real
 // bin as child processes, stopped with SIGINT.
 import { test } from 'uvu';
@@ -150,6 +151,28 @@ test('bridge: where the devices are is required; beyond loopback needs a token',
   const names = await cli('bridge', '--sim', '--name', 'kitchen');
   assert.is(names.code, 2);
   assert.match(names.err, /--name kitchen: write name=address/);
+});
+
+test('bridge beyond loopback with a token: the suggestion shows where the token goes, not the token; denied says how to fix it', async () => {
+  const b = start('bridge', '--sim', '--listen', '0.0.0.0', '--token', 's3cret', '--udp-port', '0', '--no-web', '--for', '8s');
+  await until(() => /bridge: try /.test(b.out()), 10_000, 'the bridge prints what to try');
+  const port = /udp (?:and tcp )?0\.0\.0\.0:(\d+)/.exec(b.out())![1];
+  assert.match(b.out(), new RegExp(`bridge: try  picolink devices --bridge 127\\.0\\.0\\.1:${port} --token <token> .*"token":"<token>"`));
+  assert.not.match(b.out(), /s3cret/, 'the token itself is not printed');
+  const denied = await cli('devices', '--bridge', `127.0.0.1:${port}`);
+  assert.is(denied.code, 1);
+  assert.match(denied.err, /denied: .*\(code 18\); it needs a token: give --token <token> or set PICOLINK_TOKEN/);
+  const wrong = await cli('devices', '--bridge', `127.0.0.1:${port}`, '--token', 'nope');
+  assert.is(wrong.code, 1);
+  assert.match(wrong.err, /\(code 18\); the token given is not its token/);
+  const right = await cli('devices', '--bridge', `127.0.0.1:${port}`, '--token', 's3cret', '--json');
+  assert.is(right.code, 0, right.err);
+  assert.equal((JSON.parse(right.out) as { name: string }[]).map((x) => x.name), ['sensor-1', 'sensor-2']);
+  const r = await b.done;
+  assert.is(r.code, 0, r.err);
+  // The bridge's log (at most a line a second: the wrong token's may be left out): one prefix per line.
+  assert.match(r.err, /^bridge: request from \S+ with no token$/m, r.err);
+  assert.not.match(r.err, /bridge: bridge/);
 });
 
 (hasSocat() ? test : test.skip)('bridge --port where no gateway answers: exit 1 and what to check', async () => {
