@@ -170,6 +170,10 @@ export function espruinoConsole(serial: Serial, o: ConsoleOptions = {}): Espruin
       const b = bytes[i];
       if (b === ACK) stats.acks++;
       else if (b === NAK) stats.naks++;
+      // While prompt() looks for the console (tap set), XOFF pauses nothing: only a newline and Ctrl-C
+      // go out then, and a board whose console a picolink bundle holds sends frames, whose bytes
+      // include 0x13 at random (each had paused those steps for xoffMaxMs: 27 s before the answer).
+      else if (flow && b === XOFF && tap) continue;
       else if (flow && b === XOFF) {
         if (pausedAt < 0) {
           pausedAt = performance.now();
