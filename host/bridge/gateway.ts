@@ -66,10 +66,15 @@ export function openGateway(link: Link, o: OpenGatewayOptions = {}): Promise<Tun
     });
     const ask = setInterval(() => mac.hello(), o.everyMs ?? 250);
     const limit = setTimeout(() => finish(new Error(
-      `no picolink gateway answered${where} within ${o.timeoutMs ?? 3000} ms (bytes in ${mac.stats.received + mac.stats.malformed} frames, ` +
-      `${mac.stats.malformed} not the tunnel's): check that the board runs the gateway bundle (picolink flash), that the baud rate matches, ` +
+      `no picolink gateway answered${where} within ${o.timeoutMs ?? 3000} ms (${heard(mac.stats.received + mac.stats.malformed, mac.stats.malformed)}): check that the board runs the gateway bundle (picolink flash), that the baud rate matches, ` +
       'and that no other program holds the port')), o.timeoutMs ?? 3000);
   });
+}
+
+/** What came up the line while waiting for the gateway's hello, in words. */
+function heard(frames: number, foreign: number): string {
+  if (frames === 0) return 'no frame came up the line';
+  return `${frames} frame${frames === 1 ? '' : 's'} came up the line, ${foreign === frames ? 'none' : foreign === 0 ? 'all' : `${frames - foreign}`} of them the tunnel's`;
 }
 
 export interface SerialGatewayOptions extends OpenGatewayOptions {

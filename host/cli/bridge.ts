@@ -84,7 +84,7 @@ or  echo '{"id":1,"to":"sensor-1","op":1}' | nc -N 127.0.0.1 ${BRIDGE_PORT}   (R
       const names: { name: string; addr: number; type?: string; ops?: number[] }[] = [];
       for (const n of o.name) {
         const m = /^([^=\s]+)=(\d+)$/.exec(n);
-        if (!m || !(Number(m[2]) >= 1 && Number(m[2]) <= 0xfeff)) usageError(cmd, `--name ${n}: write name=address, like kitchen=3`);
+        if (!m || !(Number(m[2]) >= 1 && Number(m[2]) <= 0xfeff)) usageError(cmd, `--name ${n}: write name=address with an address 1..65279, like kitchen=3`);
         names.push({ name: m[1], addr: Number(m[2]) });
       }
       let sink;

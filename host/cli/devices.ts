@@ -11,6 +11,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { BRIDGE_PORT, BridgeError, RequestTooLarge, bridgeClient } from '../bridge/client.ts';
 import { BR_E_DENIED } from '../bridge/envelope.ts';
+import { RR_E_TIMEOUT } from '../../firmware/rr/rr.ts';
 import { toJson } from '../bridge/tcp.ts';
 import type { BridgeClient } from '../bridge/client.ts';
 import { startBridge } from '../bridge/bridge.ts';
@@ -93,7 +94,8 @@ async function ask(cmd: Command, ctx: VerbContext, o: Common, fields: Record<str
   } catch (e) {
     if (e instanceof RequestTooLarge) usageError(cmd, e.message);
     if (e instanceof BridgeError) {
-      const fix = e.code !== BR_E_DENIED ? ''
+      const fix = e.code === RR_E_TIMEOUT && fields.to !== undefined ? `; device ${JSON.stringify(fields.to)} did not answer: is it on the device network? \`picolink devices\` lists the devices the bridge knows`
+        : e.code !== BR_E_DENIED ? ''
         : o.token === undefined ? '; it needs a token: give --token <token> or set PICOLINK_TOKEN'
         : '; the token given is not its token: give the one the bridge was started with (--token <token> or PICOLINK_TOKEN)';
       ctx.io.err(`picolink: the bridge answered: ${e.message} (code ${e.code})${fix}\n`);

@@ -105,6 +105,10 @@ test('call and devices --sim: a simulated bridge of their own, nothing else runn
   const slow = await cli('call', '9', '1', '--sim', '--timeout', '1s');
   assert.is(slow.code, 1);
   assert.match(slow.err, /the bridge at 127\.0\.0\.1:\d+ is running, but request \d+ had no answer within 1000 ms: the device is slow or unreachable/);
+  // Waiting long enough, the bridge's own timeout answer names the device and what to check.
+  const gone = await cli('call', '9', '1', '--sim');
+  assert.is(gone.code, 1);
+  assert.match(gone.err, /timeout \(code 5\); device 9 did not answer: .*picolink devices/);
   const both = await cli('call', 'sensor-1', '1', '--sim', '--bridge', '10.0.0.1:1');
   assert.is(both.code, 2);
   assert.match(both.err, /'--sim' cannot be used with option '--bridge/);
