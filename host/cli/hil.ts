@@ -29,7 +29,8 @@ export function registerHil(program: Command, ctx: VerbContext): void {
       try {
         map = checkMap(JSON.parse(readFileSync(o.map, 'utf8')));
       } catch (e) {
-        usageError(cmd, `--map ${o.map}: ${(e as Error).message}`);
+        const hint = e instanceof SyntaxError ? ' (the map is JSON: {"targets": [...]}; hil/default.json is one to start from)' : '';
+        usageError(cmd, `--map ${o.map}: ${(e as Error).message}${hint}`);
       }
       try {
         reportDir(o.out);

@@ -89,7 +89,7 @@ test('hil: a map that is wrong says which field', async () => {
     return f;
   };
   for (const [map, msg] of [
-    ['{', /JSON/],
+    ['{', /JSON.*hil\/default\.json is one to start from/],
     [{}, /"targets"/],
     [{ targets: [{ name: 'a', board: 'no-such-board', virtual: true }] }, /targets\[0\] \(a\): "board" must be one of [\w, -]*\bpico\b[\w, -]*\bsim\b/],
     [{ targets: [{ name: 'a', board: 'sim' }] }, /give exactly one of "port"/],
