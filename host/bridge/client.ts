@@ -104,7 +104,15 @@ export async function bridgeClient(o: BridgeClientOptions = {}): Promise<BridgeC
       if (bytes.length > ENVELOPE_MAX) return Promise.reject(new RequestTooLarge(bytes.length, ENVELOPE_MAX));
       const since = Date.now();
       return new Promise((resolve, reject) => {
-        const send = (): void => { sock.send(bytes, port, host, () => {}); };
+        // A host name that does not resolve fails the send itself: say so at once, not after the timeout.
+        const send = (): void => {
+          sock.send(bytes, port, host, (err) => {
+            const code = (err as NodeJS.ErrnoException | null)?.code;
+            if (!err || !waiting.has(id) || !(code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME')) return;
+            finish();
+            reject(new BridgeUnreachable(`cannot find the host "${host}" (${code}): give the bridge's address as --bridge host:port, for example 127.0.0.1:47910`));
+          });
+        };
         const finish = (): void => {
           clearInterval(again);
           clearTimeout(limit);

@@ -4,6 +4,7 @@
 // request's id, as for a datagram over ENVELOPE_MAX) fails the one request in progress with the
 // bridge's error instead of being dropped until the timeout; with two in progress, the readable one
 // keeps its answer and the other fails once it is the only one left (its resend is refused again).
+// A host name that does not resolve is reported as such at once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSocket, type Socket } from 'node:dgram';
@@ -90,6 +91,19 @@ test('two requests in progress and a null-id error: the readable one keeps its a
   } finally {
     c.close();
     s.close();
+  }
+});
+
+test('a bridge host name that does not resolve is said at once, not after the timeout', async () => {
+  const c = await bridgeClient({ host: 'nohost.invalid', port: 47910, timeoutMs: 20_000 });
+  try {
+    // .invalid never resolves (RFC 6761); without the check this waits out the timeout and then says
+    // that no bridge answered.
+    const e = await c.request({ q: 'groups' }).then(() => null, (x: Error) => x);
+    assert.ok(e, 'refused');
+    assert.match(e!.message, /cannot find the host "nohost\.invalid" \((ENOTFOUND|EAI_AGAIN|EAI_NONAME)\)/);
+  } finally {
+    c.close();
   }
 });
 
