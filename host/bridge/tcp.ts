@@ -4,7 +4,8 @@
 //     stream is out of step: the bridge answers with an error and closes the connection.
 //   Lines (for people, `nc localhost PORT`): a connection whose first byte is "{" (or white space)
 //     speaks newline-delimited JSON, one request object per line and one reply or push per line.
-//     Byte strings travel in JSON as {"hex": "0a1b..."} both ways. A line longer than LINE_MAX is
+//     Byte strings travel in JSON as {"hex": "0a1b..."} both ways (an object {"hex": x} whose x is
+//     not hex digits in pairs stays a map with one text key: a map is a value too). A line longer than LINE_MAX is
 //     refused with an error and skipped up to its newline.
 // A frame's first byte is a length's high byte, at most 0x04, so it is never "{" (0x7b).
 //
