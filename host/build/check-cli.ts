@@ -1,6 +1,8 @@
 // Command-line front end of the Espruino language check (espruino-check.ts) for board bundles:
 //   node --import tsx host/build/check-cli.ts [--no-hoisting] [--ignore=rule,rule] dist/*.js
 // Prints one `file:line:col rule message` per problem; exits 1 if there are any, 2 on a usage or read error.
+// An ES module (a line that starts with `import` or `export`, as in the deno-edge and node-host
+// bundles; a minified Espruino bundle is one IIFE) is not Espruino code: it is named as skipped.
 
 import { readFileSync } from 'node:fs';
 import { checkEspruino, RULES } from './espruino-check.ts';
@@ -27,6 +29,7 @@ if (files.length === 0) {
 }
 
 let count = 0;
+let skipped = 0;
 for (const file of files) {
   let code: string;
   try {
@@ -35,12 +38,18 @@ for (const file of files) {
     console.error(`${file}: cannot read (${(e as Error).message})`);
     process.exit(2);
   }
+  if (/^(?:import|export)\b/m.test(code)) {
+    console.error(`${file}: an ES module (for Deno or Node), not an Espruino bundle: skipped`);
+    skipped++;
+    continue;
+  }
   for (const p of checkEspruino(code, opts)) {
     console.log(`${file}:${p.line}:${p.column} ${p.rule} ${p.message}`);
     count++;
   }
 }
-console.error(count === 0
-  ? `espruino-check: ${files.length} file(s), no problems`
-  : `espruino-check: ${count} problem(s) in ${files.length} file(s)`);
+const checked = files.length - skipped;
+console.error((count === 0
+  ? `espruino-check: ${checked} file(s), no problems`
+  : `espruino-check: ${count} problem(s) in ${checked} file(s)`) + (skipped > 0 ? `; ${skipped} ES module(s) skipped` : ''));
 process.exit(count === 0 ? 0 : 1);

@@ -53,8 +53,8 @@ export function espruinoGate(info: BoardInfo, report?: (r: BundleReport) => void
         report?.({ board: info.name, runtime, bytes, budgetBytes: info.budgetBytes, problems: problems.length });
         if (problems.length > 0) {
           const list = problems.slice(0, 20).map((p) => `  ${chunk.fileName}:${p.line}:${p.column} ${p.rule}: ${p.message}`).join('\n');
-          this.error(`board ${info.name}: the bundle uses JavaScript Espruino does not run (${problems.length} problems):\n${list}\n` +
-            'Board code must stay inside shared/espruino/language.md; see host/build/espruino-check.ts for each rule.');
+          this.error(`board ${info.name}: the bundle uses JavaScript Espruino does not run (${problems.length} problem${problems.length === 1 ? '' : 's'}, at places in the minified bundle; the rule's name says what to look for in the source):\n${list}\n` +
+            'Board code must stay inside what Espruino runs (README, "Boards and bundles"); host/build/espruino-check.ts says each rule and why.');
         }
         if (bytes > info.budgetBytes) {
           this.error(`board ${info.name}: bundle is ${bytes} bytes, over its budget of ${info.budgetBytes} bytes ` +

@@ -358,6 +358,14 @@ test('check-cli prints file:line:col rule message and sets the exit code', () =>
     assert.is(lines.length, 1);
     assert.ok(lines[0]!.startsWith(`${bad}:2:10 spread `), lines[0]);
     assert.is(run().status, 2, 'usage error without files');
+    // An ES module (the deno-edge and node-host bundles) is named as skipped, not failed: the README's
+    // `check-cli.ts dist/*.js` passes on a clean build.
+    const esm = join(dir, 'esm.js');
+    writeFileSync(esm, 'const a = [...[1]];\nexport { a };\n');
+    const mixed = run(good, esm);
+    assert.is(mixed.status, 0, mixed.stderr);
+    assert.match(mixed.stderr, /esm\.js: an ES module .* skipped/);
+    assert.match(mixed.stderr, /1 file\(s\), no problems; 1 ES module\(s\) skipped/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
