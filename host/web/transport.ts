@@ -132,7 +132,11 @@ export function wsTransport(url: string, token?: string): Promise<Transport> {
       if (m !== null && typeof m === 'object') message(m as Record<string, unknown>);
     };
     ws.onerror = () => {
-      if (!opened) reject(new Error(`could not connect to ${url}: is the bridge running (npm start, or picolink bridge with a web port), and is the address right?`));
+      // A browser does not say why (a refused page, 403, looks like nothing listening): a page opened
+      // from a file is refused by a bridge without a token (host/bridge/ws.ts), so say that too.
+      const fromFile = (globalThis as { location?: { protocol?: string } }).location?.protocol === 'file:';
+      if (!opened) reject(new Error(`could not connect to ${url}: is the bridge running (npm start, or picolink bridge with a web port), and is the address right?` +
+        (fromFile ? ' Opened from a file, this page is let in only by a bridge started with --token (and the token given here).' : '')));
     };
     ws.onclose = (e) => {
       if (opened) end(`the bridge closed the connection${e.reason ? ` (${e.reason})` : ''}`);

@@ -8,13 +8,15 @@
 //      (host/sim/tunnel-net.ts, on a simulated 115 200-baud wire paced to the wall clock): the page
 //      runs the framing, the tunnel and request-reply itself; the devices heard show in the list, an
 //      RR call and an at-most-once RRA call come back, and the live view decodes the line. A
-//      screenshot is saved to a temporary directory and its path printed.
+//      screenshot is saved to a temporary directory and its path printed;
+//   3. opened from a file: a bridge without a token refuses it and the page says why; with the token
+//      given in the page, it connects.
 // Chromium: $CHROMIUM, else /usr/bin/chromium or chromium / chromium-browser on PATH (Debian's package,
 // which .ci/run installs); without one the tests skip with a message.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +122,36 @@ test('over the WebSocket: a bridge on simulated sensors lists them, answers a ca
   } finally {
     await page.close();
     await bridge.close();
+    g.stop();
+  }
+});
+
+test('opened from a file: refused by a bridge without a token, with a message that says so; let in with one', async () => {
+  if (!CHROMIUM) return;
+  const { browser: b, files: f } = await setup();
+  const dir = mkdtempSync(join(tmpdir(), 'picolink-page-'));
+  for (const [name, body] of f) writeFileSync(join(dir, name), body);
+  const g = await startSimGateway({ seed: 5, sensors: 1 });
+  const open = await startBridge({ mac: g.mac, clock: g.sched, rng: xoshiro(5), udpPort: 0, tcpPort: 0, names: simNames(g.net.sensorIds), web: { port: 0, http: pageHandler(f) } });
+  const page = await b.newPage();
+  try {
+    await page.goto(`file://${join(dir, 'index.html')}`);
+    await page.getByLabel('bridge address').fill(`ws://127.0.0.1:${open.web!.port}/`);
+    await page.getByRole('button', { name: 'Connect to bridge' }).click();
+    await waitStatus(page, 'Opened from a file, this page is let in only by a bridge started with --token');
+  } finally {
+    await open.close();
+  }
+  const guarded = await startBridge({ mac: g.mac, clock: g.sched, rng: xoshiro(6), udpPort: 0, tcpPort: 0, token: 's3cret', names: simNames(g.net.sensorIds), web: { port: 0, http: pageHandler(f) } });
+  try {
+    await page.getByLabel('bridge address').fill(`ws://127.0.0.1:${guarded.web!.port}/`);
+    await page.getByLabel('token').fill('s3cret');
+    await page.getByRole('button', { name: 'Connect to bridge' }).click();
+    await waitStatus(page, 'connected to the bridge');
+    assert.equal(await waitDevices(page, ['sensor-1']), ['sensor-1']);
+  } finally {
+    await page.close();
+    await guarded.close();
     g.stop();
   }
 });
