@@ -63,8 +63,17 @@ export function create(args?: string[], io?: EdgeIo): DenoEdge | null {
   try {
     link = denoUdpLink({ port: o.port, hostname: o.bind, peers: o.peers });
   } catch (e) {
-    out.err(`deno-edge: cannot listen on ${o.bind}:${o.port} (${(e as Error).message}); is the port in use, or --unstable-net / --allow-net missing?`);
-    out.exit(1);
+    // Deno's errors by name: AddrNotAvailable (--bind not this machine's: the user's mistake, exit 2),
+    // AddrInUse, PermissionDenied/NotCapable (--allow-net missing); no Deno.listenDatagram without
+    // --unstable-net (a TypeError).
+    const err = e as Error;
+    const why = err.name === 'AddrNotAvailable' ? `; --bind ${o.bind}: no interface of this machine has that address: give one of its addresses, or leave --bind out (127.0.0.1)`
+      : err.name === 'AddrInUse' ? '; the port is in use: give another --port, or 0 for any'
+      : /PermissionDenied|NotCapable/.test(err.name) ? '; run deno with --allow-net'
+      : err instanceof TypeError ? '; run deno with --unstable-net (UDP is unstable in Deno)'
+      : '; is the port in use, or --unstable-net / --allow-net missing?';
+    out.err(`deno-edge: cannot listen on ${o.bind}:${o.port} (${err.message})${why}`);
+    out.exit(err.name === 'AddrNotAvailable' ? 2 : 1);
     return null;
   }
   const clock = realClock();

@@ -75,10 +75,15 @@ export function create(args?: string[], io?: EdgeIo): NodeHost | null {
     runCalls(node, o.calls);
     return local.port;
   }, (e: Error) => {
-    out.err(`node-host: cannot listen on ${o.bind}:${o.port} (${e.message}); is the port in use?`);
+    // A --bind that is not this machine's is the user's mistake (exit 2, naming the flag); a port
+    // taken is the machine's state (exit 1).
+    const code = (e as NodeJS.ErrnoException).code;
+    out.err(code === 'EADDRNOTAVAIL'
+      ? `node-host: --bind ${o.bind}: no interface of this machine has that address (${e.message}); give one of its addresses, or leave --bind out (127.0.0.1)`
+      : `node-host: cannot listen on ${o.bind}:${o.port} (${e.message})${code === 'EADDRINUSE' ? '; the port is in use: give another --port, or 0 for any' : ''}`);
     node.stop();
     clock.close();
-    out.exit(1);
+    out.exit(code === 'EADDRNOTAVAIL' ? 2 : 1);
     throw e;
   });
   return {

@@ -32,6 +32,7 @@ import { macPorts, SVC_PSYNC, SVC_RR } from '../mac/ports.ts';
 import { RR_DEFAULTS, RR_OK, rr } from '../rr/rr.ts';
 import type { Rr, RrConfig } from '../rr/rr.ts';
 import { PROTO_RRA } from '../rr/frame.ts';
+import { RR_ERROR_NAMES } from '../rr/names.ts';
 import { PSYNC_DEFAULTS, midSender, midSeq, psync } from '../psync/psync.ts';
 import type { Psync, PsyncConfig } from '../psync/psync.ts';
 import { LIB_DEFAULTS, psyncLib } from '../psync/library.ts';
@@ -104,7 +105,7 @@ export interface EdgeNode {
   digestAt(n: number): number;
   /** Every participant's messages committed here (false without a conversation). */
   done(): boolean;
-  /** Call op on dst, printing {"ev":"call","dst","op","err","result"}; cb gets the outcome too. */
+  /** Call op on dst, printing {"ev":"call","dst","op","err","result"} (and "why", the error in words, when err is not 0); cb gets the outcome too. */
   call(dst: number, op: number, args: unknown, cb?: (err: number, result: unknown) => void): number;
   /** Stop sending conversation messages and answering timers of this node's own (the link stays the board's). */
   stop(): void;
@@ -233,7 +234,9 @@ export function edgeNode(o: EdgeNodeOptions): EdgeNode {
     call: function (dst, op, args, cb) {
       // Not idempotent by default: at most once (RRA), which is also right for the idempotent ones.
       const line = function (err: number, result: unknown): void {
-        print(JSON.stringify({ t: clock.now(), node: node, ev: 'call', dst: dst, op: op, err: err, result: err === RR_OK ? result : null }));
+        const o: Record<string, unknown> = { t: clock.now(), node: node, ev: 'call', dst: dst, op: op, err: err, result: err === RR_OK ? result : null };
+        if (err !== RR_OK) o.why = RR_ERROR_NAMES[err] || 'error ' + err;
+        print(JSON.stringify(o));
       };
       const s = r.call(dst, op, args, { proto: PROTO_RRA }, function (err, result) {
         line(err, result);

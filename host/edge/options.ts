@@ -144,7 +144,9 @@ function callOf(v: unknown): EdgeCall {
       throw new EdgeArgError(`--call ${JSON.stringify(v)}: the arguments after the second colon are not JSON`);
     }
   }
-  return { dst: addrOf('--call', m[1]), op: intIn('--call', m[2], 0, 255, 'the operation'), args };
+  // The whole argument is quoted in a message, then which part is wrong.
+  const flag = `--call ${JSON.stringify(s)}:`;
+  return { dst: intIn(`${flag} destination`, m[1], 1, ADDR_MAX, 'a station address'), op: intIn(`${flag} operation`, m[2], 0, 255, 'the operation'), args };
 }
 
 function listOf(v: unknown): unknown[] {
@@ -171,7 +173,7 @@ export function parseEdgeArgs(args: readonly string[], runtime: 'deno' | 'node',
     const a = args[i];
     const m = /^--([a-z-]+)(?:=([\s\S]*))?$/.exec(a);
     if (!m || !KEYS[m[1]]) {
-      throw new EdgeArgError(m ? `unknown option ${a.split('=')[0]}; see --help` : `unexpected argument ${JSON.stringify(a)}: options start with --; see --help`);
+      throw new EdgeArgError(m ? `unknown option ${a.split('=')[0]}` : `unexpected argument ${JSON.stringify(a)}: options start with --`);
     }
     const key = KEYS[m[1]];
     if (key === 'help') return { help: true, options: null };
@@ -181,7 +183,7 @@ export function parseEdgeArgs(args: readonly string[], runtime: 'deno' | 'node',
       value = true;
     } else if (m[2] !== undefined) value = m[2];
     else {
-      if (i + 1 >= args.length || /^--[a-z]/.test(args[i + 1])) throw new EdgeArgError(`--${m[1]} needs a value; see --help`);
+      if (i + 1 >= args.length || /^--[a-z]/.test(args[i + 1])) throw new EdgeArgError(`--${m[1]} needs a value`);
       value = args[++i];
     }
     if (key === 'config') configPath = String(value);
@@ -195,7 +197,9 @@ export function parseEdgeArgs(args: readonly string[], runtime: 'deno' | 'node',
     try {
       text = readFile(configPath);
     } catch (e) {
-      throw new EdgeArgError(`--config ${configPath}: cannot read it (${(e as Error).message})${runtime === 'deno' ? '; Deno needs --allow-read' : ''}`);
+      // Deno refuses reads without --allow-read (a PermissionDenied / NotCapable error): only then say so.
+      const denied = runtime === 'deno' && /PermissionDenied|NotCapable|--allow-read/.test(`${(e as Error).name} ${(e as Error).message}`);
+      throw new EdgeArgError(`--config ${configPath}: cannot read it (${(e as Error).message})${denied ? '; Deno needs --allow-read' : ''}`);
     }
     let cfg: unknown;
     try {

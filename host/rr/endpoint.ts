@@ -46,18 +46,12 @@
 import type { Clock } from '../../hal/clock.ts';
 import type { Rng } from '../../hal/rng.ts';
 import type { Mac } from '../../firmware/mac/mac.ts';
-import {
-  RR_DEFAULTS, RR_E_BAD_ARGS, RR_E_BAD_REPLY, RR_E_BUSY, RR_E_HANDLER, RR_E_SEND, RR_E_TIMEOUT, RR_E_TOO_LARGE, RR_E_TOO_MANY,
-  RR_E_UNKNOWN_OP, RR_OK, rr,
-} from '../../firmware/rr/rr.ts';
+import { RR_DEFAULTS, RR_E_HANDLER, RR_E_TOO_MANY, RR_OK, rr } from '../../firmware/rr/rr.ts';
 import type { CallOptions, Rr, RrConfig, RrStats } from '../../firmware/rr/rr.ts';
+import { RR_ERROR_NAMES } from '../../firmware/rr/names.ts';
 import { fastRrCodec } from './codec.ts';
 
-export const RR_ERROR_NAMES: Record<number, string> = {
-  [RR_E_UNKNOWN_OP]: 'unknown operation', [RR_E_BAD_ARGS]: 'malformed arguments', [RR_E_HANDLER]: 'handler failure',
-  [RR_E_BUSY]: 'server busy', [RR_E_TIMEOUT]: 'timeout', [RR_E_SEND]: 'not sent', [RR_E_TOO_MANY]: 'too many calls',
-  [RR_E_TOO_LARGE]: 'arguments too large', [RR_E_BAD_REPLY]: 'malformed reply',
-};
+export { RR_ERROR_NAMES };
 
 export class RrError extends Error {
   readonly code: number;

@@ -41,7 +41,7 @@ function runToEnd(args: string[], limitMs = 30_000): Promise<{ code: number | nu
   });
 }
 
-test('dist/node-host.js: usage errors exit 2 naming the flag, --help exits 0, a port in use exits 1', async () => {
+test('dist/node-host.js: usage errors exit 2 naming the flag, --help exits 0, a port in use exits 1, a --bind not of this machine 2', async () => {
   bundle = (await buildBoard('node-host')).file;
   const port = await runToEnd([bundle, '--addr', '2', '--port', '70000', '--peer', '127.0.0.1:5']);
   assert.is(port.code, 2);
@@ -61,10 +61,14 @@ test('dist/node-host.js: usage errors exit 2 naming the flag, --help exits 0, a 
   try {
     const inUse = await runToEnd([bundle, '--addr', '2', '--port', String(busy.address().port), '--peer', '127.0.0.1:5']);
     assert.is(inUse.code, 1);
-    assert.match(inUse.err, /node-host: cannot listen on 127\.0\.0\.1:\d+ \(.*EADDRINUSE.*\); is the port in use\?/);
+    assert.match(inUse.err, /node-host: cannot listen on 127\.0\.0\.1:\d+ \(.*EADDRINUSE.*\); the port is in use: give another --port/);
   } finally {
     busy.close();
   }
+  // An address that is not this machine's: the flag named, exit 2 (a mistake, not the port).
+  const bind = await runToEnd([bundle, '--addr', '2', '--bind', '192.0.2.1', '--peer', '127.0.0.1:5']);
+  assert.is(bind.code, 2, bind.err);
+  assert.match(bind.err, /node-host: --bind 192\.0\.2\.1: no interface of this machine has that address/);
 });
 
 test('dist/node-host.js answers echo and at-most-once counter calls from a Node client', async () => {
