@@ -12,6 +12,8 @@
 // among themselves, so replicas end in the same state.
 // Which β operations an add waits for is settled when the add joins the view (a bit per β slot), so
 // later reclaiming of graph nodes cannot change the answer.
+// The counter takes the library's onDeliver, onCommit and onProgress (one handler each): the
+// conversation is the counter's, and handlers an application set before are replaced.
 // Board code: tables allocated at creation; nothing allocated per operation.
 
 import type { Psync } from './psync.ts';
