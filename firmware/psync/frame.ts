@@ -8,7 +8,8 @@
 //                           sent again by resend(): a host that has it already answers with its
 //                           immediate successors, section 3.2.2); bits 3-5 participant index (AN: the
 //                           sender; RTX: the sender of the named message; RS: the sender; SC: 0);
-//                           bit 6 RTX: a message is named; RS: an answer; bit 7 zero (version 0);
+//                           bit 6 RTX: a message is named; RS: an answer; SC: a notice (below);
+//                           bit 7 zero (version 0);
 //                           bit 2 of an RS answer: LOGGED, the answering host serves every message of
 //                           its image from its log, so its stable frontier is stable but not gone
 //   1        cid    u16+u16 conversation id = the SC's message id: initiator address, initiator
@@ -17,6 +18,9 @@
 //   5        n      u8      participants, 1..8
 //   6        pids   2(n-1)  addresses of participants 1..n-1: distinct station addresses
 //   6+2(n-1) data   ...     the application's message
+//   An SC notice (bit 6) has the header alone: sent to a participant the sender has masked out and
+//   that asked for a conversation it has not opened (its SC lost until it was stable without it and
+//   freed), it tells that participant the conversation and its participants, to restart into it.
 //   AN:
 //   5        seq    u16     the sender's sequence number; the message id is (sender address, seq)
 //   7        preds  u8      bit i set: an immediate predecessor was sent by participant i (at most one
@@ -76,7 +80,7 @@ export interface PsHeader {
   resent: boolean;
   /** AN: sender's participant index; RTX: the named message's sender index; SC: 0. */
   idx: number;
-  /** RTX: a message is named (idx, seq). RS: this is an answer. */
+  /** RTX: a message is named (idx, seq). RS: this is an answer. SC: a notice, the header alone. */
   named: boolean;
   cidAddr: number;
   cidNum: number;
@@ -123,7 +127,7 @@ export function emitPs(buf: Uint8Array, h: PsHeader): number {
   const ctl = h.type >= PS_RTX;
   const unnamed = h.type === PS_RTX && !h.named;
   buf[PF_KIND] = h.type | (h.resent && !ctl ? K_RESENT : 0) | (h.type === PS_SC || unnamed ? 0 : h.idx << 3) |
-    (ctl && h.named ? K_NAMED : 0);
+    (h.type !== PS_AN && h.named ? K_NAMED : 0);
   buf[PF_CID] = (h.cidAddr >>> 8) & 0xff;
   buf[PF_CID + 1] = h.cidAddr & 0xff;
   buf[PF_CID + 2] = (h.cidNum >>> 8) & 0xff;
@@ -163,7 +167,7 @@ export function parsePs(buf: Uint8Array, len: number, h: PsHeader): boolean {
   const type = k & 3;
   const ctl = type >= PS_RTX;
   if ((k & 0x80) !== 0) return false;
-  if (!ctl && (k & K_NAMED) !== 0) return false;
+  if (type === PS_AN && (k & K_NAMED) !== 0) return false;
   if (ctl && (k & K_RESENT) !== 0 && (type === PS_RTX || (k & K_NAMED) === 0)) return false;
   if (type === PS_SC && ((k >>> 3) & 7) !== 0) return false;
   h.type = type;

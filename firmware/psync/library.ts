@@ -51,8 +51,9 @@
 //   (onRemoved with its own address) is out for good unless its application restarts the
 //   conversation as after a crash: ps.close(conv), ps.restart(cid, participants, n, [], 0), its log
 //   replayed, lib.rejoin (host/sim/conversation.ts does so; the application starts empty again). A
-//   participant removed before it ever had the conversation never learns of it (the others, no longer
-//   waiting for it, free the SC) and stays out.
+//   participant removed before it ever had the conversation (its SC lost until the others, no longer
+//   waiting for it, freed it) is sent an SC notice when it asks for the conversation; Psync restarts
+//   into it (psync.ts), and attach() then follows it as rejoin() would.
 // - Rejoin after a restart (section 5, the join protocol the paper leaves to the application):
 //   * The restarted host calls ps.restart(cid, participants, n, [], 0), feeds its log through inject
 //     if it has one, and lib.rejoin(conv) instead of attach(). This is the paper's replay for
@@ -1030,7 +1031,9 @@ export function psyncLib(o: LibOptions): PsyncLib {
 
   return {
     stats,
-    attach: (c: number) => follow(c, false),
+    // A conversation opened by restarting into it (an SC notice: this host never had the SC) is
+    // followed as after a restart.
+    attach: (c: number) => follow(c, ps.recovering(c)),
     rejoin(c: number): number {
       const r = follow(c, true);
       if (r === PS_OK) after();

@@ -10,6 +10,12 @@
 //   no passiveOpen waiting are pending conversations (3.3): the SC alone is kept; later messages of a
 //   pending conversation are discarded, and recovered by retransmission once it is opened.
 //   close() sends nothing (3.1.2): later messages for it are ignored.
+//   A participant masked out before it ever had the SC (lost until it was stable without it, and
+//   freed) asks for the conversation from nothing (the RTX of an unknown conversation); a host that
+//   has it masked out answers with an SC notice, the header alone (frame.ts). With a passiveOpen
+//   waiting, that opens the conversation as a restart (section 5: recovering, RS after about a second,
+//   so every REMOVE marker can be in view at the others first) and calls onOpen; the library's
+//   attach() then follows it as rejoin() would. A notice for an open conversation is ignored.
 // - Messages are ids (sender address, sequence number), packed as one number mid = sender * 65536 +
 //   seq (see midOf). A sender numbers its messages 1, 2, ... in each conversation; the initiator
 //   continues from the conversation number. send() attaches the message to the image with the leaves
@@ -635,6 +641,19 @@ export function psync(o: PsyncOptions): Psync {
         sent++;
       }
     }
+    if (r >= 0 && h.mask === 0 && !h.named && (cMasked[c] >>> r) & 1) {
+      // A participant masked out here asks for the conversation from nothing: it never had the SC
+      // (lost until it was stable without it, and freed). Tell it the conversation, to restart into.
+      rh.type = PS_SC;
+      rh.named = true;
+      rh.resent = false;
+      rh.cidAddr = cCidAddr[c];
+      rh.cidNum = cCidNum[c];
+      rh.n = p;
+      for (let i = 0; i < p; i++) rh.addrs[i] = cAddr[c * MAXP + i];
+      macSend(src, rtxBuf, emitPs(rtxBuf, rh));
+      return;
+    }
     let x = -1;
     if (h.named) x = img.find(h.idx, ordOf(c, h.idx, h.seq));
     if (x >= 0) img.markAncestors(x);
@@ -978,11 +997,15 @@ export function psync(o: PsyncOptions): Psync {
     }
   }
 
+  /** Is this host among an SC's participants (other than its initiator)? */
+  function listed(h: PsHeader): boolean {
+    for (let i = 1; i < h.n; i++) if (h.addrs[i] === me) return true;
+    return false;
+  }
+
   function onSc(h: PsHeader, frame: Uint8Array, len: number, src: number): void {
     if (forgotten(h.cidAddr, h.cidNum)) return;
-    let listed = false;
-    for (let i = 1; i < h.n; i++) if (h.addrs[i] === me) listed = true;
-    if (!listed) {
+    if (!listed(h)) {
       forget(h.cidAddr, h.cidNum); // someone else's conversation: its messages need no RTX from us
       return;
     }
@@ -1029,6 +1052,21 @@ export function psync(o: PsyncOptions): Psync {
     }
     if (hdr.type === PS_RS) {
       if (c >= 0) onRs(c, hdr, src);
+      return;
+    }
+    if (hdr.type === PS_SC && hdr.named) {
+      // A notice: join by restarting, as after a crash (the rest comes through the RS answers), when
+      // this host is listed and opens conversations; once open, nothing more to learn from it.
+      if (c < 0 && wantOpen > 0 && !forgotten(hdr.cidAddr, hdr.cidNum) && listed(hdr)) {
+        const k = openSlot(hdr.cidAddr, hdr.cidNum, hdr.addrs, hdr.n);
+        if (k >= 0) {
+          wantOpen--;
+          cRec[k] = 1;
+          cRsAt[k] = clock.now() + 25 * cfg.rtxUs; // its RS about a second on (see the header)
+          arm();
+          if (openFn) openFn(handle(k));
+        }
+      }
       return;
     }
     if (c >= 0) {

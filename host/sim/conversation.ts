@@ -63,8 +63,9 @@
 //   150 ms (a false removal every second or so): seeds 3 and 6 pass with 4 and 6 such restarts, and fail
 //   without them; seeds 1 and 4 fail, as two hosts removed two others within 30 ms of each other (two
 //   failures at once, which the library does not handle). A host removed before it ever had the
-//   conversation (its SC lost until the others, no longer waiting for it, freed the SC) never learns
-//   of the conversation nor of its removal, and stays out (8 hosts, 30 %, suspectUs 400 ms, seed 2).
+//   conversation (its SC lost until the others, no longer waiting for it, freed the SC) is sent an SC
+//   notice when it asks for the conversation and restarts into it (trace: removed, restart, rejoin;
+//   8 hosts, 30 %, suspectUs 500 ms, seed 2: host 4; it never took part before the notice).
 // Everything random comes from the one seed, so one seed gives one trace, byte for byte.
 
 import { crashable } from './crashable.ts';
@@ -525,6 +526,11 @@ export function conversation(o: ConversationOptions): ConversationRun {
     h.view = viewOf(ids);
     ep.onOpen((conv) => {
       h.conv = conv;
+      if (ep.recovering(conv)) {
+        // Opened by restarting into it: removed before it ever had the SC, it was sent a notice.
+        events.push({ t: s.now(), node: h.id, ev: 'removed' });
+        events.push({ t: s.now(), node: h.id, ev: 'restart' });
+      }
       lib.attach(conv);
       if (log) log.start(conv);
     });

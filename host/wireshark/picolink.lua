@@ -383,7 +383,8 @@ proto_table:add(6, group)
 
 -- Psync messages (firmware/psync/frame.ts), proto and service 5: a kind byte (bits 0-1 type SC, AN,
 -- RTX, RS; bit 2 RESENT, or in an RS answer LOGGED (the answering host serves its image from its
--- log); bits 3-5 participant index; bit 6 RTX: a message is named / RS: an answer),
+-- log); bits 3-5 participant index; bit 6 RTX: a message is named / RS: an answer / SC: a notice,
+-- the header alone, to a participant that never had the SC: restart into the conversation),
 -- the conversation id (initiator address u16, sequence u16), then by type:
 --   SC: n u8, the addresses of participants 1..n-1 (u16 each), data;
 --   AN: seq u16, a predecessor mask u8 and a u16 sequence number for each set bit, data (none: an ACK);
@@ -395,7 +396,7 @@ local pf = {
     type = ProtoField.uint8("picolink.psync.type", "Type", base.DEC, PS_TYPES, 0x03),
     resent = ProtoField.bool("picolink.psync.resent", "Resent", 8, nil, 0x04),
     index = ProtoField.uint8("picolink.psync.index", "Participant index", base.DEC, nil, 0x38),
-    named = ProtoField.bool("picolink.psync.named", "Names a message / answer", 8, nil, 0x40),
+    named = ProtoField.bool("picolink.psync.named", "Names a message / answer / notice", 8, nil, 0x40),
     cid_addr = ProtoField.uint16("picolink.psync.cid.addr", "Conversation: initiator", base.DEC),
     cid_seq = ProtoField.uint16("picolink.psync.cid.seq", "Conversation: number", base.DEC),
     n = ProtoField.uint8("picolink.psync.n", "Participants", base.DEC),
@@ -451,7 +452,7 @@ function psync.dissector(tvb, pinfo, tree)
             pids[#pids + 1] = tostring(tvb(off, 2):uint())
             off = off + 2
         end
-        desc = string.format("SC conv %s, %d participants (%s)", cid, n, table.concat(pids, ","))
+        desc = string.format("SC%s conv %s, %d participants (%s)", bit.band(k, 0x40) ~= 0 and " NOTICE" or "", cid, n, table.concat(pids, ","))
     else
         if avail < 8 then return psync_short(t, pinfo, avail) end
         local seq = tvb(5, 2):uint()

@@ -41,6 +41,22 @@ test('golden bytes: SC with three participants and data', () => {
   assert.is(p.seq, 0x1234, 'the SC message id is the conversation id');
 });
 
+test('golden bytes: an SC notice (bit 6): the header alone, named', () => {
+  const b = new Uint8Array(32);
+  const h = hdr({ type: PS_SC, named: true, cidAddr: 0x0001, cidNum: 0x1234, n: 3, addrs: [1, 0x0102, 3] });
+  const n = emitPs(b, h);
+  assert.is(n, 10);
+  // kind SC | notice 0x40; cid 0001:1234; n 3; participants 1 and 2
+  assert.is(hex(b, n), '4000011234' + '03' + '0102' + '0003');
+  const p = psHeader();
+  assert.ok(parsePs(b, n, p));
+  assert.equal(view(p), view(h));
+  assert.ok(p.named, 'a notice');
+  const plain = bytes('0000011234 03 0102 0003');
+  assert.ok(parsePs(plain, plain.length, p));
+  assert.not.ok(p.named, 'an ordinary SC is not a notice');
+});
+
 test('golden bytes: a RESENT AN from participant 2 with two predecessors', () => {
   const b = new Uint8Array(32);
   const h = hdr({ type: PS_AN, resent: true, idx: 2, cidAddr: 1, cidNum: 0x1234, seq: 5, mask: 0b101, seqs: [0x1236, 0, 4] });

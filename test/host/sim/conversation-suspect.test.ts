@@ -5,6 +5,7 @@
 // removed commit one sequence holding every message; a removed host's last life commits that
 // sequence's tail from where its rejoin says, and everything it sent once back. The same seeds with
 // the restart turned off (rejoinRemovedUs -1) fail the scenario's checks: the removed host stays out.
+// A host removed before it ever had the conversation comes in through Psync's SC notice.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { run } from '../../../host/cli/main.ts';
@@ -86,6 +87,17 @@ test('without the restart, the host removed by mistake stays out and the checks 
     assert.not.ok(off.ok, `seed ${seed}: fails without it`);
     assert.ok(off.checks.some((c) => c.name === 'all committed' && !c.ok), `seed ${seed}: the removed host never commits everything`);
   }
+});
+
+test('a host removed before it ever had the conversation is sent an SC notice, restarts into it and rejoins', () => {
+  // 8 hosts, 30 %, suspectUs 500 ms, seed 2: host 4's SC is lost until the others, no longer waiting
+  // for it, freed it (before the notice, host 4 never took part: 210 messages never delivered there).
+  const r = conversation({ nodes: 8, messages: 30, loss: 0.3, seed: 2, suspectUs: 500_000, limitUs: 120_000_000 });
+  const mine = r.events.filter((e) => e.node === '4');
+  assert.equal(mine.slice(0, 2).map((e) => e.ev), ['removed', 'restart'], 'its first lines: it joins by restarting');
+  assert.ok(mine.some((e) => e.ev === 'rejoin'), 'back');
+  assert.ok(mine.filter((e) => e.ev === 'send').length === 30, 'it sent all its messages');
+  assert.ok(r.summary.ok, r.summary.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; '));
 });
 
 test('--suspect takes a duration above zero', async () => {

@@ -1,6 +1,6 @@
 // The Psync part of the Wireshark dissector (host/wireshark/picolink.lua): messages built by
 // firmware/psync/frame.ts (an SC, an AN with two predecessors and data, an ACK, a resent AN, a named
-// RTX, a short one), read by tshark field by field; and `picolink sim conversation --pcap`, whose
+// RTX, a short one, an SC notice), read by tshark field by field; and `picolink sim conversation --pcap`, whose
 // capture tshark reads as SC and AN messages with the hosts as stations, sent and received. Skipped
 // with a message when tshark is absent.
 import { test } from 'uvu';
@@ -38,10 +38,11 @@ run('Psync messages: kind, conversation, participants, predecessors, data and th
     { station: 9, sent: true, frame: msg((h) => { h.type = PS_AN; h.idx = 2; h.seq = 5; h.resent = true; h.mask = 0b10; h.seqs[1] = 4; }) },
     { station: 7, sent: true, frame: msg((h) => { h.type = PS_RTX; h.named = true; h.idx = 2; h.seq = 6; h.mask = 0b1; h.seqs[0] = 501; }) },
     { station: 7, sent: true, frame: [0x01, 0x00, 0x01, 0x01] },
+    { station: 9, sent: true, frame: msg((h) => { h.type = PS_SC; h.named = true; h.n = 3; h.addrs.set([1, 7, 9]); h.seq = 500; }) },
   ];
   withCapture('psync', recs, CAP_PROTO.PSYNC, (dir, file) => {
     const out = tshark(dir, file, ['-T', 'fields', '-E', 'separator=;', '-e', 'picolink.psync.type', '-e', 'picolink.psync.cid.addr', '-e', 'picolink.psync.cid.seq', '-e', 'picolink.psync.pid', '-e', 'picolink.psync.seq', '-e', 'picolink.psync.pseq', '-e', 'picolink.psync.data']);
-    assert.equal(out.trim().split('\n'), ['0;1;500;7,9;;;aa', '1;1;500;;4;501,3;0102', '1;1;500;;5;4;', '1;1;500;;5;4;', '2;1;500;;6;501;', ';;;;;;']);
+    assert.equal(out.trim().split('\n'), ['0;1;500;7,9;;;aa', '1;1;500;;4;501,3;0102', '1;1;500;;5;4;', '1;1;500;;5;4;', '2;1;500;;6;501;', ';;;;;;', '0;1;500;7,9;;;']);
     const info = tshark(dir, file, ['-T', 'fields', '-e', '_ws.col.Info']).trim().split('\n');
     assert.match(info[0], /SC conv 1:500, 3 participants \(7,9\), 1 data bytes$/);
     assert.match(info[1], /AN conv 1:500 from #1 seq 4 after \[0:501 2:3\], 2 data bytes$/);
@@ -50,6 +51,7 @@ run('Psync messages: kind, conversation, participants, predecessors, data and th
     assert.match(info[4], /RTX conv 1:500 #2 seq 6, frontier \[0:501\]$/);
     assert.match(info[5], /\[malformed: short\]$/);
     assert.equal(matching(dir, file, 'picolink.psync.short'), [6]);
+    assert.match(info[6], /SC NOTICE conv 1:500, 3 participants \(7,9\)/);
   });
 });
 
